@@ -1,0 +1,50 @@
+# sart: `make build`, `make test`, `make bench`, `make demo`.
+SHELL := /bin/bash
+BUN := node_modules/.bin/bun
+ASC := node_modules/.bin/asc
+TEST_TIMEOUT ?= 120000
+
+ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
+HOST_SRC := $(shell find host -name '*.ts')
+
+.PHONY: build wasm host test bench demo clean
+
+build: wasm host build/bin/sart build/bin/sart-cni
+
+node_modules/.bin/asc: package.json package-lock.json
+	npm ci
+	touch $@
+
+wasm: build/sart.wasm
+
+# Written to a temporary name and moved, so a process loading the module never sees half a file.
+build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json $(ASC)
+	@mkdir -p build
+	$(ASC) assembly/index.ts --config asconfig.json --target release --outFile build/sart.tmp.wasm --textFile build/sart.wat
+	mv build/sart.tmp.wasm $@
+
+# Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources).
+host: build/node/sart/main.js build/node/sart-cni/main.js
+
+build/node/sart/main.js: $(HOST_SRC) $(ASC)
+	$(BUN) build host/cli/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart
+
+build/node/sart-cni/main.js: $(HOST_SRC) $(ASC)
+	@if [ -f host/cni/main.ts ]; then $(BUN) build host/cni/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart-cni; fi
+
+build/bin/%: scripts/bin-wrapper.sh
+	@mkdir -p build/bin
+	cp $< $@
+	chmod +x $@
+
+test: build
+	$(BUN) test --timeout $(TEST_TIMEOUT) tests/
+
+bench: build
+	bash bench/run.sh
+
+demo: build
+	bash scripts/demo.sh
+
+clean:
+	rm -rf build

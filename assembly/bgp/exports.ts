@@ -1,0 +1,2 @@
+// bgp ABI exports (filled in by the bgp work).
+export function bgpVersion(): u32 { return 1; }

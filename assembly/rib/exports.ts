@@ -1,0 +1,2 @@
+// rib ABI exports (filled in by the rib work).
+export function ribVersion(): u32 { return 1; }
