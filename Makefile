@@ -20,8 +20,7 @@ wasm: build/sart.wasm
 # Written to a temporary name and moved, so a process loading the module never sees half a file.
 build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json $(ASC)
 	@mkdir -p build
-	$(ASC) assembly/index.ts --config asconfig.json --target release --outFile build/sart.tmp.wasm --textFile build/sart.wat
-	mv build/sart.tmp.wasm $@
+	t=build/sart.$$$$.tmp.wasm; $(ASC) assembly/index.ts --config asconfig.json --target release --outFile $$t --textFile $$t.wat && mv $$t $@ && mv $$t.wat build/sart.wat
 
 # Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources).
 host: build/node/sart/main.js build/node/sart-cni/main.js
