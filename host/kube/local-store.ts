@@ -25,6 +25,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
 import yaml from "js-yaml";
+import { admit, crdFor } from "./schema/index.ts";
 import { KINDS } from "./types.ts";
 import {
   AlreadyExistsError,
@@ -55,15 +56,30 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Checks an object of one of our custom kinds (and the previous version on updates, for immutability). */
-export type ObjectValidator = (obj: KubeObject, oldObj?: KubeObject) => ValidationIssue[];
+/**
+ * Admission of an object of one of our custom kinds, as the API server does it:
+ * the object to store (unknown fields pruned, schema defaults applied) and its
+ * problems. `oldObj` is given on updates, for transition rules (immutability).
+ */
+export type Admitter = (obj: KubeObject, oldObj?: KubeObject) => { object: KubeObject; issues: ValidationIssue[] };
+
+/** Admission against our CRDs (crds/*.yaml through host/kube/schema); unknown fields are errors, as kubectl's Strict. */
+export const crdAdmitter: Admitter = (obj, oldObj) => {
+  const a = admit<KubeObject>(obj, crdFor(obj.kind), oldObj);
+  const issues = [
+    ...a.unknownFields.map((field) => ({ field, message: "Unknown field: field not declared in schema" })),
+    ...a.errors.map((e) => ({ field: e.field, message: e.detail })),
+  ];
+  return { object: a.object, issues };
+};
 
 export interface LocalStoreOptions {
   /** Directory of manifests (*.yaml, *.yml; searched recursively; dot-files skipped). */
   dir: string;
   /** State file; default `<dir>/sart-state.json`. Its directory is created if missing. */
   stateFile?: string;
-  validator?: ObjectValidator;
+  /** Admission of custom kinds. Default crdAdmitter; `false` stores them unchecked. */
+  admit?: Admitter | false;
   /** Event source component. Default "sart". */
   component?: string;
   /** Events kept in memory. Default 1000. */
@@ -116,7 +132,7 @@ export class LocalStore implements Store {
   private constructor(
     readonly dir: string,
     stateFile: string | undefined,
-    private readonly validator: ObjectValidator | undefined,
+    private readonly admitter: Admitter | undefined,
     component: string,
     private readonly maxEvents: number,
   ) {
@@ -127,11 +143,12 @@ export class LocalStore implements Store {
 
   /** Loads the state file and applies the manifests; throws ManifestError naming file, document and field. */
   static async open(opts: LocalStoreOptions): Promise<LocalStore> {
-    const store = new LocalStore(opts.dir, opts.stateFile, opts.validator, opts.component ?? "sart", opts.maxEvents ?? 1000);
+    const admitter = opts.admit === false ? undefined : (opts.admit ?? crdAdmitter);
+    const store = new LocalStore(opts.dir, opts.stateFile, admitter, opts.component ?? "sart", opts.maxEvents ?? 1000);
     await mkdir(dirname(store.stateFile), { recursive: true });
     await store.removeStaleTempFiles();
     await store.loadState();
-    const docs = await loadManifestDir(opts.dir, store.validator);
+    const docs = await loadManifestDir(opts.dir, store.admitter);
     store.applyManifests(docs);
     await store.persist();
     return store;
@@ -170,10 +187,10 @@ export class LocalStore implements Store {
     if (this.bucket(kind).has(nsNameKey(next))) throw new AlreadyExistsError(describeObject(kind, key), kind, key);
     this.initMetadata(next);
     if (info.hasStatus && kind !== "Node") delete next.status; // status comes through /status only
-    this.validate(kind, next, undefined);
-    this.commit(kind, next, "ADDED");
+    const admitted = this.admit(kind, next, undefined);
+    this.commit(kind, admitted, "ADDED");
     await this.persistUnlessEvent(kind);
-    return structuredClone(next) as T;
+    return structuredClone(admitted) as T;
   }
 
   async update<T extends KubeObject>(obj: T): Promise<T> {
@@ -342,8 +359,8 @@ export class LocalStore implements Store {
       if (!deepEqual(specPart(cur), specPart(result))) m.generation = (cur.metadata.generation ?? 0) + 1;
     }
     result.metadata.resourceVersion = cur.metadata.resourceVersion;
+    result = this.admit(kind, result, cur);
     if (deepEqual(cur, result)) return cur; // a no-op write changes nothing, not even resourceVersion
-    this.validate(kind, result, cur);
     result.metadata.resourceVersion = this.nextResourceVersion();
     if (result.metadata.deletionTimestamp && !result.metadata.finalizers?.length) {
       this.remove(kind, result);
@@ -388,13 +405,15 @@ export class LocalStore implements Store {
     for (const l of set) l(type, obj);
   }
 
-  private validate(kind: Kind, obj: KubeObject, oldObj: KubeObject | undefined): void {
-    if (!this.validator || !KINDS[kind].custom) return;
-    const issues = this.validator(obj, oldObj);
+  /** The object to store after admission; throws InvalidError listing every field problem. */
+  private admit(kind: Kind, obj: KubeObject, oldObj: KubeObject | undefined): KubeObject {
+    if (!this.admitter || !KINDS[kind].custom) return obj;
+    const { object, issues } = this.admitter(obj, oldObj);
     if (issues.length) {
       const key = { name: obj.metadata.name, namespace: obj.metadata.namespace };
       throw new InvalidError(describeObject(kind, key), issues.map((i) => `${i.field}: ${i.message}`).join("; "), kind, key);
     }
+    return object;
   }
 
   // ---- manifests ----
@@ -412,8 +431,7 @@ export class LocalStore implements Store {
           const obj = structuredClone(doc.obj);
           this.initMetadata(obj);
           if (KINDS[kind].hasStatus && kind !== "Node") delete obj.status;
-          this.validate(kind, obj, undefined);
-          this.commit(kind, obj, "ADDED");
+          this.commit(kind, this.admit(kind, obj, undefined), "ADDED");
         } else if (this.manifestHashes[id] !== doc.hash) {
           // Re-apply the document's fields; keep what controllers added (finalizers, owners, status).
           const next = structuredClone(cur);
@@ -630,31 +648,32 @@ export class LocalInformer<T extends KubeObject> implements Informer<T> {
 // ---- manifest loading ----
 
 /** Reads every manifest under `dir`; throws ManifestError listing each problem by file, document and field. */
-export async function loadManifestDir(dir: string, validator?: ObjectValidator): Promise<ManifestDoc[]> {
+export async function loadManifestDir(dir: string, admitter?: Admitter): Promise<ManifestDoc[]> {
   const files = await findManifestFiles(dir);
   const docs: ManifestDoc[] = [];
   const problems: string[] = [];
   const firstSeen = new Map<string, string>();
   for (const file of files) {
-    const rel = relative(process.cwd(), file) || file;
+    const rel = relative(process.cwd(), file);
+    const shown = rel && !rel.startsWith("..") ? rel : file; // relative when under the working directory
     const text = await readFile(file, "utf8");
     let parsed: unknown[];
     try {
-      parsed = yaml.loadAll(text, undefined, { filename: rel });
+      parsed = yaml.loadAll(text, undefined, { filename: shown });
     } catch (e) {
       const mark = (e as yaml.YAMLException).mark;
       const line = mark ? mark.line : 0;
       const docIndex = documentIndexAtLine(text, line);
-      problems.push(`${rel} document ${docIndex}: YAML syntax error at line ${line + 1}: ${(e as yaml.YAMLException).reason ?? (e as Error).message}`);
+      problems.push(`${shown} document ${docIndex}: YAML syntax error at line ${line + 1}: ${(e as yaml.YAMLException).reason ?? (e as Error).message}`);
       continue;
     }
     parsed.forEach((raw, i) => {
-      const where = `${rel} document ${i + 1}`;
+      const where = `${shown} document ${i + 1}`;
       if (raw === null || raw === undefined) return; // empty document
       const issues: ValidationIssue[] = [];
       const obj = checkManifestObject(raw, issues);
       if (obj && SKIPPED_KINDS.has(obj.kind)) return;
-      if (obj && validator && KINDS[obj.kind as Kind].custom) issues.push(...validator(obj, undefined));
+      if (obj && admitter && KINDS[obj.kind as Kind].custom) issues.push(...admitter(obj, undefined).issues);
       if (issues.length || !obj) {
         const what = obj ? ` (${describeObject(obj.kind, obj.metadata)})` : "";
         for (const issue of issues) problems.push(`${where}${what}: field ${issue.field}: ${issue.message}`);

@@ -105,6 +105,17 @@ describe("LocalStore CRUD", () => {
     await expect(s.update(pool("nope", "192.0.2.0/24"))).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  test("custom kinds are admitted against the CRD schema: defaults applied, invalid writes refused by field", async () => {
+    const s = await open();
+    const p = await s.create<KubeObject>({ apiVersion: API, kind: "AddressPool", metadata: { name: "d" }, spec: { cidr: "192.0.2.0/24", type: "service" } });
+    expect(p.spec).toMatchObject({ allocType: "bit", autoAssign: false });
+    const bad = await s.patch("AddressPool", { name: "d" }, { spec: { cidr: "198.51.100.0/24" } }).catch((e) => e);
+    expect(bad).toMatchObject({ status: 422, reason: "Invalid", kind: "AddressPool" });
+    expect(bad.message).toContain("spec.cidr");
+    await expect(s.patchStatus("AddressPool", { name: "d" }, { allocated: { b: "x" } })).rejects.toMatchObject({ status: 422 });
+    expect((await s.get<KubeObject>("AddressPool", { name: "d" }))!.metadata.resourceVersion).toBe(p.metadata.resourceVersion);
+  });
+
   test("status isolation: create and main-resource writes ignore status, patchStatus touches only status", async () => {
     const s = await open();
     const created = await s.create({ ...pool("a", "192.0.2.0/24"), status: { allocated: { x: 1 } } });
@@ -118,8 +129,8 @@ describe("LocalStore CRUD", () => {
     const patched = await s.patch<KubeObject>("AddressPool", { name: "a" }, { status: { hacked: true } });
     expect(patched.status).toEqual(st.status);
     // A status write carrying spec changes changes only the status.
-    const merged = await s.patchStatus<KubeObject>("AddressPool", { name: "a" }, { conditions: null, releasing: ["q"] });
-    expect(merged.status).toEqual({ releasing: ["q"] });
+    const merged = await s.patchStatus<KubeObject>("AddressPool", { name: "a" }, { conditions: null, released: ["q"] });
+    expect(merged.status).toEqual({ released: ["q"] });
     expect((merged.spec as { autoAssign: boolean }).autoAssign).toBe(true);
     // Kinds without a status subresource answer 404 like the API server.
     await s.create({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "l", namespace: "default" }, spec: {} });
@@ -235,12 +246,12 @@ describe("LocalStore persistence", () => {
   test("a new LocalStore on the same directory sees every object, status and resourceVersion", async () => {
     const s1 = await open();
     const a = await s1.create(pool("a", "192.0.2.0/24"));
-    await s1.patchStatus("AddressPool", { name: "a" }, { allocated: { "192.0.2.1": "default/web" } });
+    await s1.patchStatus("AddressPool", { name: "a" }, { allocated: { "a-0": 1 } });
     const blk = await s1.create({
       apiVersion: API,
       kind: "AddressBlock",
       metadata: { name: "", generateName: "a-" },
-      spec: { cidr: "192.0.2.0/24", type: "service", poolRef: "a" },
+      spec: { cidr: "192.0.2.0/24", type: "service", poolRef: "a", autoAssign: false },
     });
     const last = (await s1.get<KubeObject>("AddressPool", { name: "a" }))!;
     await s1.close();
@@ -249,7 +260,7 @@ describe("LocalStore persistence", () => {
     const again = (await s2.get<KubeObject>("AddressPool", { name: "a" }))!;
     expect(again.metadata.uid).toBe(a.metadata.uid);
     expect(again.metadata.resourceVersion).toBe(last.metadata.resourceVersion);
-    expect(again.status).toEqual({ allocated: { "192.0.2.1": "default/web" } });
+    expect(again.status).toEqual({ allocated: { "a-0": 1 } });
     expect(await s2.get("AddressBlock", { name: blk.metadata.name })).toBeDefined();
     // resourceVersions keep increasing across restarts.
     const n = await s2.create(pool("c", "203.0.113.0/24"));
@@ -341,7 +352,7 @@ spec:
     await Bun.write(join(m, "a.yaml"), `${manifest("192.0.2.0/24")}apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n`);
     await Bun.write(
       join(m, "b.yaml"),
-      `apiVersion: ${API}\nkind: AddressPool\nmetadata: {name: p}\nspec: {}\n---\napiVersion: ${API}\nkind: AdressPool\nmetadata: {name: typo}\n---\napiVersion: v1\nkind: Node\nmetadata: {}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n`,
+      `apiVersion: ${API}\nkind: AddressPool\nmetadata: {name: p}\nspec: {cidr: 192.0.2.0/33}\n---\napiVersion: ${API}\nkind: AdressPool\nmetadata: {name: typo}\n---\napiVersion: v1\nkind: Node\nmetadata: {}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n`,
     );
     const err = (await LocalStore.open({ dir: m }).catch((e) => e)) as ManifestError;
     expect(err).toBeInstanceOf(ManifestError);
@@ -349,7 +360,9 @@ spec:
     expect(text).toMatch(/bad\/a\.yaml document 3: YAML syntax error at line \d+/);
     expect(text).toContain('bad/b.yaml document 2: field kind: "AdressPool" is not served by the local store');
     expect(text).toContain("bad/b.yaml document 3: field metadata.name: required");
-    expect(err.issues.length).toBe(3);
+    expect(text).toContain('bad/b.yaml document 1 (AddressPool "p"): field spec.type: Required value');
+    expect(text).toContain('bad/b.yaml document 1 (AddressPool "p"): field spec.cidr: Invalid value: "192.0.2.0/33"');
+    expect(err.issues.length).toBe(6);
   });
 
   test("the same object in two documents is an error naming both", async () => {
