@@ -1,0 +1,244 @@
+// `sart controller` as a library: informers feed work queues; while this replica leads, the
+// reconcilers run. Leading starts with rebuilding every allocation from the API (recovery.ts),
+// so a restart or failover never hands out an address twice.
+import type { Informer, KubeObject, Kind, Store, WatchEvent } from "../store.ts";
+import type {
+  AddressBlock,
+  AddressPool,
+  BGPAdvertisement,
+  BGPPeer,
+  BGPPeerTemplate,
+  BlockRequest,
+  ClusterBGP,
+  EndpointSlice,
+  Node,
+  NodeBGP,
+  Service,
+} from "../types.ts";
+import { syncAdvertisements } from "./advertisement.ts";
+import { claimPodBlocks, reconcileBlockRequest, releasePodBlock } from "./block-request.ts";
+import { reconcileClusterBgp } from "./cluster-bgp.ts";
+import type { Ctx, Informers, Logger } from "./context.ts";
+import { FreshObjects, objectKey } from "./fresh.ts";
+import { ByServiceIndex } from "./indexes.ts";
+import { LbAllocations } from "./lb-allocations.ts";
+import { reconcilePool } from "./pool.ts";
+import { PoolRegistry } from "./pools.ts";
+import { WorkQueue } from "./queue.ts";
+import { type RecoveryReport, rebuildAllocations } from "./recovery.ts";
+import { reconcileService } from "./service.ts";
+
+export interface ControllerOptions {
+  store: Store;
+  log?: Logger;
+  /** Reconciles in flight per queue. Default 16. */
+  concurrency?: number;
+  /** Informer resync period. Default 5 minutes. */
+  resyncMs?: number;
+}
+
+export function stderrLogger(prefix = "sart controller"): Logger {
+  return (level, msg) => process.stderr.write(`${new Date().toISOString()} ${level} ${prefix}: ${msg}\n`);
+}
+
+export class Controller {
+  readonly ctx: Ctx;
+  private leading = false;
+  private started = false;
+  lastRecovery?: RecoveryReport;
+
+  constructor(private readonly opts: ControllerOptions) {
+    const store = opts.store;
+    const resyncMs = opts.resyncMs ?? 300_000;
+    const inf = <T extends KubeObject>(kind: Kind) => store.informer<T>(kind, { resyncMs });
+    const informers: Informers = {
+      services: inf<Service>("Service"),
+      slices: inf<EndpointSlice>("EndpointSlice"),
+      pools: inf<AddressPool>("AddressPool"),
+      blocks: inf<AddressBlock>("AddressBlock"),
+      blockRequests: inf<BlockRequest>("BlockRequest"),
+      peers: inf<BGPPeer>("BGPPeer"),
+      advs: inf<BGPAdvertisement>("BGPAdvertisement"),
+      clusterBgps: inf<ClusterBGP>("ClusterBGP"),
+      nodeBgps: inf<NodeBGP>("NodeBGP"),
+      templates: inf<BGPPeerTemplate>("BGPPeerTemplate"),
+      nodes: inf<Node>("Node"),
+    };
+    const log = opts.log ?? stderrLogger();
+    const pools = new PoolRegistry();
+    const concurrency = opts.concurrency ?? 16;
+    const giveUp = (queue: string) => (key: string, err: unknown) =>
+      log("error", `${queue} ${key}: giving up after retries: ${(err as Error).message ?? err}`);
+    const ctx: Ctx = {
+      store,
+      log,
+      inf: informers,
+      services: new FreshObjects((k) => informers.services.get(k)),
+      advs: new FreshObjects((k) => informers.advs.get(k)),
+      poolObjs: new FreshObjects((k) => informers.pools.get(k)),
+      slicesBySvc: new ByServiceIndex(),
+      advsBySvc: new ByServiceIndex(),
+      pools,
+      lb: new LbAllocations(pools),
+      waiting: new Set(),
+      conflicts: new Map(),
+      waitingBlockRequests: new Set(),
+      q: undefined as never,
+    };
+    const queue = (name: string, fn: (ctx: Ctx, key: string) => Promise<unknown>) =>
+      new WorkQueue(name, async (key) => {
+        try {
+          return (await fn(ctx, key)) as void;
+        } catch (e) {
+          log("warn", `${name} ${key}: ${(e as Error).message}`);
+          throw e;
+        }
+      }, { concurrency, onGiveUp: giveUp(name) });
+    ctx.q = {
+      services: queue("Service", reconcileService),
+      adverts: queue("BGPAdvertisement", syncAdvertisements),
+      pools: queue("AddressPool", reconcilePool),
+      blockRequests: queue("BlockRequest", reconcileBlockRequest),
+      clusterBgps: queue("ClusterBGP", reconcileClusterBgp),
+    };
+    this.ctx = ctx;
+    this.wire();
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  private on<T extends KubeObject>(informer: Informer<T>, handler: (e: WatchEvent<T>) => void): void {
+    informer.on((e) => {
+      try {
+        handler(e);
+      } catch (err) {
+        this.ctx.log("error", `handling ${e.type} ${e.object.kind} ${objectKey(e.object)}: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  /** Informer events -> indexes (always) and queue keys (while leading). */
+  private wire(): void {
+    const { ctx } = this;
+    const { inf, q } = ctx;
+    this.on(inf.services, (e) => {
+      const key = objectKey(e.object);
+      if (e.type === "DELETED") ctx.services.forget(key);
+      if (this.leading) q.services.add(key);
+    });
+    this.on(inf.slices, (e) => {
+      const changed = e.type === "DELETED" ? [ctx.slicesBySvc.remove(e.object)] : ctx.slicesBySvc.put(e.object);
+      if (this.leading) for (const k of changed) if (k) q.adverts.add(k);
+    });
+    this.on(inf.advs, (e) => {
+      if (e.type === "DELETED") ctx.advs.forget(objectKey(e.object));
+      const changed = e.type === "DELETED" ? [ctx.advsBySvc.remove(e.object)] : ctx.advsBySvc.put(e.object);
+      if (this.leading) for (const k of changed) if (k) q.adverts.add(k);
+    });
+    this.on(inf.peers, () => {
+      // Targets of every advertisement may change; the Services holding addresses are the ones to look at.
+      if (this.leading) for (const k of ctx.lb.keys()) q.adverts.add(k);
+    });
+    this.on(inf.pools, (e) => {
+      if (!this.leading) return;
+      if (e.type === "DELETED") ctx.poolObjs.forget(e.object.metadata.name);
+      const { added } = ctx.pools.sync(inf.pools.list());
+      for (const name of added) {
+        const entry = ctx.pools.get(name);
+        if (entry?.type === "pod") claimPodBlocks(ctx, entry);
+      }
+      // Admission, auto-assign choice and conditions of every pool may depend on this one.
+      for (const p of inf.pools.list()) q.pools.add(p.metadata.name);
+      q.pools.add(e.object.metadata.name);
+      for (const k of ctx.waiting) q.services.add(k);
+      for (const k of ctx.waitingBlockRequests) q.blockRequests.add(k);
+    });
+    this.on(inf.blocks, (e) => {
+      if (!this.leading) return;
+      if (e.type === "DELETED") releasePodBlock(ctx, e.object);
+      if (e.object.spec.type === "service") q.pools.add(e.object.spec.poolRef);
+    });
+    this.on(inf.blockRequests, (e) => {
+      if (this.leading) q.blockRequests.add(e.object.metadata.name);
+    });
+    const allClusterBgps = () => {
+      if (this.leading) for (const c of inf.clusterBgps.list()) q.clusterBgps.add(c.metadata.name);
+    };
+    this.on(inf.clusterBgps, (e) => {
+      if (this.leading) q.clusterBgps.add(e.object.metadata.name);
+      allClusterBgps(); // NodeBGPs merge every ClusterBGP selecting a node
+    });
+    this.on(inf.nodes, allClusterBgps);
+    this.on(inf.templates, allClusterBgps);
+    this.on(inf.nodeBgps, (e) => {
+      if (e.type === "DELETED") allClusterBgps();
+    });
+  }
+
+  /** Starts the informers and waits until every cache is synced. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await Promise.all(Object.values(this.ctx.inf).map((i: Informer) => i.start()));
+  }
+
+  /** Becomes the active replica: rebuild every allocation, then reconcile everything. */
+  startLeading(): RecoveryReport {
+    if (this.leading) return this.lastRecovery!;
+    const { ctx } = this;
+    const report = rebuildAllocations(ctx);
+    this.lastRecovery = report;
+    ctx.log(
+      "info",
+      `leading: recovered ${report.addresses} addresses of ${report.services} Services` +
+        ` (${report.conflicts} conflicts, ${report.dropped} dropped), ${report.podBlocks} pod blocks`,
+    );
+    this.leading = true;
+    for (const queue of Object.values(ctx.q)) queue.start();
+    for (const p of ctx.inf.pools.list()) ctx.q.pools.add(p.metadata.name);
+    for (const s of ctx.inf.services.list()) ctx.q.services.add(objectKey(s));
+    for (const b of ctx.inf.blockRequests.list()) ctx.q.blockRequests.add(b.metadata.name);
+    for (const c of ctx.inf.clusterBgps.list()) ctx.q.clusterBgps.add(c.metadata.name);
+    // Advertisements of Services that are gone or no longer ours.
+    for (const a of ctx.inf.advs.list()) {
+      const svc = a.metadata.labels?.["kubernetes.io/service-name"];
+      if (svc) ctx.q.adverts.add(`${a.metadata.namespace}/${svc}`);
+    }
+    return report;
+  }
+
+  /** Stops reconciling and forgets every allocation (the next leader rebuilds them from the API). */
+  stopLeading(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    const { ctx } = this;
+    for (const queue of Object.values(ctx.q)) queue.stop();
+    ctx.lb.clear();
+    ctx.pools.clear();
+    ctx.waiting.clear();
+    ctx.conflicts.clear();
+    ctx.waitingBlockRequests.clear();
+    ctx.services.clear();
+    ctx.advs.clear();
+    ctx.poolObjs.clear();
+    ctx.log("info", "stopped leading");
+  }
+
+  /** Resolves once every queue is idle at the same time (tests, benchmarks). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 10_000; i++) {
+      const queues = Object.values(this.ctx.q);
+      if (queues.every((q) => q.isIdle())) return;
+      await Promise.all(queues.map((q) => q.idle()));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopLeading();
+    for (const i of Object.values(this.ctx.inf) as Informer[]) i.stop();
+    this.started = false;
+  }
+}
