@@ -1,6 +1,7 @@
 // bgp ABI exports (wasm names prefixed `codec`). host/core/codec.ts is the only caller.
 import { IN, OUT } from "./records";
 import { decodeChunk } from "./decode";
+import { encodeRecords } from "./encode";
 
 /** Returns the input region, grown to hold at least len bytes (contents are not kept across growth). */
 export function codecInputPtr(len: u32): usize {
@@ -21,3 +22,9 @@ export function codecDecode(len: u32, sessionFlags: u32): u32 {
 
 export function codecOutputPtr(): usize { return OUT.ptr; }
 export function codecOutputLen(): u32 { return <u32>OUT.len; }
+
+/** Encodes one message from the records at input[recOffset, +recLen); returns its length (bytes at codecOutputPtr) or < 0. */
+export function codecEncode(recOffset: u32, recLen: u32, sessionFlags: u32): i32 {
+  if (<usize>recOffset + <usize>recLen > IN.cap) return -2;
+  return encodeRecords(recOffset, recLen, sessionFlags);
+}

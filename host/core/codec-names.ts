@@ -193,3 +193,16 @@ export function familyCodes(name: string): [number, number] | undefined {
   const m = /^afi-(\d+)-safi-(\d+)$/.exec(name);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
+
+/** Session flag bits (assembly/bgp/wire.ts SF_*). */
+export function sessionFlags(opts: { as4?: boolean; addPath?: string[]; extendedMessage?: boolean } = {}): number {
+  let f = opts.as4 === false ? 0 : 1;
+  for (const fam of opts.addPath ?? []) {
+    if (fam === "ipv4-unicast") f |= 2;
+    else if (fam === "ipv6-unicast") f |= 4;
+    else if (!familyCodes(fam)) throw new Error(`add-path family ${JSON.stringify(fam)} is not a known family name`);
+  }
+  if (opts.extendedMessage) f |= 8;
+  return f;
+}
+

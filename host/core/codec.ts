@@ -5,9 +5,12 @@ import { nodeCore } from "./node.ts";
 import type { Core } from "./wasm.ts";
 import {
   ATTRIBUTE_NAMES, CAPABILITY_NAMES, MESSAGE_TYPES, ORIGINS, REASONS, SEGMENT_TYPES,
-  codeName, familyCodes, familyName, subcodeName,
+  codeName, familyName, sessionFlags, subcodeName,
 } from "./codec-names.ts";
 import { hex, ipv4, ipv6, ipv6Bytes, utf8 } from "./codec-text.ts";
+
+export { encodeMessage } from "./codec-encode.ts";
+export { sessionFlags } from "./codec-names.ts";
 
 export interface CodecOptions {
   /** 4-octet AS numbers negotiated (RFC 6793); default true. */
@@ -98,18 +101,6 @@ export interface DecodedMessage {
 // Record tags (assembly/bgp/records.ts).
 const T_MSG = 1, T_ERR = 2, T_OPEN = 3, T_CAP = 4, T_UPD = 5, T_PFX = 6, T_ATTR = 7, T_RAW = 8, T_NOTIF = 9, T_RR = 10;
 const K_NOTIFICATION = 0, K_TREAT_AS_WITHDRAW = 1, K_DISCARD = 2, K_FRAMING = 3;
-
-/** Session flag bits (assembly/bgp/wire.ts SF_*). */
-export function sessionFlags(opts: CodecOptions = {}): number {
-  let f = opts.as4 === false ? 0 : 1;
-  for (const fam of opts.addPath ?? []) {
-    if (fam === "ipv4-unicast") f |= 2;
-    else if (fam === "ipv6-unicast") f |= 4;
-    else if (!familyCodes(fam)) throw new Error(`add-path family ${JSON.stringify(fam)} is not a known family name`);
-  }
-  if (opts.extendedMessage) f |= 8;
-  return f;
-}
 
 function reasonText(reason: number, attr: number): string {
   const text = REASONS[reason] ?? `error ${reason}`;
