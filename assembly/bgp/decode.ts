@@ -8,7 +8,7 @@ import {
   R_OPEN_UNSUPPORTED_PARAM, R_OPEN_VERSION, R_ROUTE_REFRESH_LENGTH, R_TYPE, AFI_IPV4,
   SF_EXTENDED_MESSAGE, A_LARGE_COMMUNITY, A_COMMUNITIES, A_CLUSTER_LIST, rd16, rd32, rd8,
   A_ORIGIN, A_NEXT_HOP, A_MED, A_LOCAL_PREF, A_ATOMIC_AGGREGATE, A_AGGREGATOR, A_ORIGINATOR_ID,
-  A_AS4_AGGREGATOR,
+  A_AS4_AGGREGATOR, F_EXTENDED,
 } from "./wire";
 import { IN, OUT, rec, recError, T_ATTR, T_CAP, T_MSG, T_NOTIF, T_OPEN, T_PFX, T_RAW, T_RR, T_UPD } from "./records";
 import { ParsedUpdate, parseUpdate, UPD_SESSION_RESET } from "./update";
@@ -262,7 +262,10 @@ function decodeUpdate(m: usize, len: u32, flags: u32): void {
   if (u.mpReachSupported) prefixes(3, u.mpReachAfi, u.mpReach, u.mpReachCount);
   for (let i: u32 = 0; i < u.attrCount; i++) {
     const e = u.attrs + <usize>i * 16;
-    attributeRecord(u, load<u32>(e), load<u32>(e, 4), <usize>load<u32>(e, 8), load<u32>(e, 12));
+    const len = load<u32>(e, 12);
+    // The extended-length bit is reported only where it was a choice (value under 256 bytes).
+    const fl = len > 255 ? load<u32>(e, 4) & ~F_EXTENDED : load<u32>(e, 4);
+    attributeRecord(u, load<u32>(e), fl, <usize>load<u32>(e, 8), len);
   }
   if (u.treatAsWithdraw) recError(K_TREAT_AS_WITHDRAW, u.tawCode, u.tawSubcode, u.tawReason, u.tawAttr, 0, 0);
   for (let i: u32 = 0; i < u.discardCount; i++) {

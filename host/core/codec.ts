@@ -311,9 +311,9 @@ class UpdateState {
     }
   }
 
-  private noteAttr(code: number, flags: number, len: number): void {
+  private noteAttr(code: number, flags: number): void {
     this.order.push(code);
-    if (flags & 0x10 && len < 256) this.extended.push(code);
+    if (flags & 0x10) this.extended.push(code); // the core clears the bit where the length required it
   }
 
   attribute(dv: DataView, p: number, n: number, a: UpdateAttributes, raw: (o: number, l: number) => Uint8Array): void {
@@ -321,28 +321,25 @@ class UpdateState {
     const flags = dv.getUint32(p + 4, true);
     const at = (i: number) => dv.getUint32(p + 8 + 4 * i, true);
     const vals = n - 2;
-    let wireLen = 0;
     switch (code) {
-      case 1: a.origin = ORIGINS[at(0)]; wireLen = 1; break;
-      case 2: a.asPath = segments(dv, p + 8, vals); wireLen = 0; break;
-      case 3: this.nextHopAttr = ipv4(at(0)); wireLen = 4; break;
-      case 4: a.med = at(0); wireLen = 4; break;
-      case 5: a.localPref = at(0); wireLen = 4; break;
+      case 1: a.origin = ORIGINS[at(0)]; break;
+      case 2: a.asPath = segments(dv, p + 8, vals); break;
+      case 3: this.nextHopAttr = ipv4(at(0)); break;
+      case 4: a.med = at(0); break;
+      case 5: a.localPref = at(0); break;
       case 6: a.atomicAggregate = true; break;
       case 7: a.aggregator = { asn: at(0), address: ipv4(at(1)) }; break;
       case 8: {
         const list: string[] = [];
         for (let i = 0; i < vals; i++) list.push(`${at(i) >>> 16}:${at(i) & 0xffff}`);
         a.communities = list;
-        wireLen = vals * 4;
         break;
       }
-      case 9: a.originatorId = ipv4(at(0)); wireLen = 4; break;
+      case 9: a.originatorId = ipv4(at(0)); break;
       case 10: {
         const list: string[] = [];
         for (let i = 0; i < vals; i++) list.push(ipv4(at(i)));
         a.clusterList = list;
-        wireLen = vals * 4;
         break;
       }
       case 14: {
@@ -353,16 +350,14 @@ class UpdateState {
         else if (nhLen === 16) this.mpNextHop = ipv6Bytes(b);
         else this.mpNextHop = [ipv6Bytes(b), ipv6Bytes(b, 16)];
         this.mp = { ...this.mp, reach: { afi: at(0), safi: at(1) } };
-        wireLen = 256; // MP attributes are usually long: extended length is not noted for them
         break;
       }
-      case 15: this.mp = { ...this.mp, unreach: { afi: at(0), safi: at(1) } }; wireLen = 256; break;
+      case 15: this.mp = { ...this.mp, unreach: { afi: at(0), safi: at(1) } }; break;
       case 16: {
         const bytes = raw(at(0), at(1));
         const list: string[] = [];
         for (let i = 0; i + 8 <= bytes.length; i += 8) list.push(hex(bytes.subarray(i, i + 8)));
         a.extendedCommunities = list;
-        wireLen = bytes.length;
         break;
       }
       case 17: a.as4Path = segments(dv, p + 8, vals); break;
@@ -371,11 +366,10 @@ class UpdateState {
         const list: string[] = [];
         for (let i = 0; i + 2 < vals; i += 3) list.push(`${at(i)}:${at(i + 1)}:${at(i + 2)}`);
         a.largeCommunities = list;
-        wireLen = vals * 4;
         break;
       }
     }
-    this.noteAttr(code, flags, wireLen);
+    this.noteAttr(code, flags);
   }
 
   mp: { reach?: { afi: number; safi: number }; unreach?: { afi: number; safi: number } } = {};
@@ -392,7 +386,7 @@ class UpdateState {
       else this.mp = { ...this.mp, unreach: { afi, safi } };
     }
     (msg.attributes!.unknown ??= []).push({ code, flags, hex: hex(bytes) });
-    this.noteAttr(code, flags, bytes.length);
+    this.noteAttr(code, flags);
   }
 
   finish(msg: DecodedMessage): void {
@@ -515,4 +509,18 @@ export class StreamDecoder {
     this.tail = new Uint8Array(0);
     return [m];
   }
+}
+
+/**
+ * RFC 5492 4: the 2/7 Unsupported Capability error a speaker sends when the
+ * peer's OPEN lacks capabilities it requires (codes, e.g. 65 for 4-octet AS).
+ * The NOTIFICATION data lists the missing capabilities (code, length 0).
+ * Returns undefined when nothing is missing.
+ */
+export function checkRequiredCapabilities(open: DecodedMessage, required: number[]): CodecError | undefined {
+  const have = new Set((open.capabilities ?? []).map((c) => c.code));
+  const missing = required.filter((c) => !have.has(c));
+  if (missing.length === 0) return undefined;
+  const names = missing.map((c) => CAPABILITY_NAMES[c] ?? `capability ${c}`).join(", ");
+  return { code: 2, subcode: 7, message: `unsupported capability: peer lacks ${names}`, data: hex(new Uint8Array(missing.flatMap((c) => [c, 0]))) };
 }
