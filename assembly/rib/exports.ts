@@ -1,2 +1,300 @@
-// rib ABI exports (filled in by the rib work).
-export function ribVersion(): u32 { return 1; }
+// rib ABI exports. host/core/rib.ts is the only caller and the only code that
+// knows these layouts. Arguments too large for parameters go through the input
+// region (ribInput returns its address, valid until the next rib call that
+// allocates); results come back in the output region (ribOutPtr / ribOutLen)
+// or the event region (ribEventsPtr), both valid until the next rib call.
+
+import { AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
+import { exportFor, out } from "./export";
+import { events, feed, input } from "./ingest";
+import { consumerStart, consumerStop, consumers, log } from "./log";
+import { drain, lookup, query } from "./locrib";
+import { Buf, be32, put32 } from "./mem";
+import { announce, clearAdjRibOut, flushAdjRibIn, withdraw } from "./ops";
+import {
+  FAM_V6, MAX_PEERS, Peer, decisionRuns, paths, peerAt, setGlobal, setKey4, setKey6, tableOf,
+} from "./state";
+
+export function ribVersion(): u32 {
+  return 1;
+}
+
+/** Ensures the input region holds `size` bytes and returns its address. */
+export function ribInput(size: u32): usize {
+  if (input.cap < size) {
+    input.len = 0;
+    input.ensure(size);
+  }
+  return input.ptr;
+}
+
+export function ribOutPtr(): usize {
+  return out.ptr;
+}
+
+export function ribOutLen(): u32 {
+  return out.len;
+}
+
+export function ribEventsPtr(): usize {
+  return events.ptr;
+}
+
+/** Speaker-wide settings: own ASN, router id and cluster id (host order; cluster 0 = router id), multipath. */
+export function ribSetGlobal(asn: u32, routerId: u32, clusterId: u32, multipath: u32): void {
+  setGlobal(asn, routerId, clusterId, multipath != 0);
+}
+
+// ---- peers ----
+
+/** Allocates a peer slot (1..1023); 0 when the table is full. */
+export function ribPeerAdd(): u32 {
+  for (let i: u32 = 1; i < MAX_PEERS; i++) {
+    const p = peerAt(i);
+    if (!p.used) {
+      resetPeer(p);
+      p.used = true;
+      return i;
+    }
+  }
+  return 0;
+}
+
+function resetPeer(p: Peer): void {
+  p.asn = 0;
+  p.routerId = 0;
+  p.addrHi = 0;
+  p.addrLo = 0;
+  p.policy = 0;
+  p.maxPrefix = 0;
+  p.up = false;
+  p.as4 = true;
+  p.addPath4 = false;
+  p.addPath6 = false;
+  p.fam4 = true;
+  p.fam6 = false;
+  p.maxMsg = 4096;
+  p.errored = false;
+  p.paused = false;
+  p.tail.len = 0;
+  p.received = 0;
+  p.accepted = 0;
+  p.advertised = 0;
+  p.updatesIn = 0;
+  p.updatesOut = 0;
+  p.withdrawnIn = 0;
+}
+
+/**
+ * Static peer settings. Input region: neighbour address, 16 bytes network order
+ * (IPv4 in the first 4). policy: 0 local, 1 all, 2 none. maxPrefix 0 = no limit.
+ */
+export function ribPeerConfig(peer: u32, asn: u32, routerId: u32, policy: u32, maxPrefix: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return 0;
+  const p = peerAt(peer);
+  p.asn = asn;
+  p.routerId = routerId;
+  p.addrHi = bswap<u64>(load<u64>(input.ptr));
+  p.addrLo = bswap<u64>(load<u64>(input.ptr + 8));
+  p.policy = <u8>policy;
+  p.maxPrefix = maxPrefix;
+  return 1;
+}
+
+/** Sets the router id learned from the peer's OPEN (used by the decision). */
+export function ribPeerRouterId(peer: u32, routerId: u32): void {
+  if (peer && peer < MAX_PEERS) peerAt(peer).routerId = routerId;
+}
+
+/**
+ * Session established with negotiated capabilities. flags: 1 4-octet AS,
+ * 2 add-path receive IPv4, 4 add-path receive IPv6, 8 IPv4 unicast, 16 IPv6
+ * unicast. maxMsg: 4096 or 65535. Input region: next hop self IPv4 (4 bytes)
+ * then IPv6 (16 bytes), network order. Starts the full-table export.
+ */
+export function ribPeerUp(peer: u32, flags: u32, maxMsg: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return 0;
+  const p = peerAt(peer);
+  p.as4 = (flags & 1) != 0;
+  p.addPath4 = (flags & 2) != 0;
+  p.addPath6 = (flags & 4) != 0;
+  p.fam4 = (flags & 8) != 0;
+  p.fam6 = (flags & 16) != 0;
+  p.maxMsg = maxMsg > 4096 ? 65535 : 4096;
+  p.nh4 = be32(input.ptr);
+  p.nh6Hi = bswap<u64>(load<u64>(input.ptr + 4));
+  p.nh6Lo = bswap<u64>(load<u64>(input.ptr + 12));
+  p.up = true;
+  p.errored = false;
+  consumerStart(p);
+  return 1;
+}
+
+/** Session down: its routes leave the Adj-RIB-In (decision re-run), its Adj-RIB-Out is forgotten, unread input dropped. */
+export function ribPeerDown(peer: u32): void {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
+  const p = peerAt(peer);
+  flushAdjRibIn(peer);
+  clearAdjRibOut(p);
+  p.up = false;
+  p.errored = false;
+  p.paused = false;
+  p.tail.len = 0;
+}
+
+export function ribPeerRemove(peer: u32): void {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
+  ribPeerDown(peer);
+  const p = peerAt(peer);
+  resetPeer(p);
+  p.used = false;
+}
+
+/** Per-peer counters: 0 received (paths in Adj-RIB-In), 1 accepted, 2 advertised, 3 UPDATEs in, 4 UPDATEs out, 5 withdrawals in. */
+export function ribPeerStat(peer: u32, which: u32): f64 {
+  if (peer >= MAX_PEERS) return 0;
+  const p = peerAt(peer);
+  switch (which) {
+    case 0: return <f64>p.received;
+    case 1: return <f64>p.accepted;
+    case 2: return <f64>p.advertised;
+    case 3: return p.updatesIn;
+    case 4: return p.updatesOut;
+    case 5: return p.withdrawnIn;
+  }
+  return 0;
+}
+
+// ---- ingest / export ----
+
+/** Processes `len` bytes the host wrote to the input region (0: resume after a pause). Returns the event count. */
+export function ribFeed(peer: u32, len: u32): u32 {
+  if (peer >= MAX_PEERS) return 0;
+  return feed(peer, len);
+}
+
+/** UPDATE messages for the peer in the output region; returns their total length (0: nothing pending). */
+export function ribExport(peer: u32): u32 {
+  if (peer >= MAX_PEERS) return 0;
+  return exportFor(peer);
+}
+
+/** Starts (1) or stops (0) the Loc-RIB change queue; starting queues the whole Loc-RIB once. */
+export function ribChangesEnable(on: u32): void {
+  if (on) consumerStart(peerAt(0));
+  else consumerStop(peerAt(0));
+}
+
+/** Up to maxRecords Loc-RIB change records in the output region; returns how many. */
+export function ribDrain(maxRecords: u32): u32 {
+  return drain(maxRecords);
+}
+
+// ---- locally originated routes ----
+
+const canonLocal = new Buf();
+
+function readKey(fam: u32, plen: u32): bool {
+  if (fam == FAM_V6) {
+    if (plen > 128) return false;
+    setKey6(bswap<u64>(load<u64>(input.ptr)), bswap<u64>(load<u64>(input.ptr + 8)), plen);
+  } else {
+    if (plen > 32) return false;
+    setKey4(be32(input.ptr), plen);
+  }
+  return true;
+}
+
+/**
+ * Originates a route. fam 0 IPv4, 1 IPv6. Input region: prefix address (16
+ * bytes, network order), next hop (16 bytes; nhLen 0 = self, else 4 or 16),
+ * then nComm COMMUNITIES values (u32, host order). Replaces an earlier
+ * origination of the same prefix.
+ */
+export function ribOriginate(fam: u32, plen: u32, nhLen: u32, nComm: u32): u32 {
+  if (fam > 1 || !readKey(fam, plen)) return 0;
+  if (nhLen && nhLen != (fam == FAM_V6 ? 16 : 4)) return 0;
+  canonLocal.len = 0;
+  canonLocal.ensure(8 + nComm * 4 + 4);
+  let w = canonLocal.ptr;
+  // ORIGIN IGP, empty AS_PATH, COMMUNITIES
+  store<u8>(w, 0x40);
+  store<u8>(w + 1, 1);
+  store<u8>(w + 2, 1);
+  store<u8>(w + 3, 0);
+  store<u8>(w + 4, 0x40);
+  store<u8>(w + 5, 2);
+  store<u8>(w + 6, 0);
+  w += 7;
+  if (nComm) {
+    const clen = nComm * 4;
+    if (clen > 255) {
+      store<u8>(w, 0xd0);
+      store<u8>(w + 1, 8);
+      store<u16>(w + 2, bswap<u16>(<u16>clen));
+      w += 4;
+    } else {
+      store<u8>(w, 0xc0);
+      store<u8>(w + 1, 8);
+      store<u8>(w + 2, <u8>clen);
+      w += 3;
+    }
+    for (let i: u32 = 0; i < nComm; i++) put32(w + i * 4, load<u32>(input.ptr + 32 + i * 4));
+    w += clen;
+  }
+  canonLocal.len = <u32>(w - canonLocal.ptr);
+  let flags: u8 = AF_LOCAL | (nhLen ? 0 : AF_NH_SELF) | (fam == FAM_V6 ? AF_V6 : 0);
+  setDecisionFields(100, 0, 0, 0, 0, 0, 0, flags);
+  const attr = intern(input.ptr + 16, nhLen, canonLocal.ptr, canonLocal.len);
+  announce(0, fam, 0, attr, true);
+  if (!attrRefs(attr)) attrFree(attr);
+  return 1;
+}
+
+/** Withdraws a locally originated route (address in the input region); 1 when it existed. */
+export function ribWithdrawLocal(fam: u32, plen: u32): u32 {
+  if (fam > 1 || !readKey(fam, plen)) return 0;
+  return withdraw(0, fam, 0) ? 1 : 0;
+}
+
+// ---- queries ----
+
+/** Up to `limit` prefixes in address order after the one in the input region (when hasAfter); returns the count. */
+export function ribQuery(fam: u32, limit: u32, hasAfter: u32, afterLen: u32): u32 {
+  if (fam > 1) return 0;
+  if (hasAfter && !readKey(fam, afterLen)) return 0;
+  return query(fam, limit, hasAfter != 0);
+}
+
+/** The one prefix in the input region; returns 0 or 1. */
+export function ribLookup(fam: u32, plen: u32): u32 {
+  if (fam > 1 || !readKey(fam, plen)) return 0;
+  return lookup(fam);
+}
+
+/**
+ * Global counters: 0 IPv4 prefixes, 1 IPv6 prefixes, 2 paths, 3 attribute sets,
+ * 4 decision runs, 5 pending change-log entries, 6 bytes held by RIB structures,
+ * 7 change-log consumers.
+ */
+export function ribStat(which: u32): f64 {
+  switch (which) {
+    case 0: return <f64>tableOf(0).pool.live;
+    case 1: return <f64>tableOf(1).pool.live;
+    case 2: return <f64>paths.live;
+    case 3: return <f64>attrCount;
+    case 4: return decisionRuns;
+    case 5: return <f64>log.len;
+    case 6: {
+      let b: usize = tableOf(0).bytes() + tableOf(1).bytes() + paths.bytes() + attrTableBytes() + (<usize>log.cap << 2);
+      for (let i: u32 = 0; i < MAX_PEERS; i++) {
+        const p = peerAt(i);
+        if (p.out4) b += p.out4!.bytes();
+        if (p.out6) b += p.out6!.bytes();
+      }
+      return <f64>b;
+    }
+    case 7: return <f64>consumers;
+  }
+  return 0;
+}

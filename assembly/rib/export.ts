@@ -1,0 +1,471 @@
+// Adj-RIB-Out and UPDATE building. exportFor(peer) reads the peer's pending
+// changes (a full-table walk after the session comes up, then the change log),
+// compares what should be advertised with what was, and writes packed UPDATE
+// messages: withdrawals together, and prefixes sharing an attribute set in as
+// few messages as the negotiated maximum size allows. eBGP/iBGP rules and the
+// export policy are applied here.
+
+import {
+  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
+} from "./attrs";
+import { consumerAdvance, log, logBase, logEnd, trim } from "./log";
+import { Buf, ChunkedU32, Vec32, be16, be32, put16, put32 } from "./mem";
+import {
+  FAM_V4, FAM_V6, P_ADDR, P_FLAGS, P_HEAD, P_LEN, P_OUT, PF_LIVE, POLICY_LOCAL, POLICY_NONE, Peer, T_ATTR, T_FLAGS, T_PEER, TF_BEST,
+  ownAsn, pathRec, peerAt, tableOf,
+} from "./state";
+
+export const out = new Buf();
+const BATCH: u32 = 16384;
+let gen: u32 = 0;
+const touched = new Vec32(); // attribute sets with prefixes in this batch
+const groupHead = new Vec32(); // per touched set: first and last item, in arrival order
+const groupTail = new Vec32();
+const itemRef = new Vec32();
+const itemNext = new Vec32();
+const withdrawn4 = new Vec32();
+const withdrawn6 = new Vec32();
+const attrOut = new Buf(); // the attributes common to one group's messages
+const asOut = new Buf();
+let messages: u32 = 0;
+
+function adjOut(peer: Peer, fam: u32): ChunkedU32 {
+  if (fam == FAM_V6) {
+    if (!peer.out6) peer.out6 = new ChunkedU32();
+    return peer.out6!;
+  }
+  if (!peer.out4) peer.out4 = new ChunkedU32();
+  return peer.out4!;
+}
+
+/** The attribute set to advertise to the peer for this prefix, 0 for nothing. */
+function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
+  const head = load<u32>(rec + P_HEAD);
+  if (!head || peer.policy == POLICY_NONE) return 0;
+  if (fam == FAM_V4 ? !peer.fam4 : !peer.fam6) return 0;
+  const r = pathRec(head);
+  if (!(load<u16>(r + T_FLAGS) & TF_BEST)) return 0;
+  const src = <u32>load<u16>(r + T_PEER);
+  if (src) {
+    if (peer.policy == POLICY_LOCAL || src == peerIdx) return 0;
+    if (peerAt(src).isIbgp() && peer.isIbgp()) return 0; // no iBGP-to-iBGP re-advertisement
+  }
+  return load<u32>(r + T_ATTR);
+}
+
+function classify(peer: Peer, peerIdx: u32, fam: u32, idx: u32): void {
+  const rec = tableOf(fam).pool.at(idx);
+  if (!(load<u8>(rec + P_FLAGS) & PF_LIVE)) return;
+  const map = adjOut(peer, fam);
+  const cur = map.get(idx);
+  const want = wanted(peer, peerIdx, fam, rec);
+  if (cur == want) return;
+  if (want) attrRef(want);
+  if (cur) attrUnref(cur);
+  map.set(idx, want);
+  if (!cur) {
+    store<u16>(rec + P_OUT, load<u16>(rec + P_OUT) + 1);
+    peer.advertised++;
+  } else if (!want) {
+    store<u16>(rec + P_OUT, load<u16>(rec + P_OUT) - 1);
+    peer.advertised--;
+  }
+  if (!want) {
+    // a withdrawal is only sent for something that was advertised
+    if (fam == FAM_V6) withdrawn6.push(idx);
+    else withdrawn4.push(idx);
+    return;
+  }
+  const a = attrPtr(want);
+  const item = itemRef.len;
+  itemRef.push(idx | (fam << 31));
+  itemNext.push(0xffffffff);
+  if (load<u32>(a + A_BATCH_GEN) != gen) {
+    store<u32>(a + A_BATCH_GEN, gen);
+    store<u32>(a + A_BATCH_HEAD, touched.len);
+    touched.push(want);
+    groupHead.push(item);
+    groupTail.push(item);
+  } else {
+    const g = load<u32>(a + A_BATCH_HEAD);
+    itemNext.set(groupTail.get(g), item);
+    groupTail.set(g, item);
+  }
+}
+
+// ---- message writing ----
+
+function beginMessage(maxMsg: u32): usize {
+  out.ensure(maxMsg);
+  const p = out.end();
+  memory.fill(p, 0xff, 16);
+  store<u8>(p + 18, 2);
+  return p;
+}
+
+function endMessage(p: usize, w: usize): void {
+  put16(p + 16, <u32>(w - p));
+  out.len += <u32>(w - p);
+  messages++;
+}
+
+@inline function nlriSize(fam: u32, rec: usize): u32 {
+  return 1 + ((<u32>load<u8>(rec + P_LEN) + 7) >> 3);
+}
+
+/** Writes the prefix (length + significant address bytes, network order). */
+function writeNlri(w: usize, fam: u32, rec: usize): usize {
+  const plen = <u32>load<u8>(rec + P_LEN);
+  const nb = (plen + 7) >> 3;
+  store<u8>(w, <u8>plen);
+  w++;
+  if (fam == FAM_V6) {
+    const hi = load<u64>(rec + P_ADDR);
+    const lo = load<u64>(rec + P_ADDR + 8);
+    for (let i: u32 = 0; i < nb; i++) {
+      const b = i < 8 ? hi >> (56 - (<u64>i << 3)) : lo >> (56 - (<u64>(i - 8) << 3));
+      store<u8>(w + i, <u8>b);
+    }
+  } else {
+    const a = load<u32>(rec + P_ADDR);
+    for (let i: u32 = 0; i < nb; i++) store<u8>(w + i, <u8>(a >> (24 - (i << 3))));
+  }
+  return w + nb;
+}
+
+function writeWithdrawals(peer: Peer, fam: u32, list: Vec32): void {
+  if (!list.len) return;
+  const pool = tableOf(fam).pool;
+  const maxMsg = peer.maxMsg;
+  let i: u32 = 0;
+  while (i < list.len) {
+    const p = beginMessage(maxMsg);
+    let w: usize;
+    let start: usize;
+    if (fam == FAM_V4) {
+      start = p + 21;
+    } else {
+      put16(p + 19, 0);
+      // MP_UNREACH_NLRI, extended length
+      store<u8>(p + 23, 0x90);
+      store<u8>(p + 24, 15);
+      put16(p + 27, 2);
+      store<u8>(p + 29, 1);
+      start = p + 30;
+    }
+    w = start;
+    const limit = p + maxMsg - (fam == FAM_V4 ? 2 : 0);
+    while (i < list.len) {
+      const rec = pool.at(list.get(i));
+      if (w + nlriSize(fam, rec) > limit) break;
+      w = writeNlri(w, fam, rec);
+      i++;
+    }
+    if (fam == FAM_V4) {
+      put16(p + 19, <u32>(w - start));
+      put16(w, 0);
+      w += 2;
+    } else {
+      put16(p + 25, <u32>(w - start) + 3);
+      put16(p + 21, <u32>(w - p - 23));
+    }
+    endMessage(p, w);
+  }
+}
+
+function writeAttr(flags: u32, type: u32, src: usize, len: u32): void {
+  attrOut.ensure(len + 4);
+  let w = attrOut.end();
+  const ext = len > 255;
+  store<u8>(w, <u8>((flags & 0xe0) | (ext ? 0x10 : 0)));
+  store<u8>(w + 1, <u8>type);
+  if (ext) {
+    put16(w + 2, len);
+    w += 4;
+  } else {
+    store<u8>(w + 2, <u8>len);
+    w += 3;
+  }
+  memory.copy(w, src, len);
+  attrOut.len = <u32>(w + len - attrOut.ptr);
+}
+
+const scratch: usize = heap.alloc(16);
+
+/** AS_PATH towards the peer: own ASN prepended on eBGP; 2-octet form plus AS4_PATH for an old peer. */
+function writeAsPath(peer: Peer, ebgp: bool, v: usize, vlen: u32): void {
+  asOut.len = 0;
+  asOut.ensure(vlen + 8);
+  let w = asOut.ptr;
+  if (ebgp) {
+    if (vlen >= 2 && load<u8>(v) == 2 && load<u8>(v + 1) < 255) {
+      const n = <u32>load<u8>(v + 1);
+      store<u8>(w, 2);
+      store<u8>(w + 1, <u8>(n + 1));
+      put32(w + 2, ownAsn);
+      memory.copy(w + 6, v + 2, vlen - 2);
+      w += vlen + 4;
+    } else {
+      store<u8>(w, 2);
+      store<u8>(w + 1, 1);
+      put32(w + 2, ownAsn);
+      memory.copy(w + 6, v, vlen);
+      w += vlen + 6;
+    }
+  } else {
+    memory.copy(w, v, vlen);
+    w += vlen;
+  }
+  asOut.len = <u32>(w - asOut.ptr);
+  if (peer.as4) {
+    writeAttr(0x40, 2, asOut.ptr, asOut.len);
+    return;
+  }
+  // 2-octet encoding: ASNs above 65535 become AS_TRANS, the real path goes in AS4_PATH
+  const start = attrOut.len;
+  const segEnd = asOut.ptr + asOut.len;
+  let q = asOut.ptr;
+  let len2: u32 = 0;
+  while (q < segEnd) {
+    const n = <u32>load<u8>(q + 1);
+    len2 += 2 + n * 2;
+    q += 2 + n * 4;
+  }
+  attrOut.ensure(len2 + 4);
+  const ext = len2 > 255;
+  let o = attrOut.end();
+  store<u8>(o, ext ? 0x50 : 0x40);
+  store<u8>(o + 1, 2);
+  if (ext) {
+    put16(o + 2, len2);
+    o += 4;
+  } else {
+    store<u8>(o + 2, <u8>len2);
+    o += 3;
+  }
+  let needAs4 = false;
+  q = asOut.ptr;
+  while (q < segEnd) {
+    const n = <u32>load<u8>(q + 1);
+    store<u16>(o, load<u16>(q));
+    o += 2;
+    for (let i: u32 = 0; i < n; i++) {
+      const asn = be32(q + 2 + i * 4);
+      if (asn > 0xffff) needAs4 = true;
+      put16(o, asn > 0xffff ? 23456 : asn);
+      o += 2;
+    }
+    q += 2 + n * 4;
+  }
+  attrOut.len = <u32>(o - attrOut.ptr);
+  if (needAs4) writeAttr(0xc0, 17, asOut.ptr, asOut.len);
+  if (start > attrOut.len) unreachable();
+}
+
+let outNh4: u32 = 0;
+const outNh6: usize = heap.alloc(16);
+
+/** Builds the attributes (all but MP_REACH) for a group into attrOut. */
+function buildAttributes(peer: Peer, a: usize, fam: u32): void {
+  attrOut.len = 0;
+  const ebgp = !peer.isIbgp();
+  const flags = load<u8>(a + A_FLAGS);
+  const useSelf = (flags & AF_NH_SELF) != 0 || (ebgp && !(flags & AF_LOCAL));
+  if (fam == FAM_V4) {
+    outNh4 = useSelf ? peer.nh4 : be32(attrNh(a));
+  } else if (useSelf) {
+    store<u64>(outNh6, bswap<u64>(peer.nh6Hi));
+    store<u64>(outNh6 + 8, bswap<u64>(peer.nh6Lo));
+  } else {
+    memory.copy(outNh6, attrNh(a), 16);
+  }
+  let wroteNh = fam != FAM_V4;
+  let wroteLp = ebgp;
+  let as4Agg = false;
+  const bytes = attrBytesPtr(a);
+  const end = bytes + <usize>load<u16>(a + A_LEN);
+  let q = bytes;
+  while (q < end) {
+    const f = <u32>load<u8>(q);
+    const type = <u32>load<u8>(q + 1);
+    let v: usize;
+    let vlen: u32;
+    if (f & 0x10) {
+      vlen = be16(q + 2);
+      v = q + 4;
+    } else {
+      vlen = <u32>load<u8>(q + 2);
+      v = q + 3;
+    }
+    q = v + vlen;
+    if (!wroteNh && type > 3) {
+      put32(scratch, outNh4);
+      writeAttr(0x40, 3, scratch, 4);
+      wroteNh = true;
+    }
+    if (!wroteLp && type > 5) {
+      put32(scratch, 100);
+      writeAttr(0x40, 5, scratch, 4);
+      wroteLp = true;
+    }
+    switch (type) {
+      case 2: writeAsPath(peer, ebgp, v, vlen); break;
+      case 4: if (!ebgp) writeAttr(f, type, v, vlen); break; // MED stays in the AS
+      case 5: if (!ebgp) { writeAttr(f, type, v, vlen); wroteLp = true; } break;
+      case 7: {
+        if (peer.as4) { writeAttr(f, type, v, vlen); break; }
+        const asn = be32(v);
+        put16(scratch, asn > 0xffff ? 23456 : asn);
+        memory.copy(scratch + 2, v + 4, 4);
+        writeAttr(f, type, scratch, 6);
+        as4Agg = asn > 0xffff;
+        break;
+      }
+      case 9: case 10: break; // no route reflection: never sent
+      default: writeAttr(f, type, v, vlen);
+    }
+  }
+  if (!wroteNh) {
+    put32(scratch, outNh4);
+    writeAttr(0x40, 3, scratch, 4);
+  }
+  if (!wroteLp) {
+    put32(scratch, 100);
+    writeAttr(0x40, 5, scratch, 4);
+  }
+  if (as4Agg) {
+    // AS4_AGGREGATOR: the 4-octet aggregator from the canonical bytes
+    q = bytes;
+    while (q < end) {
+      const f = <u32>load<u8>(q);
+      const type = <u32>load<u8>(q + 1);
+      const hl: u32 = f & 0x10 ? 4 : 3;
+      const vlen = f & 0x10 ? be16(q + 2) : <u32>load<u8>(q + 2);
+      if (type == 7) writeAttr(0xc0, 18, q + hl, 8);
+      q += hl + vlen;
+    }
+  }
+}
+
+function writeGroup(peer: Peer, g: u32): void {
+  const a = attrPtr(touched.get(g));
+  let item = groupHead.get(g);
+  const fam = itemRef.get(item) >>> 31;
+  const pool = tableOf(fam).pool;
+  buildAttributes(peer, a, fam);
+  const maxMsg = peer.maxMsg;
+  const alen = attrOut.len;
+  const fixed: u32 = 23 + alen + (fam == FAM_V6 ? 4 + 5 + 16 : 0);
+  if (fixed + 17 > maxMsg) {
+    // attributes too large for one message with one prefix: nothing can be sent
+    return;
+  }
+  while (item != 0xffffffff) {
+    const p = beginMessage(maxMsg);
+    memory.copy(p + 23, attrOut.ptr, alen);
+    let w = p + 23 + alen;
+    let mp: usize = 0;
+    if (fam == FAM_V6) {
+      mp = w;
+      store<u8>(w, 0x90);
+      store<u8>(w + 1, 14);
+      put16(w + 4, 2);
+      store<u8>(w + 6, 1);
+      store<u8>(w + 7, 16);
+      memory.copy(w + 8, outNh6, 16);
+      store<u8>(w + 24, 0);
+      w += 25;
+    }
+    const limit = p + maxMsg;
+    let n: u32 = 0;
+    while (item != 0xffffffff) {
+      const rec = pool.at(itemRef.get(item) & 0x7fffffff);
+      if (w + nlriSize(fam, rec) > limit) break;
+      w = writeNlri(w, fam, rec);
+      item = itemNext.get(item);
+      n++;
+    }
+    if (!n) unreachable();
+    put16(p + 19, 0);
+    if (fam == FAM_V6) {
+      put16(mp + 2, <u32>(w - mp - 4));
+      put16(p + 21, <u32>(w - p - 23));
+    } else {
+      put16(p + 21, alen);
+    }
+    endMessage(p, w);
+  }
+}
+
+function writeEndOfRib(peer: Peer): void {
+  if (peer.fam4) {
+    const p = beginMessage(23);
+    put16(p + 19, 0);
+    put16(p + 21, 0);
+    endMessage(p, p + 23);
+  }
+  if (peer.fam6) {
+    const p = beginMessage(29);
+    put16(p + 19, 0);
+    put16(p + 21, 6);
+    store<u8>(p + 23, 0x80);
+    store<u8>(p + 24, 15);
+    store<u8>(p + 25, 3);
+    put16(p + 26, 2);
+    store<u8>(p + 28, 1);
+    endMessage(p, p + 29);
+  }
+}
+
+/** Writes the peer's next UPDATE messages into `out`; returns their total length (0: nothing pending). */
+export function exportFor(peerIdx: u32): u32 {
+  out.len = 0;
+  const peer = peerAt(peerIdx);
+  if (!peerIdx || !peer.up || !peer.consumer) return 0;
+  gen++;
+  touched.len = 0;
+  groupHead.len = 0;
+  groupTail.len = 0;
+  itemRef.len = 0;
+  itemNext.len = 0;
+  withdrawn4.len = 0;
+  withdrawn6.len = 0;
+  messages = 0;
+  let n: u32 = 0;
+  while (peer.syncing && n < BATCH) {
+    const pool = tableOf(peer.walkFam).pool;
+    if (peer.walkPos >= pool.count) {
+      if (peer.walkFam == FAM_V4) {
+        peer.walkFam = FAM_V6;
+        peer.walkPos = 1;
+        continue;
+      }
+      peer.syncing = false;
+      peer.eorPending = true;
+      break;
+    }
+    classify(peer, peerIdx, peer.walkFam, peer.walkPos++);
+    n++;
+  }
+  if (!peer.syncing) {
+    let c = peer.cursor;
+    const e = logEnd();
+    while (n < BATCH && c < e) {
+      const ref = log.get(c - logBase);
+      classify(peer, peerIdx, ref >>> 31, ref & 0x7fffffff);
+      c++;
+      n++;
+    }
+    consumerAdvance(peer, c);
+  }
+  writeWithdrawals(peer, FAM_V4, withdrawn4);
+  writeWithdrawals(peer, FAM_V6, withdrawn6);
+  for (let g: u32 = 0; g < touched.len; g++) writeGroup(peer, g);
+  if (peer.eorPending && !peer.syncing && n < BATCH) {
+    writeEndOfRib(peer);
+    peer.eorPending = false;
+  }
+  peer.updatesOut += messages;
+  trim();
+  return out.len;
+}
