@@ -107,19 +107,28 @@ export function ipamRestore(h: u32, src: usize, len: u32): i32 {
   return serial.restore(d, src, len);
 }
 
-export function ipamBenchPrepare(h: u32, count: u32, seed: u32): i32 {
+/** Benchmark set-up: `count` held addresses with `holes` free ones scattered below them (bench.ts). */
+export function ipamBenchPrepare(h: u32, count: u32, holes: u32, seed: u32): i32 {
   const d = bitmap.desc(h);
-  return d == 0 ? BAD_HANDLE : <i32>bench.benchPrepare(d, count, seed);
+  return d == 0 ? BAD_HANDLE : <i32>bench.benchPrepare(d, count, holes, seed);
 }
 
-export function ipamBenchChurn(h: u32, iterations: u32): i32 {
+/** `iterations` release-one, allocate-lowest pairs; mode 0 random release, 1 oldest first, 2 sampled from the bitmap. */
+export function ipamBenchChurn(h: u32, iterations: u32, mode: u32): i32 {
   const d = bitmap.desc(h);
-  return d == 0 ? BAD_HANDLE : <i32>bench.benchChurn(d, iterations);
+  return d == 0 ? BAD_HANDLE : <i32>bench.benchChurn(d, iterations, mode);
 }
 
+/** `iterations` allocate-lowest then release-it pairs. */
 export function ipamBenchPairs(h: u32, iterations: u32): i32 {
   const d = bitmap.desc(h);
   return d == 0 ? BAD_HANDLE : <i32>bench.benchPairs(d, iterations);
+}
+
+/** `iterations` allocate-a-random-address then release-it pairs. */
+export function ipamBenchRequested(h: u32, iterations: u32): i32 {
+  const d = bitmap.desc(h);
+  return d == 0 ? BAD_HANDLE : <i32>bench.benchRequested(d, iterations);
 }
 
 export function ipamBenchFinish(h: u32): i32 {

@@ -27,17 +27,29 @@ export interface Cidr {
 
 // ---------------------------------------------------------------- addresses
 
+/** Dotted quad to u32 (no leading zeros, each part 0-255); a char loop, as it runs per operation. */
 function parseIPv4Words(s: string): number | undefined {
-  const parts = s.split(".");
-  if (parts.length !== 4) return undefined;
   let v = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = v * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && part === 0) return undefined; // leading zero
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return v >>> 0;
+  if (dots !== 3 || digits === 0) return undefined;
+  return (v * 256 + part) >>> 0;
 }
 
 function parseIPv6Words(s: string): [number, number, number, number] | undefined {
@@ -184,9 +196,10 @@ interface IpamAbi {
   ipamScratchPtr(): number;
   ipamSerialize(h: number): number;
   ipamRestore(h: number, src: number, len: number): number;
-  ipamBenchPrepare(h: number, count: number, seed: number): number;
-  ipamBenchChurn(h: number, iterations: number): number;
+  ipamBenchPrepare(h: number, count: number, holes: number, seed: number): number;
+  ipamBenchChurn(h: number, iterations: number, mode: number): number;
   ipamBenchPairs(h: number, iterations: number): number;
+  ipamBenchRequested(h: number, iterations: number): number;
   ipamBenchFinish(h: number): number;
 }
 
@@ -591,13 +604,26 @@ export class BlockIndexAllocator {
   }
 }
 
-/** The core's benchmark loops (bench/ipam): batches of operations in one call. */
+export type ChurnOrder = "random" | "fifo" | "sampled";
+const CHURN_MODES: Record<ChurnOrder, number> = { random: 0, fifo: 1, sampled: 2 };
+
+/** The core's benchmark loops (bench/ipam, `sart ipam bench`): many operations per call. */
 export function coreBench(core: Core = nodeCore()) {
   const abi = core.exports as unknown as IpamAbi;
   return {
-    prepare: (h: number, count: number, seed: number) => abi.ipamBenchPrepare(h, count, seed),
-    churn: (h: number, iterations: number) => abi.ipamBenchChurn(h, iterations),
+    /** Holds `count` addresses with `holes` free ones scattered below them; returns the count held. */
+    prepare: (h: number, count: number, holes: number, seed: number) => abi.ipamBenchPrepare(h, count, holes, seed),
+    /**
+     * Release one allocated address, allocate the lowest free. Which one is released:
+     * "random" a uniform pick from the held list, "fifo" the oldest held, "sampled" the
+     * allocated address at or after a random offset (found in the bitmap, no list).
+     */
+    churn: (h: number, iterations: number, order: ChurnOrder) => abi.ipamBenchChurn(h, iterations, CHURN_MODES[order]),
+    /** Allocate the lowest free address and release it again. */
     pairs: (h: number, iterations: number) => abi.ipamBenchPairs(h, iterations),
+    /** Allocate a random address (when free) and release it again. */
+    requested: (h: number, iterations: number) => abi.ipamBenchRequested(h, iterations),
+    /** Frees every address of the bitmap (use a dedicated one) and the held list. */
     finish: (h: number) => abi.ipamBenchFinish(h),
   };
 }
