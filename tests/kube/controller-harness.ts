@@ -19,23 +19,34 @@ import type {
 
 export interface Backend {
   name: string;
-  /** A fresh, empty store (and its teardown). `reopen` gives a second client of the same data. */
-  open(): Promise<{ store: Store; reopen: () => Promise<Store>; close: () => Promise<void> }>;
+  open(): Promise<Opened>;
+}
+
+export interface Opened {
+  store: Store;
+  /** Another client of the same data, used at the same time (a second controller replica). */
+  second: () => Promise<Store>;
+  /** A new client after a restart: the LocalStore is closed and reopened from its state file. */
+  restart: () => Promise<Store>;
+  close: () => Promise<void>;
 }
 
 export const localBackend: Backend = {
   name: "LocalStore",
   async open() {
     const dir = await mkdtemp(join(tmpdir(), "sart-ctl-"));
-    const stores: LocalStore[] = [];
-    const first = await LocalStore.open({ dir });
-    stores.push(first);
+    let current = await LocalStore.open({ dir });
     return {
-      store: first,
-      // One process holds a LocalStore: a "second client" is the same store (standalone mode has one writer).
-      reopen: async () => first,
+      store: current,
+      // Standalone mode has one process per state file: a second replica shares the instance.
+      second: async () => current,
+      restart: async () => {
+        await current.close();
+        current = await LocalStore.open({ dir });
+        return current;
+      },
       close: async () => {
-        for (const s of stores) await s.close();
+        await current.close();
         await rm(dir, { recursive: true, force: true });
       },
     };
