@@ -35,6 +35,10 @@ export function frameMessage(p: usize, avail: u32, sessionFlags: u32): i32 {
 
 let dataScratch: usize = 0;
 
+/** Counters of the last decodeChunk call (for benchmarks and metrics). */
+export let decodedMessages: u32 = 0;
+export let decodedPrefixes: u32 = 0;
+
 function base(): usize { return IN.ptr; }
 @inline function off(p: usize): u32 { return <u32>(p - IN.ptr); }
 
@@ -250,6 +254,7 @@ function attributeRecord(u: ParsedUpdate, code: u32, flags: u32, v: usize, len: 
 
 function decodeUpdate(m: usize, len: u32, flags: u32): void {
   const u = parseUpdate(m, len, flags);
+  decodedPrefixes += u.withdrawn4Count + u.nlri4Count + u.mpReachCount + u.mpUnreachCount;
   if (u.status == UPD_SESSION_RESET) {
     recError(K_NOTIFICATION, u.errCode, u.errSubcode, u.errReason, u.errAttr, u.errDataPtr, u.errDataLen);
     return;
@@ -297,6 +302,8 @@ function decodeRouteRefresh(m: usize, len: u32): void {
 export function decodeChunk(len: u32, flags: u32): u32 {
   if (dataScratch == 0) dataScratch = heap.alloc(8);
   OUT.len = 0;
+  decodedMessages = 0;
+  decodedPrefixes = 0;
   const b = base();
   let p: u32 = 0;
   while (p < len) {
@@ -313,6 +320,7 @@ export function decodeChunk(len: u32, flags: u32): u32 {
     }
     const mlen = <u32>f;
     const type = rd8(m + 18);
+    decodedMessages++;
     rec(T_MSG, 3);
     OUT.w(type); OUT.w(mlen); OUT.w(p);
     if (type < MSG_OPEN || type > MSG_ROUTE_REFRESH) {

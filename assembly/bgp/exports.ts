@@ -1,6 +1,6 @@
 // bgp ABI exports (wasm names prefixed `codec`). host/core/codec.ts is the only caller.
 import { IN, OUT } from "./records";
-import { decodeChunk } from "./decode";
+import { decodeChunk, decodedMessages, decodedPrefixes } from "./decode";
 import { encodeRecords } from "./encode";
 
 /** Returns the input region, grown to hold at least len bytes (contents are not kept across growth). */
@@ -28,3 +28,7 @@ export function codecEncode(recOffset: u32, recLen: u32, sessionFlags: u32): i32
   if (<usize>recOffset + <usize>recLen > IN.cap) return -2;
   return encodeRecords(recOffset, recLen, sessionFlags);
 }
+
+/** Messages and prefixes (announced + withdrawn) in the last codecDecode call. */
+export function codecDecodedMessages(): u32 { return decodedMessages; }
+export function codecDecodedPrefixes(): u32 { return decodedPrefixes; }
