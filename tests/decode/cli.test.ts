@@ -1,0 +1,211 @@
+// `sart decode` as users run it: build/bin/sart under Bun and under Node (SART_RUNTIME=node,
+// after `make build`) gives identical output for captures, raw streams and hex arguments;
+// exit codes and error objects for malformed input and usage errors.
+import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readCapture } from "../../host/cli/pcap.ts";
+import { tcpConnections } from "../../host/cli/tcp-flows.ts";
+import { decodeFixture, expected, type Msg, PCAPS, SART } from "./fixture-data.ts";
+
+const RUNTIMES = ["bun", "node"] as const;
+type Runtime = (typeof RUNTIMES)[number];
+
+function sart(runtime: Runtime, args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(SART, ["decode", ...args], {
+    env: { ...process.env, SART_RUNTIME: runtime },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "sart-decode-test-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const KEEPALIVE = "ffffffffffffffffffffffffffffffff001304";
+// ROUTE-REFRESH for IPv6 unicast.
+const ROUTE_REFRESH = "ffffffffffffffffffffffffffffffff00170500020001";
+
+/** The raw payload one side sent on one fixture connection, as a plain message stream. */
+function rawStream(fixture: string, senderPrefix: string): Uint8Array {
+  const { frames } = readCapture(readFileSync(join(PCAPS, fixture)));
+  const port = expected[fixture].port;
+  const conns = tcpConnections(frames, (s) => s.srcPort === port || s.dstPort === port);
+  const dir = conns.flatMap((c) => c.directions).find((d) => d.flow.startsWith(senderPrefix))!;
+  const parts = dir.chunks.map((c) => c.bytes);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function withoutCaptureFields(messages: Msg[]): Msg[] {
+  return messages.map(({ flow: _f, time: _t, ...rest }) => rest);
+}
+
+describe("captures", () => {
+  for (const name of Object.keys(expected)) {
+    test(`${name}: Bun and Node print the same JSON as the in-process decoder, exit 0`, () => {
+      const args = ["--file", join(PCAPS, name), "--port", String(expected[name].port)];
+      const bun = sart("bun", args);
+      const node = sart("node", args);
+      expect(bun.stderr).toBe("");
+      expect(bun.status).toBe(0);
+      expect(node.status).toBe(0);
+      expect(node.stdout).toBe(bun.stdout);
+      expect(bun.stdout).toBe(`${JSON.stringify(decodeFixture(name).messages, null, 2)}\n`);
+    });
+  }
+
+  test("BGP on another port is not decoded unless --port names it", () => {
+    const r = sart("bun", ["--file", join(PCAPS, "gobgp-exabgp.pcapng")]);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
+  });
+
+  test("a capture cut off mid-record keeps the messages before the cut, exit 1", () => {
+    const whole = readFileSync(join(PCAPS, "gobgp-bird.pcap"));
+    const cut = join(tmp, "cut.pcap");
+    writeFileSync(cut, whole.subarray(0, whole.length - 30));
+    for (const runtime of RUNTIMES) {
+      const r = sart(runtime, ["--file", cut]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("cut.pcap");
+      const messages = JSON.parse(r.stdout) as Msg[];
+      expect(messages.length).toBeGreaterThan(10);
+      expect(messages.slice(0, 4).map((m) => m.type)).toEqual(["OPEN", "OPEN", "KEEPALIVE", "KEEPALIVE"]);
+    }
+  });
+});
+
+describe("raw message streams", () => {
+  test("gobgpd's side of gobgp-bird with --add-path ipv4-unicast equals the capture decoding", () => {
+    const file = join(tmp, "gobgp.raw");
+    writeFileSync(file, rawStream("gobgp-bird.pcap", "127.0.0.1:179 -> 127.0.0.2:"));
+    const fromPcap = decodeFixture("gobgp-bird.pcap").messages.filter((m) => (m.flow as string).startsWith("127.0.0.1:179 -> 127.0.0.2:"));
+    const want = withoutCaptureFields(fromPcap);
+    for (const runtime of RUNTIMES) {
+      const r = sart(runtime, ["--file", file, "--add-path", "ipv4-unicast"]);
+      expect(r.status).toBe(0);
+      const got = JSON.parse(r.stdout) as Msg[];
+      expect(got).toEqual(want);
+      expect(got.some((m) => Array.isArray(m.pathIds))).toBe(true);
+    }
+  });
+
+  test("without --add-path the same stream does not decode as configured", () => {
+    const file = join(tmp, "gobgp.raw");
+    writeFileSync(file, rawStream("gobgp-bird.pcap", "127.0.0.1:179 -> 127.0.0.2:"));
+    const r = sart("bun", ["--file", file]);
+    const got = JSON.parse(r.stdout) as Msg[];
+    expect(got.some((m) => (m.nlri ?? []).includes("192.0.2.0/24") && !m.pathIds)).toBe(false);
+  });
+
+  test("--no-as4 decodes the 2-octet session of bird-exabgp-as2 like the capture does", () => {
+    const file = join(tmp, "bird-as2.raw");
+    writeFileSync(file, rawStream("bird-exabgp-as2.pcap", "127.0.0.2:179 -> "));
+    const want = withoutCaptureFields(decodeFixture("bird-exabgp-as2.pcap").messages.filter((m) => (m.flow as string).startsWith("127.0.0.2:179 -> ")));
+    for (const runtime of RUNTIMES) {
+      const r = sart(runtime, ["--file", file, "--no-as4"]);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(want);
+    }
+    const update = want.find((m) => m.type === "UPDATE" && m.nlri.length > 0)!;
+    expect(update.attributes.as4Path).toBeDefined();
+    expect(update.attributes.asPath.flatMap((s: Msg) => s.asns)).toEqual([4200000002, 4200000002]);
+    // Read as 4-octet, the same bytes do not give that path.
+    const as4 = JSON.parse(sart("bun", ["--file", file]).stdout) as Msg[];
+    const misread = as4.find((m) => m.type === "UPDATE" && (m.nlri ?? []).includes("198.51.100.64/26"));
+    expect(misread?.attributes?.asPath).not.toEqual(update.attributes.asPath);
+  });
+});
+
+describe("hex arguments", () => {
+  for (const runtime of RUNTIMES) {
+    test(`${runtime}: one message per argument, several in one argument, separators allowed`, () => {
+      const r = sart(runtime, [KEEPALIVE, `0x${KEEPALIVE}${ROUTE_REFRESH}`, KEEPALIVE.replace(/(..)(?!$)/g, "$1:")]);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual([
+        { type: "KEEPALIVE", length: 19 },
+        { type: "KEEPALIVE", length: 19 },
+        { type: "ROUTE-REFRESH", length: 23, afi: 2, safi: 1, subtype: 0 },
+        { type: "KEEPALIVE", length: 19 },
+      ]);
+      expect(r.stdout).toContain('\n  {\n    "type": "KEEPALIVE"'); // 2-space indent
+    });
+
+    test(`${runtime}: a malformed message gives the error object with its NOTIFICATION code, exit 1`, () => {
+      const badMarker = `00${KEEPALIVE.slice(2)}`;
+      const r1 = sart(runtime, [badMarker]);
+      expect(r1.status).toBe(1);
+      const [m1] = JSON.parse(r1.stdout) as Msg[];
+      expect(m1.error).toMatchObject({ code: 1, subcode: 1 });
+      expect(typeof m1.error.message).toBe("string");
+
+      const badLength = `${KEEPALIVE.slice(0, 32)}001204`;
+      const r2 = sart(runtime, [badLength]);
+      expect(r2.status).toBe(1);
+      expect((JSON.parse(r2.stdout) as Msg[])[0].error).toMatchObject({ code: 1, subcode: 2 });
+
+      // An OPEN with version 3: OPEN Message Error / Unsupported Version Number.
+      const open = `${"ff".repeat(16)}001d01 03 fdea 00b4 c0000201 00`.replace(/ /g, "");
+      const r3 = sart(runtime, [open]);
+      expect(r3.status).toBe(1);
+      expect((JSON.parse(r3.stdout) as Msg[])[0].error).toMatchObject({ code: 2, subcode: 1 });
+    });
+  }
+
+  test("the OPENs of a fixture, given as hex, decode as in the capture", () => {
+    const { frames } = readCapture(readFileSync(join(PCAPS, "gobgp-bird.pcap")));
+    const conns = tcpConnections(frames, (s) => s.srcPort === 179 || s.dstPort === 179);
+    const hexOf = (prefix: string) => {
+      const d = conns[0].directions.find((x) => x.flow.startsWith(prefix))!;
+      const first = d.chunks[0].bytes;
+      const len = (first[16] << 8) | first[17];
+      return Buffer.from(first.subarray(0, len)).toString("hex");
+    };
+    const r = sart("bun", [hexOf("127.0.0.1:"), hexOf("127.0.0.2:")]);
+    expect(r.status).toBe(0);
+    const opens = decodeFixture("gobgp-bird.pcap").messages.filter((m) => m.type === "OPEN").slice(0, 2);
+    const byAsn = (a: Msg, b: Msg) => a.asn - b.asn;
+    expect((JSON.parse(r.stdout) as Msg[]).sort(byAsn)).toEqual(withoutCaptureFields(opens).sort(byAsn));
+  });
+});
+
+describe("usage errors exit 2 with a message on stderr", () => {
+  const cases: [string, string[], RegExp][] = [
+    ["no input", [], /nothing to decode/],
+    ["not hex", ["zz"], /not a hex digit/],
+    ["odd digit count", ["fff"], /odd number/],
+    ["unknown option", ["--frobnicate", KEEPALIVE], /unknown option/],
+    ["unknown add-path family", ["--add-path", "ipv5-unicast", KEEPALIVE], /unknown family/],
+    ["bad port", ["--port", "70000", "--file", "x"], /not a TCP port/],
+    ["missing option value", ["--file"], /needs a value/],
+    ["hex and --file together", ["--file", "x", KEEPALIVE], /not both/],
+    ["unreadable file", ["--file", "/nonexistent/sart.pcap"], /cannot read/],
+  ];
+  for (const runtime of RUNTIMES) {
+    for (const [what, args, message] of cases) {
+      test(`${runtime}: ${what}`, () => {
+        const r = sart(runtime, args);
+        expect(r.status).toBe(2);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toMatch(message);
+      });
+    }
+  }
+
+  test("--help prints usage, exit 0", () => {
+    const r = sart("bun", ["--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("--add-path");
+  });
+});
