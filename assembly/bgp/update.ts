@@ -33,7 +33,7 @@ import {
   R_ATTRIBUTE_LENGTH, R_ATTRIBUTE_OVERRUN, R_ATTRIBUTES_LENGTH, R_DUPLICATE, R_DUPLICATE_MP,
   R_FLAGS, R_MISSING, R_MP_MALFORMED, R_MP_NEXT_HOP_LENGTH, R_MP_PREFIX, R_NEXT_HOP,
   R_NLRI_PREFIX, R_ORIGIN_VALUE, R_UNRECOGNIZED_WELL_KNOWN, R_WITHDRAWN_LENGTH,
-  R_WITHDRAWN_PREFIX, SAFI_UNICAST, SEG_CONFED_SEQUENCE, SEG_CONFED_SET, SEG_SEQUENCE,
+  R_WITHDRAWN_PREFIX, R_AS_ZERO, SAFI_UNICAST, SEG_CONFED_SEQUENCE, SEG_CONFED_SET, SEG_SEQUENCE,
   SEG_SET, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, block, rd16, rd32, rd8,
 } from "./wire";
 import { parseV4, parseV6, V4_ENTRY, V6_ENTRY } from "./nlri";
@@ -275,7 +275,7 @@ function flagsConflict(flags: u32, expected: u32): bool {
 /**
  * Parses AS_PATH / AS4_PATH segments into [type, count, asn...] words at dst.
  * Returns the word count, or -1 when malformed (RFC 7606 7.2: unknown segment
- * type, zero-length segment, overrun).
+ * type, zero-length segment, overrun; RFC 7607: AS 0).
  */
 function parseSegments(p: usize, end: usize, asSize: u32, dst: usize, maxWords: usize): i32 {
   let words: usize = 0;
@@ -292,7 +292,9 @@ function parseSegments(p: usize, end: usize, asSize: u32, dst: usize, maxWords: 
     store<u32>(dst + words * 4 + 4, count);
     words += 2;
     for (let i: u32 = 0; i < count; i++) {
-      store<u32>(dst + words * 4, asSize == 4 ? rd32(p) : rd16(p));
+      const asn = asSize == 4 ? rd32(p) : rd16(p);
+      if (asn == 0) return -1; // RFC 7607: AS 0 makes the path malformed
+      store<u32>(dst + words * 4, asn);
       words++;
       p += asSize;
     }
@@ -500,6 +502,7 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
     }
     case A_AGGREGATOR: {
       if (len != (as4 ? 8 : 6)) { u.discard(code, R_ATTRIBUTE_LENGTH); return false; }
+      if ((as4 ? rd32(v) : rd16(v)) == 0) { u.discard(code, R_AS_ZERO); return false; } // RFC 7607
       u.hasAggregator = true;
       u.aggregatorAs = as4 ? rd32(v) : rd16(v);
       u.aggregatorAddr = rd32(v + (as4 ? 4 : 2));
@@ -547,6 +550,7 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
     }
     case A_AS4_AGGREGATOR: {
       if (len != 8) { u.discard(code, R_ATTRIBUTE_LENGTH); return false; }
+      if (rd32(v) == 0) { u.discard(code, R_AS_ZERO); return false; } // RFC 7607
       u.hasAs4Aggregator = true;
       u.as4AggregatorAs = rd32(v);
       u.as4AggregatorAddr = rd32(v + 4);

@@ -108,15 +108,16 @@ export const REASONS = [
   "unrecognized well-known attribute",
   "bad attribute length",
   "undefined ORIGIN value",
-  "malformed AS_PATH",
+  "malformed AS_PATH (bad segment, overrun or AS 0)",
   "NEXT_HOP is not a valid host address",
   "missing well-known mandatory attribute",
   "malformed multiprotocol attribute",
   "next hop length does not match the address family",
   "malformed prefix in a multiprotocol attribute",
-  "malformed AS4_PATH",
+  "malformed AS4_PATH (bad segment, overrun or AS 0)",
   "ROUTE-REFRESH with an invalid length",
   "cannot encode",
+  "AS 0 (RFC 7607)",
 ];
 
 export const ATTRIBUTE_NAMES: Record<number, string> = {

@@ -170,6 +170,7 @@ describe("UPDATE treat-as-withdraw (RFC 7606 3, 4, 7)", () => {
     expect(taw(ORIGIN_IGP + attr(0x40, 2, "0200") + NEXT_HOP)).toMatchObject({ code: 3, subcode: 11 });
     expect(taw(ORIGIN_IGP + attr(0x40, 2, "0202" + h8(65001)) + NEXT_HOP)).toMatchObject({ code: 3, subcode: 11 });
     expect(taw(ORIGIN_IGP + attr(0x40, 2, "0203fde9fdea") + NEXT_HOP)).toMatchObject({ code: 3, subcode: 11 });
+    expect(taw(ORIGIN_IGP + attr(0x40, 2, "0202" + h8(65001) + h8(0)) + NEXT_HOP)).toMatchObject({ code: 3, subcode: 11 }); // RFC 7607
   });
   test("3/1 an attribute overrunning the attribute section: the NLRI is still located (RFC 7606 4)", () => {
     const attrs = BASE_ATTRS + "c0080c" + "fde80001"; // says 12 bytes, has 4
@@ -203,6 +204,12 @@ describe("attribute discard (RFC 7606 3.g, 7.6, 7.7; RFC 6793)", () => {
     expect(m.attributes!.origin).toBe("IGP");
     expect(m.attributes!.med).toBe(5);
     expect(m.discardedAttributes!.map((d) => d.code)).toEqual([1, 4]);
+    expect(m.treatAsWithdraw).toBeUndefined();
+  });
+  test("RFC 7607: AS 0 in AGGREGATOR, AS4_AGGREGATOR or AS4_PATH discards that attribute", () => {
+    const m = one(update("", BASE_ATTRS + attr(0xc0, 7, h8(0) + "c0000201") + attr(0xc0, 17, "0201" + h8(0)) + attr(0xc0, 18, h8(0) + "c0000201"), NLRI_24));
+    expect(m.discardedAttributes!.map((d) => d.code)).toEqual([7, 17, 18]);
+    expect(m.discardedAttributes![0].message).toBe("AGGREGATOR: AS 0 (RFC 7607)");
     expect(m.treatAsWithdraw).toBeUndefined();
   });
   test("malformed AS4_PATH and AS4_AGGREGATOR are discarded", () => {
