@@ -1,0 +1,555 @@
+// KubeStore: the Store over a Kubernetes API server, through
+// @kubernetes/client-node 1.4.
+//
+// Which client-node API serves which kind (KINDS in ./types.ts gives group,
+// version, plural and scope):
+// - Every kind in an API group (our CRDs, discovery.k8s.io EndpointSlice,
+//   coordination.k8s.io Lease) goes through CustomObjectsApi: it is the generic
+//   client of /apis/{group}/{version}/..., with /status methods, and it speaks
+//   plain JSON, so objects reach the reconcilers exactly as the server wrote
+//   them (Lease MicroTimes included), the same shape LocalStore returns.
+// - The core group (/api/v1: Service, Node, Pod, Namespace, Event) has no
+//   generic client in 1.4 other than KubernetesObjectApi, which needs API
+//   discovery and has no status subresource methods; CoreV1Api does it. Its
+//   results are model class instances with Date fields, so they are turned
+//   back into plain JSON with client-node's ObjectSerializer.
+//
+// Informers are client-node's ListWatch (what makeInformer builds), with:
+// watch bookmarks requested and a bounded watch timeout (so idle watches keep a
+// fresh resourceVersion and cycle), a relist on 410 Gone (ListWatch's own), a
+// restart with bounded exponential backoff after any other error (ListWatch
+// stops for good on one), and a periodic resync.
+//
+// Patches are sent as application/merge-patch+json explicitly: client-node
+// otherwise picks JSON Patch for a PATCH body.
+
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  ListWatch,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+import { loadKubeConfig } from "./kubeconfig.ts";
+import {
+  AlreadyExistsError,
+  ConflictError,
+  EventRecorder,
+  InvalidError,
+  NotFoundError,
+  StoreError,
+  describeObject,
+  isNotFound,
+  matchesLabelSelector,
+  mergePatch,
+  rfc3339,
+  type Informer,
+  type InformerOptions,
+  type Kind,
+  type KubeObject,
+  type ListOptions,
+  type ObjectKey,
+  type Store,
+  type WatchEvent,
+  type WatchEventType,
+  type WriteOptions,
+} from "./store.ts";
+import { KINDS, type KindInfo } from "./types.ts";
+
+const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+interface ObjectList {
+  items: KubeObject[];
+  resourceVersion: string;
+}
+
+/** One kind's REST calls. `namespace` is undefined for cluster-scoped kinds (and for all-namespace lists). */
+interface ResourceClient {
+  get(namespace: string | undefined, name: string): Promise<KubeObject>;
+  list(namespace: string | undefined, labelSelector: string | undefined): Promise<ObjectList>;
+  create(namespace: string | undefined, body: KubeObject): Promise<KubeObject>;
+  replace(namespace: string | undefined, name: string, body: KubeObject): Promise<KubeObject>;
+  patch(namespace: string | undefined, name: string, body: unknown): Promise<KubeObject>;
+  patchStatus(namespace: string | undefined, name: string, body: unknown): Promise<KubeObject>;
+  delete(namespace: string | undefined, name: string): Promise<void>;
+}
+
+/** Kinds of an API group, through CustomObjectsApi (plain JSON both ways). */
+class GroupResourceClient implements ResourceClient {
+  constructor(
+    private readonly api: CustomObjectsApi,
+    private readonly info: KindInfo,
+  ) {}
+
+  private base() {
+    return { group: this.info.group, version: this.info.version, plural: this.info.plural };
+  }
+
+  async get(namespace: string | undefined, name: string) {
+    return namespace
+      ? this.api.getNamespacedCustomObject({ ...this.base(), namespace, name })
+      : this.api.getClusterCustomObject({ ...this.base(), name });
+  }
+
+  async list(namespace: string | undefined, labelSelector: string | undefined) {
+    // /apis/{group}/{version}/{plural} lists a namespaced kind across all namespaces.
+    const list = namespace
+      ? await this.api.listNamespacedCustomObject({ ...this.base(), namespace, labelSelector })
+      : await this.api.listClusterCustomObject({ ...this.base(), labelSelector });
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
+  }
+
+  async create(namespace: string | undefined, body: KubeObject) {
+    return namespace
+      ? this.api.createNamespacedCustomObject({ ...this.base(), namespace, body })
+      : this.api.createClusterCustomObject({ ...this.base(), body });
+  }
+
+  async replace(namespace: string | undefined, name: string, body: KubeObject) {
+    return namespace
+      ? this.api.replaceNamespacedCustomObject({ ...this.base(), namespace, name, body })
+      : this.api.replaceClusterCustomObject({ ...this.base(), name, body });
+  }
+
+  async patch(namespace: string | undefined, name: string, body: unknown) {
+    return namespace
+      ? this.api.patchNamespacedCustomObject({ ...this.base(), namespace, name, body }, MERGE_PATCH)
+      : this.api.patchClusterCustomObject({ ...this.base(), name, body }, MERGE_PATCH);
+  }
+
+  async patchStatus(namespace: string | undefined, name: string, body: unknown) {
+    return namespace
+      ? this.api.patchNamespacedCustomObjectStatus({ ...this.base(), namespace, name, body }, MERGE_PATCH)
+      : this.api.patchClusterCustomObjectStatus({ ...this.base(), name, body }, MERGE_PATCH);
+  }
+
+  async delete(namespace: string | undefined, name: string) {
+    if (namespace) await this.api.deleteNamespacedCustomObject({ ...this.base(), namespace, name });
+    else await this.api.deleteClusterCustomObject({ ...this.base(), name });
+  }
+}
+
+/** client-node model names of the core kinds (core/v1 Event is CoreV1Event). */
+const CORE_MODELS: Partial<Record<Kind, string>> = {
+  Service: "V1Service",
+  Node: "V1Node",
+  Pod: "V1Pod",
+  Namespace: "V1Namespace",
+  Event: "CoreV1Event",
+};
+
+/**
+ * Core (/api/v1) kinds, through CoreV1Api. Its methods follow one naming
+ * scheme (readNamespacedService, listNode, listServiceForAllNamespaces,
+ * patchNamespacedServiceStatus, ...), so they are looked up by name.
+ */
+class CoreResourceClient implements ResourceClient {
+  private readonly model: string;
+
+  constructor(
+    private readonly api: CoreV1Api,
+    private readonly kind: Kind,
+  ) {
+    const model = CORE_MODELS[kind];
+    if (!model) throw new Error(`no core/v1 model for kind ${kind}`);
+    this.model = model;
+  }
+
+  private async call(method: string, param: Record<string, unknown>, options?: unknown): Promise<unknown> {
+    const fn = (this.api as unknown as Record<string, (p: unknown, o?: unknown) => Promise<unknown>>)[method];
+    if (typeof fn !== "function") throw new Error(`CoreV1Api has no method ${method}`);
+    return fn.call(this.api, param, options);
+  }
+
+  private name(verb: string, namespace: string | undefined, suffix = ""): string {
+    return `${verb}${namespace ? "Namespaced" : ""}${this.kind}${suffix}`;
+  }
+
+  /** Model instance (Date fields, undefined members) -> the plain JSON the server sent. */
+  private plain(obj: unknown, model = this.model): KubeObject {
+    return JSON.parse(JSON.stringify(ObjectSerializer.serialize(datesToTime(obj), model)));
+  }
+
+  async get(namespace: string | undefined, name: string) {
+    return this.plain(await this.call(this.name("read", namespace), { namespace, name }));
+  }
+
+  async list(namespace: string | undefined, labelSelector: string | undefined) {
+    const method = namespace || !KINDS[this.kind].namespaced ? this.name("list", namespace) : `list${this.kind}ForAllNamespaces`;
+    const list = this.plain(await this.call(method, { namespace, labelSelector }), `${this.model}List`) as unknown as {
+      items?: KubeObject[];
+      metadata?: { resourceVersion?: string };
+    };
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
+  }
+
+  async create(namespace: string | undefined, body: KubeObject) {
+    return this.plain(await this.call(this.name("create", namespace), { namespace, body }));
+  }
+
+  async replace(namespace: string | undefined, name: string, body: KubeObject) {
+    return this.plain(await this.call(this.name("replace", namespace), { namespace, name, body }));
+  }
+
+  async patch(namespace: string | undefined, name: string, body: unknown) {
+    return this.plain(await this.call(this.name("patch", namespace), { namespace, name, body }, MERGE_PATCH));
+  }
+
+  async patchStatus(namespace: string | undefined, name: string, body: unknown) {
+    return this.plain(await this.call(this.name("patch", namespace, "Status"), { namespace, name, body }, MERGE_PATCH));
+  }
+
+  async delete(namespace: string | undefined, name: string) {
+    await this.call(this.name("delete", namespace), { namespace, name });
+  }
+}
+
+/**
+ * metav1.Time fields come back from CoreV1Api as Date objects; the serializer
+ * would print them with milliseconds. Put back the server's form (whole seconds).
+ */
+function datesToTime(v: unknown): unknown {
+  if (v instanceof Date) return rfc3339(v);
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = datesToTime(v[i]);
+  } else if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = datesToTime(o[k]);
+  }
+  return v;
+}
+
+/** The API's Status body of a failed request, whatever form client-node left it in. */
+function statusOf(body: unknown): { message?: string; reason?: string } {
+  if (typeof body === "string") {
+    try {
+      return JSON.parse(body);
+    } catch {
+      return { message: body.slice(0, 200) };
+    }
+  }
+  return (body as { message?: string; reason?: string }) ?? {};
+}
+
+/** Turns a client-node failure into a StoreError naming the verb, the object and the HTTP status. */
+export function toStoreError(e: unknown, verb: string, kind: Kind, key: ObjectKey): StoreError {
+  if (e instanceof StoreError) return e;
+  const what = describeObject(kind, key);
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "number" && "body" in (e as object)) {
+    const st = statusOf((e as { body: unknown }).body);
+    if (code === 404) return new NotFoundError(what, kind, key);
+    if (code === 409 && st.reason === "AlreadyExists") return new AlreadyExistsError(what, kind, key);
+    if (code === 409) return new ConflictError(what, kind, key);
+    if (code === 422) return new InvalidError(what, st.message ?? "invalid", kind, key);
+    return new StoreError(`${verb} ${what}: HTTP ${code}: ${st.message ?? st.reason ?? "request failed"}`, code, kind, key, st.reason);
+  }
+  // No HTTP answer (connection refused, reset, TLS): status 0.
+  return new StoreError(`${verb} ${what}: ${(e as Error)?.message ?? String(e)}`, 0, kind, key, "ConnectionFailed");
+}
+
+export interface KubeStoreOptions {
+  /** Event source component. Default "sart". */
+  component?: string;
+  /** Event source host (e.g. the node name). */
+  host?: string;
+  /** Informer restart backoff after errors: first delay and cap. Defaults 200 ms and 30 s. */
+  backoffMs?: { initial: number; max: number };
+  /** Server-side watch timeout range in seconds (each watch picks one at random). Default 300-600. */
+  watchTimeoutSeconds?: [number, number];
+  log?: (message: string) => void;
+}
+
+export class KubeStore implements Store {
+  private readonly customApi: CustomObjectsApi;
+  private readonly coreApi: CoreV1Api;
+  private readonly clients = new Map<Kind, ResourceClient>();
+  private readonly recorder: EventRecorder;
+  private readonly informers = new Set<KubeInformer<KubeObject>>();
+
+  constructor(
+    readonly kc: KubeConfig,
+    readonly opts: KubeStoreOptions = {},
+  ) {
+    this.customApi = kc.makeApiClient(CustomObjectsApi);
+    this.coreApi = kc.makeApiClient(CoreV1Api);
+    this.recorder = new EventRecorder(this, opts.component ?? "sart", opts.host);
+  }
+
+  /** From `--kubeconfig FILE`, $KUBECONFIG, in-cluster config or ~/.kube/config (see kubeconfig.ts). */
+  static fromConfig(config: { kubeconfig?: string; context?: string } = {}, opts: KubeStoreOptions = {}): KubeStore {
+    return new KubeStore(loadKubeConfig(config).kc, opts);
+  }
+
+  client(kind: Kind): ResourceClient {
+    let c = this.clients.get(kind);
+    if (!c) {
+      const info = KINDS[kind];
+      if (!info) throw new StoreError(`unknown kind "${kind}"`, 404, undefined, undefined, "NotFound");
+      c = info.group ? new GroupResourceClient(this.customApi, info) : new CoreResourceClient(this.coreApi, kind);
+      this.clients.set(kind, c);
+    }
+    return c;
+  }
+
+  /** The namespace to address: "default" for namespaced kinds when none is given, none for cluster-scoped ones. */
+  private ns(kind: Kind, namespace: string | undefined): string | undefined {
+    return KINDS[kind]?.namespaced ? namespace || "default" : undefined;
+  }
+
+  async get<T extends KubeObject>(kind: Kind, key: ObjectKey): Promise<T | undefined> {
+    const ns = this.ns(kind, key.namespace);
+    try {
+      return (await this.client(kind).get(ns, key.name)) as T;
+    } catch (e) {
+      const err = toStoreError(e, "get", kind, { name: key.name, namespace: ns });
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject>(kind: Kind, opts: ListOptions = {}): Promise<T[]> {
+    try {
+      const ns = KINDS[kind]?.namespaced ? opts.namespace : undefined;
+      return (await this.client(kind).list(ns, opts.labelSelector)).items as T[];
+    } catch (e) {
+      throw toStoreError(e, "list", kind, { name: "*", namespace: opts.namespace });
+    }
+  }
+
+  /** The raw list with its resourceVersion (for informers). */
+  async listWithVersion(kind: Kind, namespace: string | undefined, labelSelector: string | undefined): Promise<ObjectList> {
+    try {
+      return await this.client(kind).list(KINDS[kind]?.namespaced ? namespace : undefined, labelSelector);
+    } catch (e) {
+      throw toStoreError(e, "list", kind, { name: "*", namespace });
+    }
+  }
+
+  async create<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = obj.kind as Kind;
+    const ns = this.ns(kind, obj.metadata?.namespace);
+    const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
+    try {
+      return (await this.client(kind).create(ns, body)) as T;
+    } catch (e) {
+      throw toStoreError(e, "create", kind, { name: obj.metadata?.name || `${obj.metadata?.generateName ?? ""}*`, namespace: ns });
+    }
+  }
+
+  async update<T extends KubeObject>(obj: T): Promise<T> {
+    const kind = obj.kind as Kind;
+    const ns = this.ns(kind, obj.metadata.namespace);
+    const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
+    try {
+      return (await this.client(kind).replace(ns, obj.metadata.name, body)) as T;
+    } catch (e) {
+      throw toStoreError(e, "update", kind, { name: obj.metadata.name, namespace: ns });
+    }
+  }
+
+  async patch<T extends KubeObject>(kind: Kind, key: ObjectKey, patch: unknown, opts: WriteOptions = {}): Promise<T> {
+    const ns = this.ns(kind, key.namespace);
+    // A resourceVersion in a merge patch makes the server check it (optimistic concurrency).
+    const body = opts.resourceVersion ? mergePatch(patch, { metadata: { resourceVersion: opts.resourceVersion } }) : patch;
+    try {
+      return (await this.client(kind).patch(ns, key.name, body)) as T;
+    } catch (e) {
+      throw toStoreError(e, "patch", kind, { name: key.name, namespace: ns });
+    }
+  }
+
+  async patchStatus<T extends KubeObject>(kind: Kind, key: ObjectKey, status: unknown, opts: WriteOptions = {}): Promise<T> {
+    const ns = this.ns(kind, key.namespace);
+    const k = { name: key.name, namespace: ns };
+    if (!KINDS[kind]?.hasStatus) {
+      throw new StoreError(`${describeObject(kind, k)}: ${kind} has no status subresource`, 404, kind, k, "NotFound");
+    }
+    const body: Record<string, unknown> = { status };
+    if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
+    try {
+      return (await this.client(kind).patchStatus(ns, key.name, body)) as T;
+    } catch (e) {
+      throw toStoreError(e, "patch status of", kind, k);
+    }
+  }
+
+  async delete(kind: Kind, key: ObjectKey): Promise<void> {
+    const ns = this.ns(kind, key.namespace);
+    try {
+      await this.client(kind).delete(ns, key.name);
+    } catch (e) {
+      const err = toStoreError(e, "delete", kind, { name: key.name, namespace: ns });
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  informer<T extends KubeObject>(kind: Kind, opts: InformerOptions = {}): Informer<T> {
+    const inf = new KubeInformer<KubeObject>(this, kind, opts);
+    this.informers.add(inf);
+    return inf as unknown as Informer<T>;
+  }
+
+  forgetInformer(inf: KubeInformer<KubeObject>): void {
+    this.informers.delete(inf);
+  }
+
+  recordEvent(about: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    return this.recorder.record(about, type, reason, message);
+  }
+
+  /** Stops every informer this store made. */
+  close(): void {
+    for (const inf of [...this.informers]) inf.stop();
+  }
+
+  /** The URL path a kind is watched at. */
+  watchPath(kind: Kind, namespace: string | undefined): string {
+    const info = KINDS[kind];
+    const prefix = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+    const ns = info.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
+    return `${prefix}${ns}/${info.plural}`;
+  }
+
+  log(message: string): void {
+    (this.opts.log ?? ((m: string) => console.error(m)))(message);
+  }
+}
+
+/** Watch with bookmarks and a server-side timeout, so idle watches keep a fresh resourceVersion. */
+class BookmarkWatch extends Watch {
+  constructor(
+    kc: KubeConfig,
+    private readonly timeoutRange: [number, number],
+  ) {
+    super(kc);
+  }
+
+  override watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: any, done: any) {
+    const [lo, hi] = this.timeoutRange;
+    const timeoutSeconds = lo + Math.floor(Math.random() * (hi - lo + 1));
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds }, callback, done);
+  }
+}
+
+export class KubeInformer<T extends KubeObject> implements Informer<T> {
+  private readonly handlers: ((e: WatchEvent<T>) => void)[] = [];
+  private lw?: ListWatch<KubernetesObject>;
+  private running = false;
+  private synced?: Promise<void>;
+  private resolveSynced?: () => void;
+  private rejectSynced?: (e: Error) => void;
+  private backoffMs: number;
+  private restartTimer?: ReturnType<typeof setTimeout>;
+  private resyncTimer?: ReturnType<typeof setInterval>;
+  /** Errors seen since the informer was made (restarts), for logs and tests. */
+  errors = 0;
+
+  constructor(
+    private readonly store: KubeStore,
+    private readonly kind: Kind,
+    private readonly opts: InformerOptions,
+  ) {
+    this.backoffMs = store.opts.backoffMs?.initial ?? 200;
+  }
+
+  on(handler: (event: WatchEvent<T>) => void): void {
+    this.handlers.push(handler);
+  }
+
+  start(): Promise<void> {
+    if (this.synced) return this.synced;
+    this.synced = new Promise<void>((resolve, reject) => {
+      this.resolveSynced = resolve;
+      this.rejectSynced = reject;
+    });
+    this.running = true;
+    const { kind, opts, store } = this;
+    const namespace = KINDS[kind].namespaced ? opts.namespace : undefined;
+    const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
+      const list = await store.listWithVersion(kind, namespace, opts.labelSelector);
+      this.backoffMs = store.opts.backoffMs?.initial ?? 200; // a list got through: the server is back
+      // ListWatch delivers the items synchronously once this promise resolves: the cache is
+      // synced by the next macrotask, whether or not the watch that follows connects.
+      setTimeout(() => this.resolveSynced?.(), 0);
+      return { metadata: { resourceVersion: list.resourceVersion }, items: list.items as KubernetesObject[] } as KubernetesListObject<KubernetesObject>;
+    };
+    const watch = new BookmarkWatch(store.kc, store.opts.watchTimeoutSeconds ?? [300, 600]);
+    const lw = new ListWatch<KubernetesObject>(store.watchPath(kind, namespace), watch, listFn, false, opts.labelSelector);
+    this.lw = lw;
+    lw.on("add", (o) => this.deliver("ADDED", o as unknown as T));
+    lw.on("update", (o) => this.deliver("MODIFIED", o as unknown as T));
+    lw.on("delete", (o) => this.deliver("DELETED", o as unknown as T));
+    lw.on("error", (err) => this.restartAfter(err));
+    void this.run();
+    const resyncMs = opts.resyncMs ?? 300_000;
+    if (resyncMs > 0) {
+      this.resyncTimer = setInterval(() => {
+        for (const o of this.lw?.list() ?? []) this.deliver("MODIFIED", o as unknown as T);
+      }, resyncMs);
+      this.resyncTimer.unref?.();
+    }
+    return this.synced;
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    void this.lw?.stop();
+    this.rejectSynced?.(new Error(`informer ${this.kind} stopped before its first list`));
+    this.store.forgetInformer(this as unknown as KubeInformer<KubeObject>);
+  }
+
+  get(key: ObjectKey): T | undefined {
+    const namespace = KINDS[this.kind].namespaced ? key.namespace || "default" : undefined;
+    return this.lw?.get(key.name, namespace) as T | undefined;
+  }
+
+  list(opts: ListOptions = {}): T[] {
+    const all = (this.lw?.list(opts.namespace) ?? []) as unknown as T[];
+    return opts.labelSelector ? all.filter((o) => matchesLabelSelector(o.metadata.labels, opts.labelSelector)) : [...all];
+  }
+
+  /** (Re)starts list+watch: ListWatch lists when it has no resourceVersion (first start, after 410), else watches on. */
+  private async run(): Promise<void> {
+    if (!this.running || !this.lw) return;
+    try {
+      await this.lw.start();
+    } catch (e) {
+      this.restartAfter(e);
+    }
+  }
+
+  private restartAfter(err: unknown): void {
+    if (!this.running || this.restartTimer) return;
+    this.errors++;
+    const delay = this.backoffMs;
+    const max = this.store.opts.backoffMs?.max ?? 30_000;
+    this.backoffMs = Math.min(max, this.backoffMs * 2);
+    const status = (err as { statusCode?: number; code?: number })?.statusCode ?? (err as { code?: number })?.code;
+    this.store.log(
+      `informer ${this.kind}: ${(err as Error)?.message ?? String(err)}${typeof status === "number" ? ` (HTTP ${status})` : ""}; restarting in ${delay} ms`,
+    );
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.run();
+    }, delay * (0.8 + Math.random() * 0.4));
+  }
+
+  private deliver(type: WatchEventType, object: T): void {
+    for (const h of this.handlers) {
+      try {
+        h({ type, object });
+      } catch (e) {
+        console.error(`informer ${this.kind}: handler failed on ${type} ${object.metadata?.name}:`, e);
+      }
+    }
+  }
+}
