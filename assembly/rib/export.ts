@@ -16,7 +16,7 @@ import {
 } from "./state";
 
 export const out = new Buf();
-const BATCH: u32 = 16384;
+const BATCH: u32 = 65536; // prefix changes per call: packing is optimal within a batch
 let gen: u32 = 0;
 const touched = new Vec32(); // attribute sets with prefixes in this batch
 const groupHead = new Vec32(); // per touched set: first and last item, in arrival order

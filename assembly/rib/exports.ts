@@ -279,8 +279,8 @@ export function ribLookup(fam: u32, plen: u32): u32 {
  */
 export function ribStat(which: u32): f64 {
   switch (which) {
-    case 0: return <f64>tableOf(0).pool.live;
-    case 1: return <f64>tableOf(1).pool.live;
+    case 0: return <f64>tableOf(0).routed;
+    case 1: return <f64>tableOf(1).routed;
     case 2: return <f64>paths.live;
     case 3: return <f64>attrCount;
     case 4: return decisionRuns;

@@ -48,6 +48,7 @@ export function announce(peerIdx: u32, fam: u32, pathId: u32, attr: u32, eligibl
     const head = load<u32>(rec + P_HEAD);
     if (!head) {
       store<u32>(rec + P_HEAD, p);
+      table.routed++;
     } else {
       // behind the head, which is the current best
       const hr = pathRec(head);
@@ -86,7 +87,10 @@ function removePath(ref: u32, p: u32): void {
   attrUnref(load<u32>(r + T_ATTR));
   paths.release(p);
   if (decide(ref, 0, (f & (TF_BEST | TF_MULTIPATH)) != 0)) logAppend(ref, rec);
-  if (!consumers && !load<u32>(rec + P_HEAD)) maybeFree(ref);
+  if (!load<u32>(rec + P_HEAD)) {
+    tableOf(ref >>> 31).routed--;
+    if (!consumers) maybeFree(ref);
+  }
 }
 
 /** Withdraws (peer, path id) for the prefix in the key globals; false when it was not there. */

@@ -105,6 +105,7 @@ export class PrefixTable {
   slots: usize = 0; // u32 pool index + 1... stored as index (0 = empty)
   mask: u32 = 0;
   v6: bool;
+  routed: u32 = 0; // prefixes with at least one path
 
   constructor(v6: bool) {
     this.v6 = v6;

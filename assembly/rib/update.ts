@@ -143,9 +143,11 @@ function mergeAs4Path(): void {
   let w = mergedBuf.ptr;
   let q = asBuf.ptr;
   const end = asBuf.ptr + asBuf.len;
+  let lastSeg: usize = 0;
   while (q < end && keep) {
     const type = <u32>load<u8>(q);
     const cnt = <u32>load<u8>(q + 1);
+    lastSeg = w;
     if (type == 2) {
       const take = min<u32>(cnt, keep);
       store<u8>(w, 2);
@@ -163,8 +165,22 @@ function mergeAs4Path(): void {
     }
     q += 2 + cnt * 4;
   }
-  memory.copy(w, as4Buf.ptr, as4Buf.len);
-  w += as4Buf.len;
+  let a4 = as4Buf.ptr;
+  let a4len = as4Buf.len;
+  // AS_PATH's AS_SEQUENCE continues into AS4_PATH's: one segment, as the sender had it
+  if (lastSeg && a4len && load<u8>(lastSeg) == 2 && load<u8>(a4) == 2) {
+    const n1 = <u32>load<u8>(lastSeg + 1);
+    const n2 = <u32>load<u8>(a4 + 1);
+    if (n1 + n2 <= 255) {
+      store<u8>(lastSeg + 1, <u8>(n1 + n2));
+      memory.copy(w, a4 + 2, n2 * 4);
+      w += n2 * 4;
+      a4 += 2 + n2 * 4;
+      a4len -= 2 + n2 * 4;
+    }
+  }
+  memory.copy(w, a4, a4len);
+  w += a4len;
   mergedBuf.len = <u32>(w - mergedBuf.ptr);
 }
 
