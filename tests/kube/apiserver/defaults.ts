@@ -1,0 +1,158 @@
+// Per-kind behaviour of the real server that clients can observe: defaulting and allocation on
+// create/update (Service clusterIP, nodePorts, ipFamilies), status reset on create, name rules,
+// and the few validations our code could get wrong (Lease MicroTime, CRD names).
+import { badRequest, invalid, type StatusCause } from "./errors.ts";
+import type { NameRule, ResourceType } from "./types.ts";
+
+const LABEL_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function nameError(name: string, rule: NameRule): string | undefined {
+  switch (rule) {
+    case "label1035":
+      if (name.length > 63 || !LABEL_1035.test(name)) return `a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`;
+      return undefined;
+    case "label1123":
+      if (name.length > 63 || !LABEL_1123.test(name)) return `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`;
+      return undefined;
+    case "path":
+      if (name === "." || name === ".." || /[/%]/.test(name)) return `may not be '.' or '..' and may not contain '/' or '%'`;
+      return undefined;
+    case "subdomain":
+      if (name.length > 253 || !name.split(".").every((l) => LABEL_1123.test(l))) return `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`;
+      return undefined;
+  }
+}
+
+/** Cluster IP and node port allocation for Services (addresses never leave this process). */
+export class ServiceAllocator {
+  private nextV4 = 1;
+  private nextV6 = 1;
+  private nextNodePort = 30000;
+  private usedNodePorts = new Set<number>();
+
+  clusterIP(family: "IPv4" | "IPv6"): string {
+    if (family === "IPv4") {
+      const n = this.nextV4++; // 10.96.0.0/12
+      return `10.${96 + ((n >> 16) & 15)}.${(n >> 8) & 255}.${n & 255}`;
+    }
+    const n = this.nextV6++;
+    return `fd00:10:96::${n.toString(16)}`;
+  }
+
+  nodePort(): number {
+    for (let i = 0; i < 2768; i++) {
+      const p = this.nextNodePort;
+      this.nextNodePort = p >= 32767 ? 30000 : p + 1;
+      if (!this.usedNodePorts.has(p)) {
+        this.usedNodePorts.add(p);
+        return p;
+      }
+    }
+    throw badRequest("spec.ports: node port range 30000-32767 is full");
+  }
+
+  reserveNodePort(p: number): void {
+    this.usedNodePorts.add(p);
+  }
+
+  releaseNodePorts(svc: any): void {
+    for (const p of svc?.spec?.ports ?? []) if (typeof p.nodePort === "number") this.usedNodePorts.delete(p.nodePort);
+  }
+}
+
+/** Defaults a Service spec in place as the real server does; `old` supplies allocated values on update. */
+export function defaultService(svc: any, old: any | undefined, alloc: ServiceAllocator): void {
+  const spec = (svc.spec ??= {});
+  const oldSpec = old?.spec ?? {};
+  spec.type ??= "ClusterIP";
+  spec.sessionAffinity ??= "None";
+  const external = spec.type === "NodePort" || spec.type === "LoadBalancer";
+  if (spec.type !== "ExternalName") {
+    spec.internalTrafficPolicy ??= "Cluster";
+    spec.ipFamilyPolicy ??= oldSpec.ipFamilyPolicy ?? "SingleStack";
+    spec.ipFamilies ??= oldSpec.ipFamilies ?? (spec.ipFamilyPolicy === "SingleStack" ? ["IPv4"] : ["IPv4", "IPv6"]);
+    if (spec.clusterIP === undefined && oldSpec.clusterIP !== undefined) {
+      spec.clusterIP = oldSpec.clusterIP;
+      spec.clusterIPs = oldSpec.clusterIPs;
+    }
+    if (spec.clusterIP === undefined || spec.clusterIP === "") {
+      spec.clusterIPs = (spec.ipFamilies as string[]).map((f) => alloc.clusterIP(f === "IPv6" ? "IPv6" : "IPv4"));
+      spec.clusterIP = spec.clusterIPs[0];
+    } else {
+      spec.clusterIPs ??= [spec.clusterIP];
+    }
+  }
+  if (external) {
+    spec.externalTrafficPolicy ??= "Cluster";
+    if (spec.type === "LoadBalancer") spec.allocateLoadBalancerNodePorts ??= true;
+  }
+  const oldPorts = new Map<string, any>((oldSpec.ports ?? []).map((p: any) => [`${p.port}/${p.protocol ?? "TCP"}`, p]));
+  for (const p of spec.ports ?? []) {
+    p.protocol ??= "TCP";
+    p.targetPort ??= p.port;
+    if (external && (spec.type === "NodePort" || spec.allocateLoadBalancerNodePorts !== false)) {
+      if (p.nodePort === undefined) p.nodePort = oldPorts.get(`${p.port}/${p.protocol}`)?.nodePort ?? alloc.nodePort();
+      else alloc.reserveNodePort(p.nodePort);
+    }
+  }
+}
+
+/** The status a newly created object starts with, when clients may not set it on create. */
+export function initialStatus(type: ResourceType, requested: unknown): unknown {
+  if (type.kind === "Node") return requested; // nodes may set all fields, status included, on create
+  if (type.kind === "Service") return { loadBalancer: {} };
+  if (type.kind === "Pod") return { phase: "Pending", qosClass: "BestEffort" };
+  if (type.kind === "Namespace") return { phase: "Active" };
+  return undefined;
+}
+
+const MICRO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
+
+/** Kind-specific checks run on every create and update. */
+export function validateBuiltin(type: ResourceType, obj: any): void {
+  if (type.kind === "Lease") {
+    for (const f of ["acquireTime", "renewTime"]) {
+      const v = obj.spec?.[f];
+      if (v !== undefined && v !== null && (typeof v !== "string" || !MICRO_TIME.test(v))) {
+        throw badRequest(`Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse spec.${f} (a MicroTime needs exactly 6 fractional digits)`);
+      }
+    }
+    const d = obj.spec?.leaseDurationSeconds;
+    if (d !== undefined && d !== null && (!Number.isInteger(d) || d <= 0)) {
+      throw invalid("Lease", "coordination.k8s.io", obj.metadata.name, [{ reason: "FieldValueInvalid", field: "spec.leaseDurationSeconds", message: `Invalid value: ${d}: must be greater than 0` }]);
+    }
+  }
+  if (type.kind === "CustomResourceDefinition") validateCrd(obj);
+}
+
+function validateCrd(crd: any): void {
+  const causes: StatusCause[] = [];
+  const spec = crd.spec ?? {};
+  const names = spec.names ?? {};
+  const req = (field: string, ok: boolean) => ok || causes.push({ reason: "FieldValueRequired", field, message: "Required value" });
+  req("spec.group", typeof spec.group === "string" && spec.group.length > 0);
+  req("spec.names.plural", typeof names.plural === "string" && names.plural.length > 0);
+  req("spec.names.kind", typeof names.kind === "string" && names.kind.length > 0);
+  if (spec.scope !== "Namespaced" && spec.scope !== "Cluster") causes.push({ reason: "FieldValueNotSupported", field: "spec.scope", message: `Unsupported value: ${JSON.stringify(spec.scope)}: supported values: "Cluster", "Namespaced"` });
+  if (!Array.isArray(spec.versions) || spec.versions.length === 0) causes.push({ reason: "FieldValueRequired", field: "spec.versions", message: "Required value: must have exactly one version marked as storage version" });
+  else if (spec.versions.filter((v: any) => v.storage).length !== 1) causes.push({ reason: "FieldValueInvalid", field: "spec.versions", message: "Invalid value: must have exactly one version marked as storage version" });
+  if (names.plural && spec.group && crd.metadata.name !== `${names.plural}.${spec.group}`) {
+    causes.push({ reason: "FieldValueInvalid", field: "metadata.name", message: `Invalid value: "${crd.metadata.name}": must be spec.names.plural+"."+spec.group` });
+  }
+  if (causes.length) throw invalid("CustomResourceDefinition", "apiextensions.k8s.io", crd.metadata.name, causes);
+}
+
+/** Status the real server writes on an accepted CRD (the names are accepted and it is established at once). */
+export function crdStatus(crd: any): unknown {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  const names = crd.spec.names;
+  return {
+    acceptedNames: { kind: names.kind, listKind: names.listKind ?? `${names.kind}List`, plural: names.plural, singular: names.singular ?? names.kind.toLowerCase(), ...(names.shortNames ? { shortNames: names.shortNames } : {}), ...(names.categories ? { categories: names.categories } : {}) },
+    conditions: [
+      { type: "NamesAccepted", status: "True", lastTransitionTime: now, reason: "NoConflicts", message: "no conflicts found" },
+      { type: "Established", status: "True", lastTransitionTime: now, reason: "InitialNamesAccepted", message: "the initial names have been accepted" },
+    ],
+    storedVersions: (crd.spec.versions as any[]).filter((v) => v.storage).map((v) => v.name),
+  };
+}

@@ -1,0 +1,276 @@
+// HTTP routing of the test API server: discovery documents, /version, and the REST verbs of every
+// served resource (get, list, watch, create, update, patch, delete, deletecollection, /status).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import yaml from "js-yaml";
+import { ApiError, badRequest, methodNotAllowed, notFoundPath } from "./errors.ts";
+import { openApiDoc, openApiIndex } from "./openapi.ts";
+import { patchKind } from "./patch.ts";
+import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
+import { recJson, type FieldValidation, type ObjectStore, type Rec } from "./store.ts";
+import { ALL_VERBS, type ResourceType } from "./types.ts";
+
+export const SERVER_VERSION = {
+  major: "1",
+  minor: "32",
+  gitVersion: "v1.32.0-sart-test",
+  gitCommit: "0000000000000000000000000000000000000000",
+  gitTreeState: "clean",
+  buildDate: "2026-01-01T00:00:00Z",
+  goVersion: "go1.23.0",
+  compiler: "gc",
+  platform: "linux/amd64",
+};
+
+/** A slow watcher that has this much unread output is disconnected, as the real server drops slow watchers. */
+const WATCH_BUFFER_LIMIT = 256 * 1024 * 1024;
+
+export interface HttpStats {
+  requests: number;
+  watches: number;
+}
+
+export class ApiHandler {
+  readonly stats: HttpStats = { requests: 0, watches: 0 };
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly address: () => string,
+  ) {}
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.stats.requests++;
+    this.route(req, res).catch((err) => this.fail(res, err));
+  };
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const e = err instanceof ApiError ? err : new ApiError(500, "InternalError", `Internal error occurred: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    send(res, e.code, JSON.stringify(e.toStatus()));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const segs = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    const method = req.method ?? "GET";
+    if (segs.length === 0) return sendObj(res, 200, { paths: ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"] });
+    if (segs.length === 1 && ["healthz", "livez", "readyz"].includes(segs[0])) return sendText(res, 200, "ok");
+    if (segs.length === 1 && segs[0] === "version") return sendObj(res, 200, SERVER_VERSION);
+    if (segs[0] === "openapi" && segs[1] === "v3") return this.openapi(res, url, segs.slice(2));
+    if (segs[0] === "api") {
+      if (segs.length === 1) return sendObj(res, 200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: this.address() }] });
+      if (segs[1] !== "v1") throw notFoundPath(url.pathname);
+      if (segs.length === 2) return sendObj(res, 200, this.resourceList("v1"));
+      return this.resource(req, res, url, "v1", segs.slice(2));
+    }
+    if (segs[0] === "apis") {
+      if (segs.length === 1) return sendObj(res, 200, { kind: "APIGroupList", apiVersion: "v1", groups: this.groups() });
+      if (segs.length === 2) {
+        const g = this.groups().find((x) => x.name === segs[1]);
+        if (!g) throw notFoundPath(url.pathname);
+        return sendObj(res, 200, { kind: "APIGroup", apiVersion: "v1", ...g });
+      }
+      const gv = `${segs[1]}/${segs[2]}`;
+      if (!this.store.served.has(gv)) throw notFoundPath(url.pathname);
+      if (segs.length === 3) return sendObj(res, 200, this.resourceList(gv));
+      return this.resource(req, res, url, gv, segs.slice(3));
+    }
+    if (method !== "GET") throw methodNotAllowed();
+    throw notFoundPath(url.pathname);
+  }
+
+  private openapi(res: ServerResponse, url: URL, rest: string[]): void {
+    const byGv = new Map<string, ResourceType[]>();
+    for (const [gv, m] of this.store.served) byGv.set(gv, [...m.values()]);
+    if (rest.length === 0) return sendObj(res, 200, openApiIndex(byGv));
+    const gv = rest[0] === "api" ? rest.slice(1).join("/") : rest[0] === "apis" ? rest.slice(1).join("/") : "";
+    const types = byGv.get(gv);
+    if (!types || types.length === 0) throw notFoundPath(url.pathname);
+    return sendObj(res, 200, openApiDoc(types));
+  }
+
+  private groups(): Array<{ name: string; versions: Array<{ groupVersion: string; version: string }>; preferredVersion: { groupVersion: string; version: string } }> {
+    const byGroup = new Map<string, Array<{ groupVersion: string; version: string; priority: number }>>();
+    for (const [gv, m] of this.store.served) {
+      if (!gv.includes("/") || m.size === 0) continue;
+      const t = m.values().next().value as ResourceType;
+      const list = byGroup.get(t.group) ?? [];
+      // A CRD's storage version is its preferred version.
+      const stored = t.crd ? (t.crd.spec.versions as any[]).find((v) => v.storage)?.name === t.version : true;
+      list.push({ groupVersion: gv, version: t.version, priority: stored ? 0 : 1 });
+      byGroup.set(t.group, list);
+    }
+    return [...byGroup].map(([name, vs]) => {
+      vs.sort((a, b) => a.priority - b.priority);
+      const versions = vs.map(({ groupVersion, version }) => ({ groupVersion, version }));
+      return { name, versions, preferredVersion: versions[0] };
+    });
+  }
+
+  private resourceList(gv: string): unknown {
+    const resources: unknown[] = [];
+    for (const t of this.store.served.get(gv)?.values() ?? []) {
+      const r: any = { name: t.plural, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: ALL_VERBS };
+      if (t.shortNames.length) r.shortNames = t.shortNames;
+      if (t.categories.length) r.categories = t.categories;
+      resources.push(r);
+      if (t.hasStatus) resources.push({ name: `${t.plural}/status`, singularName: "", namespaced: t.namespaced, kind: t.kind, verbs: ["get", "patch", "update"] });
+    }
+    return { kind: "APIResourceList", apiVersion: "v1", groupVersion: gv, resources };
+  }
+
+  /** `rest` is the path after /api/v1 or /apis/<group>/<version>. */
+  private async resource(req: IncomingMessage, res: ServerResponse, url: URL, gv: string, rest: string[]): Promise<void> {
+    let legacyWatch = false;
+    if (rest[0] === "watch") {
+      legacyWatch = true;
+      rest = rest.slice(1);
+    }
+    let ns: string | undefined;
+    // /namespaces/<ns>/<plural>... addresses a namespaced resource; /namespaces/<name>[/status|/finalize] the Namespace itself.
+    if (rest[0] === "namespaces" && rest.length >= 3 && !(gv === "v1" && rest.length === 3 && (rest[2] === "status" || rest[2] === "finalize"))) {
+      ns = rest[1];
+      rest = rest.slice(2);
+    }
+    const [plural, name, sub, ...extra] = rest;
+    const t = this.store.resolve(gv, plural);
+    if (!t || extra.length > 0) throw notFoundPath(url.pathname);
+    if (ns !== undefined && !t.namespaced) throw notFoundPath(url.pathname);
+    if (sub !== undefined && !(sub === "status" && t.hasStatus) && !(sub === "finalize" && t.kind === "Namespace")) throw notFoundPath(url.pathname);
+    const status = sub === "status" || sub === "finalize";
+    if (t.namespaced && name !== undefined && ns === undefined) throw notFoundPath(url.pathname);
+    const nsKey = t.namespaced ? ns ?? "" : "";
+    const q = url.searchParams;
+    const dryRun = q.get("dryRun") === "All";
+    const fv = (["Strict", "Warn", "Ignore"].includes(q.get("fieldValidation") ?? "") ? q.get("fieldValidation") : "Warn") as FieldValidation;
+    const method = req.method ?? "GET";
+
+    if (name === undefined) {
+      const label = parseLabelSelector(q.get("labelSelector"));
+      const field = parseFieldSelector(q.get("fieldSelector"), t.fieldSelectors);
+      if (method === "GET") {
+        if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") return this.watch(req, res, t, ns, q, label, field);
+        const limit = q.get("limit") ? Number(q.get("limit")) : undefined;
+        const r = this.store.list(t, {
+          namespace: ns, label, field,
+          resourceVersion: q.get("resourceVersion") ?? undefined,
+          resourceVersionMatch: q.get("resourceVersionMatch") ?? undefined,
+          limit: limit && limit > 0 ? limit : undefined,
+          continueToken: q.get("continue") || undefined,
+        });
+        return send(res, 200, listJson(t, r.rv, r.recs, r.continueToken, r.remaining));
+      }
+      if (method === "POST") {
+        if (t.namespaced && ns === undefined) throw methodNotAllowed(`POST requires a namespace for ${t.plural}`);
+        const rec = await this.store.create(t, nsKey, await readBody(req), dryRun, fv);
+        return send(res, 201, recJson(rec));
+      }
+      if (method === "DELETE") {
+        const recs = await this.store.deleteCollection(t, { namespace: ns, label, field });
+        return send(res, 200, listJson(t, this.store.rv, recs));
+      }
+      throw methodNotAllowed();
+    }
+    if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") {
+      const field = parseFieldSelector(`metadata.name=${name}`, []);
+      return this.watch(req, res, t, ns, q, undefined, field);
+    }
+    switch (method) {
+      case "GET":
+        return send(res, 200, recJson(this.store.get(t, nsKey, name)));
+      case "PUT": {
+        const { rec, created } = await this.store.update(t, nsKey, name, await readBody(req), status, dryRun, fv);
+        return send(res, created ? 201 : 200, recJson(rec));
+      }
+      case "PATCH": {
+        const kind = patchKind(req.headers["content-type"]);
+        const rec = await this.store.patch(t, nsKey, name, kind, await readBody(req), status, dryRun, fv);
+        return send(res, 200, recJson(rec));
+      }
+      case "DELETE": {
+        if (status) throw methodNotAllowed();
+        const body = (await readBody(req, true)) as any;
+        const rec = await this.store.delete(t, nsKey, name, { preconditions: body?.preconditions, dryRun: dryRun || (Array.isArray(body?.dryRun) && body.dryRun.includes("All")) });
+        return send(res, 200, recJson(rec));
+      }
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse, t: ResourceType, ns: string | undefined, q: URLSearchParams, label: ReturnType<typeof parseLabelSelector>, field: ReturnType<typeof parseFieldSelector>): void {
+    this.stats.watches++;
+    res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    res.flushHeaders();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let watcher: { close(): void } | undefined;
+    const sink = {
+      write: (line: string) => {
+        res.write(line);
+        if (res.writableLength > WATCH_BUFFER_LIMIT) watcher?.close();
+      },
+      end: () => {
+        if (timer) clearTimeout(timer);
+        if (!res.writableEnded) res.end();
+      },
+    };
+    const w = this.store.watch(t, {
+      namespace: ns,
+      label,
+      field,
+      resourceVersion: q.get("resourceVersion") ?? undefined,
+      bookmarks: q.get("allowWatchBookmarks") === "true",
+      sendInitialEvents: q.get("sendInitialEvents") === "true",
+    }, sink);
+    watcher = w;
+    if (w.closed) return;
+    // The response's close (not the request's) tells that the client went away.
+    res.on("close", () => w.close());
+    const timeout = Number(q.get("timeoutSeconds") ?? "0");
+    if (timeout > 0) timer = setTimeout(() => w.close(), timeout * 1000);
+    void req;
+  }
+}
+
+function listJson(t: ResourceType, rv: number, recs: Rec[], cont?: string, remaining?: number): string {
+  const meta = cont ? `{"resourceVersion":"${rv}","continue":"${cont}","remainingItemCount":${remaining}}` : `{"resourceVersion":"${rv}"}`;
+  let items = "";
+  for (let i = 0; i < recs.length; i++) items += (i ? "," : "") + recJson(recs[i]);
+  return `{"kind":"${t.listKind}","apiVersion":"${t.apiVersion}","metadata":${meta},"items":[${items}]}`;
+}
+
+function send(res: ServerResponse, code: number, body: string): void {
+  res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function sendObj(res: ServerResponse, code: number, obj: unknown): void {
+  send(res, code, JSON.stringify(obj));
+}
+
+function sendText(res: ServerResponse, code: number, text: string): void {
+  res.writeHead(code, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage, optional = false): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (!text.trim()) {
+    if (optional) return undefined;
+    throw badRequest("the request body is empty");
+  }
+  const ct = (req.headers["content-type"] ?? "").toLowerCase();
+  try {
+    if (ct.includes("yaml")) {
+      if (ct.includes("apply-patch")) throw new ApiError(415, "UnsupportedMediaType", "server-side apply (application/apply-patch+yaml) is not supported by the sart test API server");
+      return yaml.load(text);
+    }
+    return JSON.parse(text);
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw badRequest(`the request body is not valid ${ct.includes("yaml") ? "YAML" : "JSON"}: ${(e as Error).message}`);
+  }
+}
