@@ -231,6 +231,7 @@ export function validateValue(value: unknown, schema: JSONSchemaProps, path: str
     if (!schema.nullable) errors.push(fieldError("FieldValueTypeInvalid", path, `${path} in body must be of type ${schema.type ?? "object"}: "null"`, "null"));
     return;
   }
+  const errorsBefore = errors.length;
   const actual = jsonType(value);
   const t = schema.type;
   const typeOk =
@@ -304,7 +305,7 @@ export function validateValue(value: unknown, schema: JSONSchemaProps, path: str
     }
   }
 
-  runRules(value, schema, path, old, errors);
+  runRules(value, schema, path, old, errors, errors.length > errorsBefore);
 }
 
 const RULE_TITLES: Record<NonNullable<ValidationRule["reason"]>, FieldErrorType> = {
@@ -314,7 +315,12 @@ const RULE_TITLES: Record<NonNullable<ValidationRule["reason"]>, FieldErrorType>
   FieldValueDuplicate: "FieldValueDuplicate",
 };
 
-function runRules(value: unknown, schema: JSONSchemaProps, path: string, old: unknown, errors: FieldError[]): void {
+/**
+ * Runs the node's CEL rules. When the subtree already has schema errors (a
+ * required field missing, say), a rule that fails to evaluate because of them
+ * is not reported again: the schema error says it.
+ */
+function runRules(value: unknown, schema: JSONSchemaProps, path: string, old: unknown, errors: FieldError[], subtreeInvalid: boolean): void {
   const rules = compiledRules.get(schema);
   if (!rules) throw new Error(`${path || "<root>"}: schema was not compiled (call compileSchema first)`);
   for (const { rule, expr, fieldPath } of rules) {
@@ -325,6 +331,7 @@ function runRules(value: unknown, schema: JSONSchemaProps, path: string, old: un
       result = expr.evaluate(value, expr.usesOldSelf ? old : undefined);
     } catch (err) {
       if (!(err instanceof CelEvalError)) throw err;
+      if (subtreeInvalid) continue;
       errors.push(fieldError("InternalError", blamed, `evaluation of rule ${JSON.stringify(rule.rule)} failed: ${err.message}`));
       continue;
     }
