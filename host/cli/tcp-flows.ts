@@ -11,6 +11,10 @@ export interface Chunk {
   /** Bytes missing from the stream right before this chunk (0 when contiguous). */
   gapBefore: number;
   bytes: Uint8Array;
+  /**
+   * The frame at which these bytes became readable in order: the latest-captured of this
+   * chunk's segment and every segment before it in the stream (reordering delays delivery).
+   */
   frame: Frame;
 }
 
@@ -108,12 +112,14 @@ function reassemble(d: PendingDirection): Direction {
     .sort((x, y) => x.start - y.start || x.frame.index - y.frame.index);
   let next = 0;
   let announcedEnd = 0;
+  let readable: Frame | undefined;
   for (const s of ordered) {
     announcedEnd = Math.max(announcedEnd, s.start + s.seg.payloadLen);
     const end = s.start + s.seg.payload.length;
     if (end <= next) continue; // retransmission of bytes we already have
     const skip = Math.max(0, next - s.start);
-    out.chunks.push({ gapBefore: Math.max(0, s.start - next), bytes: s.seg.payload.subarray(skip), frame: s.frame });
+    if (!readable || s.frame.index > readable.index) readable = s.frame;
+    out.chunks.push({ gapBefore: Math.max(0, s.start - next), bytes: s.seg.payload.subarray(skip), frame: readable });
     next = end;
   }
   out.missingTail = Math.max(0, announcedEnd - next);
