@@ -116,6 +116,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
     sendBookmarks: () => store.bookmarkAll(),
     async stop() {
       clearInterval(bookmarkTimer);
+      store.dispose();
       store.closeWatches();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,8 +1,7 @@
-// PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and strategic merge patch,
-// which this server applies as a merge patch after dropping the `$`-directives (`$patch`,
-// `$setElementOrder/...`, `$retainKeys`, `$deleteFromPrimitiveList/...`): lists are replaced
-// whole instead of merged by key. That is enough for kubectl apply of our manifests.
+// PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and strategic merge patch
+// (smp.ts, for built-in kinds only: custom resources answer 415 as the real server does).
 import { ApiError, badRequest, unsupportedMediaType } from "./errors.ts";
+import { strategicMergePatch } from "./smp.ts";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -12,17 +11,6 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = isObject(v) ? mergePatch(out[k], v) : v;
-  }
-  return out;
-}
-
-function stripDirectives(patch: unknown): unknown {
-  if (Array.isArray(patch)) return patch.filter((e) => !(isObject(e) && "$patch" in e && Object.keys(e).length === 1)).map(stripDirectives);
-  if (!isObject(patch)) return patch;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (k.startsWith("$")) continue;
-    out[k] = stripDirectives(v);
   }
   return out;
 }
@@ -153,15 +141,15 @@ export function patchKind(contentType: string | undefined): PatchKind {
   throw unsupportedMediaType(ct || "(none)");
 }
 
-/** Applies `body` to a plain-object copy of `current`; never mutates `current`. */
-export function applyPatch(kind: PatchKind, current: unknown, body: unknown): unknown {
+/** Applies `body` to a plain-object copy of `current` (of kind `objKind`); never mutates `current`. */
+export function applyPatch(kind: PatchKind, current: unknown, body: unknown, objKind: string): unknown {
   switch (kind) {
     case "merge":
       if (!isObject(body)) throw badRequest("merge patch body must be a JSON object");
       return mergePatch(current, body);
     case "strategic":
       if (!isObject(body)) throw badRequest("strategic merge patch body must be a JSON object");
-      return mergePatch(current, stripDirectives(body));
+      return strategicMergePatch(objKind, current, body);
     case "json":
       return jsonPatch(current, body);
   }

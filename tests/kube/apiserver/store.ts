@@ -81,6 +81,8 @@ export interface StoreOptions {
   /** Events kept per resource for watch resumption; older ones are compacted away. */
   historyLimit: number;
   validator?: CustomResourceValidator;
+  /** Delay before a deleted namespace is emptied (default 50 ms). */
+  namespaceDrainDelayMs?: number;
 }
 
 export class Watcher {
@@ -187,9 +189,16 @@ export class ObjectStore {
   private readonly alloc = new ServiceAllocator();
   /** owner uid -> dependents ("collectionKey\0namespace\0name"), for background garbage collection. */
   private readonly dependents = new Map<string, Set<string>>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(private readonly opts: StoreOptions) {
     for (const t of builtinTypes()) this.serve(t);
+  }
+
+  /** Cancels pending background work (namespace draining). */
+  dispose(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   setValidator(v: CustomResourceValidator | undefined): void {
@@ -493,7 +502,7 @@ export class ObjectStore {
     const coll = this.collection(t);
     const old = coll.get(t.namespaced ? ns : "", name);
     if (!old) throw notFound(t, name);
-    const patched = applyPatch(kind, old.obj, body) as any;
+    const patched = applyPatch(kind, old.obj, body, t.kind) as any;
     if (!isObject(patched) || !isObject(patched.metadata)) throw badRequest("the patch removed the object's metadata");
     const rv = patched.metadata.resourceVersion;
     if (rv !== undefined && rv !== old.obj.metadata.resourceVersion) throw conflict(t, name);
@@ -582,7 +591,14 @@ export class ObjectStore {
     if (coll.type.kind === "Namespace") {
       obj.status = { ...(o.status ?? {}), phase: "Terminating" };
       const rec = this.commit(coll, obj, "MODIFIED", old);
-      return this.drainNamespace(o.metadata.name) ?? rec;
+      // Like the namespace controller, empty it a moment later (so `kubectl delete -f` of a file
+      // with the namespace first still finds the objects in it).
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.drainNamespace(o.metadata.name);
+      }, this.opts.namespaceDrainDelayMs ?? 50);
+      this.timers.add(timer);
+      return rec;
     }
     return this.commit(coll, obj, "MODIFIED", old);
   }
@@ -626,14 +642,14 @@ export class ObjectStore {
   }
 
   /** Namespace deletion: delete every object in it; the namespace goes once nothing is left. */
-  private drainNamespace(ns: string): Rec | undefined {
+  private drainNamespace(ns: string): void {
     for (const c of this.collections.values()) {
       if (!c.type.namespaced) continue;
       const m = c.byNs.get(ns);
       if (!m) continue;
       for (const r of [...m.values()]) this.deleteRec(c, r);
     }
-    return this.namespaceMaybeEmpty(ns);
+    this.namespaceMaybeEmpty(ns);
   }
 
   private namespaceMaybeEmpty(ns: string): Rec | undefined {
