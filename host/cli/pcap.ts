@@ -96,6 +96,9 @@ function readPcap(bytes: Uint8Array, frames: Frame[]): void {
   }
 }
 
+// Fixed part of each packet-related block body (SHB: byte-order magic, versions, section length).
+const MIN_BODY: Record<number, number> = { 0x0a0d0d0a: 16, 1: 8, 2: 20, 3: 4, 6: 20 };
+
 interface Interface {
   linkType: number;
   snapLen: number;
@@ -129,6 +132,8 @@ function readPcapng(bytes: Uint8Array, frames: Frame[]): void {
     }
     const body = off + 8;
     const bodyEnd = off + total - 4;
+    const need = MIN_BODY[type] ?? 0;
+    if (bodyEnd - body < need) throw new CaptureError(`pcapng: block type ${type} at byte ${off} is too short (${bodyEnd - body} < ${need} bytes)`);
     switch (type) {
       case 1: // Interface Description Block
         interfaces.push(readInterface(dv, body, bodyEnd, littleEndian));
