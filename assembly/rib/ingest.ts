@@ -11,15 +11,13 @@
 //     and close; the peer's input is ignored until ribPeerDown.
 //   EV_EOR: a = AFI, b = SAFI: End-of-RIB received.
 
+import { UPD_SESSION_RESET, parseUpdate } from "../bgp/update";
+import { SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, SF_EXTENDED_MESSAGE } from "../bgp/wire";
 import { AF_V6, attrFree, attrRefs, dFlags, intern, setDecisionFlags } from "./attrs";
-import { Buf, be16, be32 } from "./mem";
+import { canon, canonicalise, loopDetected } from "./canonical";
+import { Buf, be16, put32 } from "./mem";
 import { announce, withdraw } from "./ops";
 import { FAM_V4, FAM_V6, Peer, peerAt, setKey4, setKey6 } from "./state";
-import {
-  OUT_NOTIFY, OUT_WITHDRAW, canon, loopDetected, mpReachEnd, mpReachFam, mpReachNh, mpReachNhLen, mpReachStart,
-  mpUnreachEnd, mpUnreachFam, mpUnreachStart, nextHopPtr, nlriValid, notifyCode, notifyDataLen, notifyDataPtr, notifySubcode,
-  notifyPlain, notifyWith, onlyMpUnreach, outcome, parseAttributes,
-} from "./update";
 
 export const EV_MESSAGE: u8 = 1;
 export const EV_NOTIFY: u8 = 2;
@@ -46,9 +44,27 @@ function emit(kind: u8, a: u32, b: u32, ptr: usize, len: u32): void {
   eventCount++;
 }
 
+// The NOTIFICATION the host must send (copied: the source may be a reused buffer).
+let notifyCode: u32 = 0;
+let notifySubcode: u32 = 0;
+const notifyData = new Buf();
+
+function notifyWith(code: u32, subcode: u32, data: usize, len: u32): void {
+  notifyCode = code;
+  notifySubcode = subcode;
+  notifyData.len = 0;
+  notifyData.ensure(len);
+  memory.copy(notifyData.ptr, data, len);
+  notifyData.len = len;
+}
+
+function notifyPlain(code: u32, subcode: u32): void {
+  notifyWith(code, subcode, 0, 0);
+}
+
 function fail(peer: Peer): void {
   peer.errored = true;
-  emit(EV_NOTIFY, notifyCode, notifySubcode, notifyDataPtr, notifyDataLen);
+  emit(EV_NOTIFY, notifyCode, notifySubcode, notifyData.ptr, notifyData.len);
 }
 
 /** Checks a message header; false (and a NOTIFICATION event) when it is bad. */
@@ -164,94 +180,96 @@ export function feed(peerIdx: u32, len: u32): u32 {
 let curPeer: Peer = peerAt(0);
 let curPeerIdx: u32 = 0;
 let stopped = false;
+const nh4: usize = heap.alloc(4);
 
 function processUpdate(peerIdx: u32, peer: Peer, p: usize, len: u32): void {
   curPeer = peer;
   curPeerIdx = peerIdx;
   stopped = false;
-  const end = p + len;
-  const wlen = be16(p + 19);
-  if (<u32>23 + wlen > len) { notifyPlain(3, 1); fail(peer); return; }
-  const wStart = p + 21;
-  const wEnd = wStart + wlen;
-  const alen = be16(wEnd);
-  const aStart = wEnd + 2;
-  const aEnd = aStart + alen;
-  if (aEnd > end) { notifyPlain(3, 1); fail(peer); return; }
-  if (!nlriValid(wStart, wEnd, false, peer.addPath4) || !nlriValid(aEnd, end, false, peer.addPath4)) {
-    notifyPlain(3, 10);
+  const flags = (peer.as4 ? SF_AS4 : 0) | (peer.addPath4 ? SF_ADDPATH_V4 : 0) | (peer.addPath6 ? SF_ADDPATH_V6 : 0) |
+    (peer.maxMsg > 4096 ? SF_EXTENDED_MESSAGE : 0);
+  const u = parseUpdate(p, len, flags);
+  if (u.status == UPD_SESSION_RESET) {
+    notifyWith(u.errCode, u.errSubcode, u.errDataPtr, u.errDataLen);
     fail(peer);
     return;
   }
   peer.updatesIn += 1;
-  if (wlen == 0 && alen == 0 && aEnd == end) {
-    emit(EV_EOR, 1, 1, 0, 0);
-    return;
+  const mpReachFam: i32 = u.mpReachSupported ? (u.mpReachAfi == 2 ? FAM_V6 : FAM_V4) : -1;
+  const mpUnreachFam: i32 = u.mpUnreachSupported ? (u.mpUnreachAfi == 2 ? FAM_V6 : FAM_V4) : -1;
+  // End-of-RIB (RFC 4724 2): an empty UPDATE, or one holding only an empty MP_UNREACH_NLRI
+  if (u.withdrawn4Count == 0 && u.nlri4Count == 0) {
+    if (u.attrLen == 0) {
+      emit(EV_EOR, 1, 1, 0, 0);
+      return;
+    }
+    if (u.attrCount == 1 && u.mpUnreachPresent && u.mpUnreachCount == 0 && u.attrLen == u.mpUnreachAttrLen) {
+      emit(EV_EOR, u.mpUnreachAfi, u.mpUnreachSafi, 0, 0);
+      return;
+    }
   }
-  const hasNlri = end > aEnd;
-  parseAttributes(peer, aStart, aEnd, hasNlri);
-  if (outcome == OUT_NOTIFY) { fail(peer); return; }
-  if (onlyMpUnreach && wlen == 0 && !hasNlri && mpUnreachEnd == mpUnreachStart) {
-    emit(EV_EOR, mpUnreachFam == 1 ? 2 : 1, 1, 0, 0);
-    return;
-  }
-  walk(wStart, wEnd, FAM_V4, peer.addPath4, 0);
-  if (mpUnreachFam >= 0) walk(mpUnreachStart, mpUnreachEnd, <u32>mpUnreachFam, mpUnreachFam == 1 ? peer.addPath6 : peer.addPath4, 0);
-  const mpAnn = mpReachFam >= 0 && mpReachEnd > mpReachStart;
-  if (!hasNlri && !mpAnn) return;
-  if (outcome == OUT_WITHDRAW) {
-    walk(aEnd, end, FAM_V4, peer.addPath4, 0);
-    if (mpAnn) walk(mpReachStart, mpReachEnd, <u32>mpReachFam, mpReachFam == 1 ? peer.addPath6 : peer.addPath4, 0);
+  walkV4(u.withdrawn4, u.withdrawn4Count, 0);
+  if (mpUnreachFam == FAM_V4) walkV4(u.mpUnreach, u.mpUnreachCount, 0);
+  else if (mpUnreachFam == FAM_V6) walkV6(u.mpUnreach, u.mpUnreachCount, 0);
+  const mpAnn = mpReachFam >= 0 && u.mpReachCount > 0;
+  if (!u.nlri4Count && !mpAnn) return;
+  // IPv4 NLRI with an IPv6 next hop (RFC 8950) is not supported by this RIB: treated as withdrawn
+  const mpNhOk = mpReachFam != FAM_V4 || u.mpNextHopLen == 4;
+  if (u.treatAsWithdraw || !canonicalise(peer, u)) {
+    walkV4(u.nlri4, u.nlri4Count, 0);
+    if (mpReachFam == FAM_V4) walkV4(u.mpReach, u.mpReachCount, 0);
+    else if (mpAnn) walkV6(u.mpReach, u.mpReachCount, 0);
     return;
   }
   const baseFlags = dFlags;
-  if (hasNlri && !stopped) {
-    const attr = intern(nextHopPtr, 4, canon.ptr, canon.len);
-    walk(aEnd, end, FAM_V4, peer.addPath4, attr);
+  if (u.nlri4Count) {
+    put32(nh4, u.nextHop);
+    const attr = intern(nh4, 4, canon.ptr, canon.len);
+    walkV4(u.nlri4, u.nlri4Count, attr);
     if (!attrRefs(attr)) attrFree(attr);
   }
   if (mpAnn && !stopped) {
-    setDecisionFlags(baseFlags | (mpReachFam == 1 ? AF_V6 : 0));
-    const attr = intern(mpReachNh, mpReachNhLen, canon.ptr, canon.len);
-    walk(mpReachStart, mpReachEnd, <u32>mpReachFam, mpReachFam == 1 ? peer.addPath6 : peer.addPath4, attr);
+    if (mpReachFam == FAM_V4 && !mpNhOk) {
+      walkV4(u.mpReach, u.mpReachCount, 0);
+      return;
+    }
+    setDecisionFlags(baseFlags | (mpReachFam == FAM_V6 ? AF_V6 : 0));
+    const attr = intern(u.mpNextHop, u.mpNextHopLen, canon.ptr, canon.len);
+    if (mpReachFam == FAM_V6) walkV6(u.mpReach, u.mpReachCount, attr);
+    else walkV4(u.mpReach, u.mpReachCount, attr);
     if (!attrRefs(attr)) attrFree(attr);
   }
 }
 
-const v6tmp: usize = heap.alloc(16);
-
-/** Applies the NLRI in [p, end) for the current peer: withdraw when attr is 0, else announce with attr. */
-function walk(p: usize, end: usize, fam: u32, addPath: bool, attr: u32): void {
-  const peer = curPeer;
-  const eligible = !loopDetected;
-  let q = p;
-  while (q < end && !stopped) {
-    let pathId: u32 = 0;
-    if (addPath) {
-      pathId = be32(q);
-      q += 4;
-    }
-    const plen = <u32>load<u8>(q);
-    const nb = (plen + 7) >> 3;
-    q++;
-    if (fam == FAM_V6) {
-      memory.fill(v6tmp, 0, 16);
-      memory.copy(v6tmp, q, nb);
-      setKey6(bswap<u64>(load<u64>(v6tmp)), bswap<u64>(load<u64>(v6tmp + 8)), plen);
-    } else {
-      let a: u32 = 0;
-      for (let i: u32 = 0; i < nb; i++) a |= (<u32>load<u8>(q + i)) << (24 - (i << 3));
-      setKey4(a, plen);
-    }
-    q += nb;
-    if (!attr) {
-      peer.withdrawnIn += 1;
-      withdraw(curPeerIdx, fam, pathId);
-    } else {
-      announce(curPeerIdx, fam, pathId, attr, eligible);
-      if (peer.maxPrefix && peer.received > peer.maxPrefix) maxPrefixExceeded(peer, fam);
-    }
+/** Applies IPv4 entries ([pathId, address, length]): withdraw when attr is 0, else announce with attr. */
+function walkV4(list: usize, count: u32, attr: u32): void {
+  for (let i: u32 = 0; i < count && !stopped; i++) {
+    const e = list + <usize>i * 12;
+    setKey4(load<u32>(e, 4), load<u32>(e, 8));
+    apply(FAM_V4, load<u32>(e), attr);
   }
+}
+
+/** Applies IPv6 entries ([pathId, length, a0..a3]). */
+function walkV6(list: usize, count: u32, attr: u32): void {
+  for (let i: u32 = 0; i < count && !stopped; i++) {
+    const e = list + <usize>i * 24;
+    const hi = (<u64>load<u32>(e, 8) << 32) | <u64>load<u32>(e, 12);
+    const lo = (<u64>load<u32>(e, 16) << 32) | <u64>load<u32>(e, 20);
+    setKey6(hi, lo, load<u32>(e, 4));
+    apply(FAM_V6, load<u32>(e), attr);
+  }
+}
+
+function apply(fam: u32, pathId: u32, attr: u32): void {
+  const peer = curPeer;
+  if (!attr) {
+    peer.withdrawnIn += 1;
+    withdraw(curPeerIdx, fam, pathId);
+    return;
+  }
+  announce(curPeerIdx, fam, pathId, attr, !loopDetected);
+  if (peer.maxPrefix && peer.received > peer.maxPrefix) maxPrefixExceeded(peer, fam);
 }
 
 const maxPrefixData: usize = heap.alloc(8);
@@ -265,4 +283,3 @@ function maxPrefixExceeded(peer: Peer, fam: u32): void {
   notifyWith(6, 1, maxPrefixData, 7);
   fail(peer);
 }
-
