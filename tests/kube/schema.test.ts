@@ -191,6 +191,8 @@ describe("BGP kinds", () => {
     expectOneError(check({ ...cb, spec: { ...cb.spec, peers: [{ peerConfig: { asn: 65000 } }] } }), "spec.peers[0]", /peerConfig with asn and addr/);
     expectOneError(check({ ...cb, spec: { ...cb.spec, peers: [{ peerConfig: { asn: 65000, addr: "x" } }] } }), "spec.peers[0].peerConfig.addr", /IPv4 or IPv6/);
     expectOneError(check({ ...cb, spec: { ...cb.spec, asnSelector: { from: "node" } } }), "spec.asnSelector.from", /supported values: "asn", "label"/);
+    const many = Array.from({ length: 1025 }, (_, i) => ({ peerTemplateRef: `t${i}` }));
+    expectOneError(check({ ...cb, spec: { ...cb.spec, peers: many } }), "spec.peers", "spec.peers: Too many: must have at most 1024 items");
   });
 
   test("BGPPeerTemplate: all fields optional, each checked", () => {
