@@ -46,7 +46,7 @@ const MAX_PREFIXES: usize = 65536;
 const MAX_WORDS: usize = 65536;
 const MAX_ATTRS: usize = 65536 / 3 + 1;
 
-export class ParsedUpdate {
+@unmanaged export class ParsedUpdate {
   msgPtr: usize = 0;
   msgLen: u32 = 0;
   sessionFlags: u32 = 0;
@@ -249,6 +249,7 @@ export class ParsedUpdate {
   }
 }
 
+// Unmanaged (like Buf): a singleton outside the GC, so passing it around costs nothing.
 export const UPD = new ParsedUpdate();
 
 /** The attribute flag bits (optional, transitive) each known attribute must carry. */

@@ -101,13 +101,13 @@ export const K_FRAMING: u32 = 3; // header error that ends the stream
 @inline export function wr16(p: usize, v: u32): void { store<u16>(p, bswap<u16>(<u16>v)); }
 @inline export function wr32(p: usize, v: u32): void { store<u32>(p, bswap<u32>(v)); }
 
-/** The network mask of a prefix length 0..32 (shifts by 32 wrap in wasm). */
+/** The network mask of a prefix length 0..32 (branch-free: a 64-bit shift, since 32-bit shifts wrap at 32). */
 @inline export function mask4(plen: u32): u32 {
-  return plen == 0 ? 0 : (<u32>0xffffffff) << (32 - plen);
+  return <u32>((<u64>0xffffffff00000000) >> <u64>plen);
 }
 
-/** A growable byte buffer in linear memory (never GC-managed: pointers stay valid until it grows). */
-export class Buf {
+/** A growable byte buffer in linear memory. Unmanaged: hot paths pay no GC shadow-stack cost for it. */
+@unmanaged export class Buf {
   ptr: usize = 0;
   cap: usize = 0;
   len: usize = 0;
