@@ -244,16 +244,17 @@ export function validateValue(value: unknown, schema: JSONSchemaProps, path: str
     return; // rules would only repeat the type error
   }
 
-  if (schema.enum && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
+  if (schema.enum && !schema.enum.includes(value) && !schema.enum.some((e) => typeof e === "object" && JSON.stringify(e) === JSON.stringify(value))) {
     const supported = schema.enum.map((e) => JSON.stringify(e)).join(", ");
     errors.push(fieldError("FieldValueNotSupported", path, `supported values: ${supported}`, value));
   }
 
   if (typeof value === "string") {
-    if (schema.maxLength !== undefined && [...value].length > schema.maxLength) {
+    // Lengths count code points, as Kubernetes does; UTF-16 length is an upper bound.
+    if (schema.maxLength !== undefined && value.length > schema.maxLength && [...value].length > schema.maxLength) {
       errors.push(fieldError("FieldValueTooLong", path, `may not be longer than ${schema.maxLength}`));
     }
-    if (schema.minLength !== undefined && [...value].length < schema.minLength) {
+    if (schema.minLength !== undefined && value.length < 2 * schema.minLength && [...value].length < schema.minLength) {
       errors.push(fieldError("FieldValueInvalid", path, `${path} in body should be at least ${schema.minLength} chars long`, value));
     }
     const re = compiledPatterns.get(schema);
