@@ -272,6 +272,8 @@ export interface CompiledExpression {
   readonly source: string;
   /** References oldSelf: a transition rule, evaluated only on update. */
   readonly usesOldSelf: boolean;
+  /** Field chains selected from self/oldSelf, e.g. [["cidr"], ["peerConfig", "asn"]], for checking against the schema. */
+  readonly fieldChains: string[][];
   /** Throws CelEvalError when evaluation fails. */
   evaluate(self: unknown, oldSelf?: unknown): unknown;
 }
@@ -300,6 +302,43 @@ function mentionsOldSelf(n: Node): boolean {
   }
 }
 
+/** The field names selected from self/oldSelf by a select/has chain, or null when it starts elsewhere. */
+function chainOf(n: Node): string[] | null {
+  if (n.k === "ident") return [];
+  if (n.k !== "select") return null;
+  const head = chainOf(n.operand);
+  return head && [...head, n.field];
+}
+
+function collectChains(n: Node, out: string[][]): void {
+  if (n.k === "select" || n.k === "has") {
+    const head = chainOf(n.operand);
+    if (head) out.push([...head, n.field]);
+  }
+  switch (n.k) {
+    case "list":
+      return n.items.forEach((x) => collectChains(x, out));
+    case "select":
+    case "has":
+      return collectChains(n.operand, out);
+    case "index":
+      collectChains(n.operand, out);
+      return collectChains(n.index, out);
+    case "call":
+      if (n.target) collectChains(n.target, out);
+      return n.args.forEach((x) => collectChains(x, out));
+    case "unary":
+      return collectChains(n.arg, out);
+    case "binary":
+      collectChains(n.l, out);
+      return collectChains(n.r, out);
+    case "cond":
+      collectChains(n.c, out);
+      collectChains(n.t, out);
+      return collectChains(n.f, out);
+  }
+}
+
 /** Parses a rule; throws CelSyntaxError or CelUnsupportedError naming the rule and position. */
 export function compile(source: string): CompiledExpression {
   const fail = (pos: number, msg: string, unsupported = false): never => {
@@ -307,9 +346,12 @@ export function compile(source: string): CompiledExpression {
     throw unsupported ? new CelUnsupportedError(text) : new CelSyntaxError(text);
   };
   const ast = new Parser(tokenize(source, fail), fail).parseAll();
+  const fieldChains: string[][] = [];
+  collectChains(ast, fieldChains);
   return {
     source,
     usesOldSelf: mentionsOldSelf(ast),
+    fieldChains,
     evaluate: (self, oldSelf) => evaluate(ast, { self: self as Value, oldSelf: oldSelf as Value }),
   };
 }

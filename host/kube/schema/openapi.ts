@@ -119,6 +119,12 @@ export function compileSchema(schema: JSONSchemaProps, where = "openAPIV3Schema"
       } catch (err) {
         throw new Error(`${where}.x-kubernetes-validations[${i}]: ${(err as Error).message}`);
       }
+      // A misspelt field would make has() always false and could pass a rule silently:
+      // like the API server's type check, refuse fields the schema does not declare.
+      for (const chain of expr.fieldChains) {
+        const missing = undeclaredField(schema, chain);
+        if (missing) throw new Error(`${where}.x-kubernetes-validations[${i}]: rule ${JSON.stringify(rule.rule)} selects ${missing}, which the schema does not declare`);
+      }
       const fieldPath = rule.fieldPath ?? "";
       if (fieldPath && !/^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(fieldPath)) {
         throw new Error(`${where}.x-kubernetes-validations[${i}]: fieldPath ${fieldPath} is not supported (only .a.b form)`);
@@ -130,6 +136,21 @@ export function compileSchema(schema: JSONSchemaProps, where = "openAPIV3Schema"
   if (schema.items) compileSchema(schema.items, `${where}.items`);
   if (typeof schema.additionalProperties === "object") compileSchema(schema.additionalProperties, `${where}.additionalProperties`);
   compiledSchemas.add(schema);
+}
+
+/** The first field of `chain` (as "self.a.b") that `schema` does not declare, or undefined. */
+function undeclaredField(schema: JSONSchemaProps, chain: string[]): string | undefined {
+  let node: JSONSchemaProps | undefined = schema;
+  for (let i = 0; i < chain.length; i++) {
+    if (!node || node["x-kubernetes-preserve-unknown-fields"]) return undefined;
+    if (typeof node.additionalProperties === "object") {
+      node = node.additionalProperties; // map key selection
+      continue;
+    }
+    node = node.properties?.[chain[i]!];
+    if (!node) return ["self", ...chain.slice(0, i + 1)].join(".");
+  }
+  return undefined;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
