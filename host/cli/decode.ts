@@ -11,8 +11,9 @@ const USAGE = `usage: sart decode [options] HEX...
 Decodes BGP messages and prints a JSON array, one object per message.
   HEX             one or more whole messages in hex per argument (spaces and ':' allowed, optional 0x)
   --file FILE     a raw stream of BGP messages, or a pcap/pcapng capture (detected by its magic
-                  number); capture messages carry "flow" and "time", and each TCP connection's
-                  4-octet AS, ADD-PATH and extended message use is learned from its two OPENs
+                  number; '-' reads standard input, e.g. tcpdump -w -); capture messages carry
+                  "flow" and "time", and each TCP connection's 4-octet AS, ADD-PATH and
+                  extended message use is learned from its two OPENs
   --add-path FAM  NLRI of family FAM carry path identifiers (repeatable: ipv4-unicast, ipv6-unicast)
   --no-as4        AS_PATH and AGGREGATOR use 2-octet AS numbers
   --extended-message  messages may be up to 65535 octets (RFC 8654)
@@ -44,7 +45,7 @@ function parseArgs(argv: string[]): Args {
     switch (a) {
       case "--file":
         if (args.file !== undefined) throw new UsageError("--file given twice");
-        args.file = value(i++, a);
+        args.file = argv[i + 1] === "-" ? argv[++i] : value(i++, a);
         break;
       case "--add-path": {
         const family = value(i++, a);
@@ -116,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.file !== undefined) {
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(args.file);
+      bytes = readFileSync(args.file === "-" ? 0 : args.file);
     } catch (err) {
       process.stderr.write(`sart decode: cannot read ${args.file}: ${(err as Error).message}\n`);
       return 2;
