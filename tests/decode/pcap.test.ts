@@ -318,3 +318,11 @@ describe("session context from the two OPENs", () => {
     expectSameAsReference(decode(file, { addPath: [], as4: false }), r);
   });
 });
+
+test("the capture modules stay browser-safe (no node: imports) for the inspector", () => {
+  for (const file of ["pcap.ts", "packets.ts", "tcp-flows.ts", "bgp-capture.ts"]) {
+    const source = readFileSync(join(import.meta.dir, "..", "..", "host", "cli", file), "utf8");
+    expect({ file, nodeImports: source.match(/from\s+["']node:[^"']+["']/g) ?? [] }).toEqual({ file, nodeImports: [] });
+    expect({ file, process: /\bprocess\./.test(source) }).toEqual({ file, process: false });
+  }
+});
