@@ -10,7 +10,7 @@ import { events, feed, input } from "./ingest";
 import { consumerStart, consumerStop, consumers, log } from "./log";
 import { drain, lookup, query } from "./locrib";
 import { Buf, be32, put32 } from "./mem";
-import { announce, clearAdjRibOut, flushAdjRibIn, withdraw } from "./ops";
+import { announce, clearAdjRibOut, flushAdjRibIn, markStale, sweepStale, withdraw } from "./ops";
 import {
   FAM_V6, MAX_PEERS, Peer, decisionRuns, paths, peerAt, setGlobal, setKey4, setKey6, tableOf,
 } from "./state";
@@ -130,11 +130,16 @@ export function ribPeerUp(peer: u32, flags: u32, maxMsg: u32): u32 {
   return 1;
 }
 
-/** Session down: its routes leave the Adj-RIB-In (decision re-run), its Adj-RIB-Out is forgotten, unread input dropped. */
-export function ribPeerDown(peer: u32): void {
+/**
+ * Session down: its routes leave the Adj-RIB-In (decision re-run), its
+ * Adj-RIB-Out is forgotten, unread input dropped. keepStale (graceful restart
+ * helper): its routes stay in use marked stale until ribPeerSweepStale.
+ */
+export function ribPeerDown(peer: u32, keepStale: u32): void {
   if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
   const p = peerAt(peer);
-  flushAdjRibIn(peer);
+  if (keepStale) markStale(peer);
+  else flushAdjRibIn(peer);
   clearAdjRibOut(p);
   p.up = false;
   p.errored = false;
@@ -142,9 +147,24 @@ export function ribPeerDown(peer: u32): void {
   p.tail.len = 0;
 }
 
+/** Removes the peer's stale paths (famMask 1 IPv4, 2 IPv6, 3 both); returns how many. */
+export function ribPeerSweepStale(peer: u32, famMask: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return 0;
+  return sweepStale(peer, famMask);
+}
+
+/** Route refresh from the peer: everything is advertised again (then End-of-RIB). */
+export function ribPeerRefresh(peer: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used || !peerAt(peer).up) return 0;
+  const p = peerAt(peer);
+  clearAdjRibOut(p);
+  consumerStart(p);
+  return 1;
+}
+
 export function ribPeerRemove(peer: u32): void {
   if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
-  ribPeerDown(peer);
+  ribPeerDown(peer, 0);
   const p = peerAt(peer);
   resetPeer(p);
   p.used = false;

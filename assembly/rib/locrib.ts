@@ -7,7 +7,7 @@
 // path's first, then the multipath (ECMP) members'.
 //
 // Query record: u8 prefix length, u8 path count, u16 0, address (4|16 bytes),
-// then per path: u16 peer, u8 flags (2 best, 4 multipath, 8 eligible), u8 next
+// then per path: u16 peer, u8 flags (2 best, 4 multipath, 8 eligible, 16 stale), u8 next
 // hop length, u32 path id, u16 attribute bytes length, u16 0, next hop bytes,
 // canonical attribute bytes.
 

@@ -6,7 +6,7 @@ import { attrRef, attrUnref } from "./attrs";
 import { decide } from "./decision";
 import { consumerStop, consumers, logAppend, maybeFree, refreshMinCursor } from "./log";
 import {
-  P_HEAD, P_OUT, Peer, T_ATTR, T_FLAGS, T_NEXT, T_PATHID, T_PEER, T_PREFIX, TF_BEST, TF_ELIGIBLE, TF_LIVE, TF_MULTIPATH,
+  P_HEAD, P_OUT, Peer, T_ATTR, T_FLAGS, T_NEXT, T_PATHID, T_PEER, T_PREFIX, TF_BEST, TF_ELIGIBLE, TF_LIVE, TF_MULTIPATH, TF_STALE,
   pathRec, paths, peerAt, prefixRec, tableOf,
 } from "./state";
 
@@ -29,13 +29,15 @@ export function announce(peerIdx: u32, fam: u32, pathId: u32, attr: u32, eligibl
     const oldAttr = load<u32>(r + T_ATTR);
     const f = load<u16>(r + T_FLAGS);
     const wasEligible = (f & TF_ELIGIBLE) != 0;
+    if (f & TF_STALE) store<u16>(r + T_FLAGS, f & ~TF_STALE);
     if (oldAttr == attr && wasEligible == eligible) return;
     attrRef(attr);
     attrUnref(oldAttr);
     store<u32>(r + T_ATTR, attr);
     if (wasEligible && !eligible) peer.accepted--;
     if (!wasEligible && eligible) peer.accepted++;
-    store<u16>(r + T_FLAGS, eligible ? f | TF_ELIGIBLE : f & ~TF_ELIGIBLE);
+    const g = f & ~TF_STALE;
+    store<u16>(r + T_FLAGS, eligible ? g | TF_ELIGIBLE : g & ~TF_ELIGIBLE);
     changed = decide(ref, p, (f & (TF_BEST | TF_MULTIPATH)) != 0);
   } else {
     p = paths.alloc();
@@ -119,6 +121,33 @@ export function flushAdjRibIn(peerIdx: u32): void {
     if (!(load<u16>(r + T_FLAGS) & TF_LIVE) || <u32>load<u16>(r + T_PEER) != peerIdx) continue;
     removePath(load<u32>(r + T_PREFIX), p);
   }
+}
+
+/** Graceful restart (RFC 4724 helper): the peer's paths stay in use, marked stale. */
+export function markStale(peerIdx: u32): void {
+  if (!peerAt(peerIdx).received) return;
+  const n = paths.count;
+  for (let p: u32 = 1; p < n; p++) {
+    const r = pathRec(p);
+    const f = load<u16>(r + T_FLAGS);
+    if ((f & TF_LIVE) && <u32>load<u16>(r + T_PEER) == peerIdx) store<u16>(r + T_FLAGS, f | TF_STALE);
+  }
+}
+
+/** Removes the peer's paths still stale (End-of-RIB received or restart timer expired); famMask 1 IPv4, 2 IPv6. */
+export function sweepStale(peerIdx: u32, famMask: u32): u32 {
+  let removed: u32 = 0;
+  const n = paths.count;
+  for (let p: u32 = 1; p < n; p++) {
+    const r = pathRec(p);
+    const f = load<u16>(r + T_FLAGS);
+    if (!(f & TF_LIVE) || !(f & TF_STALE) || <u32>load<u16>(r + T_PEER) != peerIdx) continue;
+    const ref = load<u32>(r + T_PREFIX);
+    if (!((1 << (ref >>> 31)) & famMask)) continue;
+    removePath(ref, p);
+    removed++;
+  }
+  return removed;
 }
 
 /** Forgets what was advertised to the peer and stops its export (session down). */

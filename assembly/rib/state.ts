@@ -267,6 +267,7 @@ export const TF_LIVE: u16 = 1;
 export const TF_BEST: u16 = 2;
 export const TF_MULTIPATH: u16 = 4;
 export const TF_ELIGIBLE: u16 = 8;
+export const TF_STALE: u16 = 16; // kept through a graceful restart until the peer re-sends it
 
 export const paths = new Pool(20);
 

@@ -72,6 +72,8 @@ export interface RibPath {
   multipath: boolean;
   /** false: rejected at ingest (AS_PATH / ORIGINATOR_ID / CLUSTER_LIST loop): kept in the Adj-RIB-In only. */
   eligible: boolean;
+  /** Kept through the peer's graceful restart, not yet re-sent. */
+  stale: boolean;
   /** The neighbour's address, or "local" for an originated route. */
   peer: string;
   pathId: number;
@@ -181,9 +183,24 @@ export class Rib {
     if (!this.x.ribPeerUp(idx, flags, s.extendedMessage ? 65535 : 4096)) throw new Error(`rib: no peer ${idx}`);
   }
 
-  /** Session down: the peer's routes are withdrawn from the Loc-RIB; its Adj-RIB-Out is forgotten. */
-  peerDown(idx: number): void {
-    this.x.ribPeerDown(idx);
+  /**
+   * Session down: the peer's routes are withdrawn from the Loc-RIB and its
+   * Adj-RIB-Out is forgotten. keepStale (graceful restart helper, RFC 4724):
+   * its routes stay in use, marked stale, until sweepStale.
+   */
+  peerDown(idx: number, opts: { keepStale?: boolean } = {}): void {
+    this.x.ribPeerDown(idx, opts.keepStale ? 1 : 0);
+  }
+
+  /** Drops the peer's paths still stale (after its End-of-RIB, or when the restart timer expires); returns how many. */
+  sweepStale(idx: number, families: Family[] = ["ipv4-unicast", "ipv6-unicast"]): number {
+    const mask = families.reduce((m, f) => m | (1 << familyOf(f)), 0);
+    return this.x.ribPeerSweepStale(idx, mask) as number;
+  }
+
+  /** ROUTE-REFRESH from the peer: the next exportFor calls re-advertise everything, then End-of-RIB. */
+  refresh(idx: number): void {
+    if (!this.x.ribPeerRefresh(idx)) throw new Error(`rib: peer ${idx} is not up`);
   }
 
   removePeer(idx: number): void {
@@ -363,7 +380,7 @@ export class Rib {
         const attrs = decodeCanonical(u8.subarray(p + 12 + nhLen, p + 12 + nhLen + alen));
         p += 12 + nhLen + alen;
         paths.push({
-          nextHop: nh, ...attrs, best: (flags & 2) !== 0, multipath: (flags & 4) !== 0, eligible: (flags & 8) !== 0,
+          nextHop: nh, ...attrs, best: (flags & 2) !== 0, multipath: (flags & 4) !== 0, eligible: (flags & 8) !== 0, stale: (flags & 16) !== 0,
           peer: peer === 0 ? "local" : (this.peerAddress.get(peer) ?? `peer-${peer}`), pathId,
         });
       }

@@ -272,3 +272,39 @@ describe("4-octet AS (RFC 6793)", () => {
     expect(paths(rib, P1)[0].asPath).toEqual([{ type: "AS_SEQUENCE", asns: [65001] }]);
   });
 });
+
+describe("graceful restart (helper) and route refresh", () => {
+  test("a restarting peer's routes stay in use as stale; re-sent ones are fresh; the rest go on sweep", () => {
+    const rib = freshRib();
+    const a = rib.addPeer({ asn: 65001, address: "192.0.2.11", routerId: "10.0.0.11" });
+    rib.peerUp(a, { as4: true, ipv4: true, ipv6: true });
+    rib.feed(a, update({ nlri: [P1, P2], asPath: [65001] }));
+    rib.feed(a, update({ mpReach: { nextHop: "2001:db8::11", nlri: ["2001:db8:5::/48"] }, asPath: [65001] }));
+    rib.enableChanges(true);
+    rib.drainChanges();
+    rib.peerDown(a, { keepStale: true });
+    expect(paths(rib, P1).map((p) => [p.best, p.stale])).toEqual([[true, true]]);
+    expect(rib.drainChanges()).toEqual([]); // forwarding unchanged
+    rib.peerUp(a, { as4: true, ipv4: true, ipv6: true });
+    rib.feed(a, update({ nlri: [P1], asPath: [65001] }));
+    expect(paths(rib, P1)[0].stale).toBe(false);
+    expect(paths(rib, P2)[0].stale).toBe(true);
+    expect(rib.sweepStale(a, ["ipv4-unicast"])).toBe(1);
+    expect(paths(rib, P2)).toEqual([]);
+    expect(paths(rib, "2001:db8:5::/48")[0].stale).toBe(true);
+    expect(rib.drainChanges().map((c) => [c.prefix, c.withdrawn])).toEqual([[P2, true]]);
+    expect(rib.sweepStale(a)).toBe(1);
+    expect(rib.stats()).toMatchObject({ ipv4Prefixes: 1, ipv6Prefixes: 0 });
+  });
+
+  test("route refresh re-advertises the whole Adj-RIB-Out, then End-of-RIB", () => {
+    const rib = freshRib();
+    const b = rib.addPeer({ asn: 65002, address: "192.0.2.12" });
+    rib.peerUp(b, { as4: true, ipv4: true, ipv6: false, nextHopV4: "192.0.2.1" });
+    rib.originate({ prefix: P1 });
+    const first = rib.exportFor(b);
+    expect(rib.exportFor(b)).toEqual([]);
+    rib.refresh(b);
+    expect(rib.exportFor(b)).toEqual(first);
+  });
+});
