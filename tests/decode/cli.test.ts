@@ -174,6 +174,24 @@ describe("hex arguments", () => {
     });
   }
 
+  test("--extended-message admits an UPDATE longer than 4096 octets", () => {
+    // 1,100 /24s of 10.0.0.0/8 after ORIGIN, an empty AS_PATH and NEXT_HOP: 4,437 octets.
+    const attrs = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 192, 0, 2, 1];
+    const nlri = Array.from({ length: 1100 }, (_, i) => [24, 10, i >> 8, i & 255]).flat();
+    const length = 19 + 4 + attrs.length + nlri.length;
+    const bytes = [...Array(16).fill(0xff), length >> 8, length & 255, 2, 0, 0, 0, attrs.length, ...attrs, ...nlri];
+    const hex = Buffer.from(bytes).toString("hex");
+    const plain = sart("bun", [hex]);
+    expect(plain.status).toBe(1);
+    expect((JSON.parse(plain.stdout) as Msg[])[0].error).toMatchObject({ code: 1, subcode: 2 });
+    const extended = sart("bun", ["--extended-message", hex]);
+    expect(extended.status).toBe(0);
+    const [m] = JSON.parse(extended.stdout) as Msg[];
+    expect(m.length).toBe(length);
+    expect(m.nlri.length).toBe(1100);
+    expect(m.nlri[1099]).toBe("10.4.75.0/24");
+  });
+
   test("the OPENs of a fixture, given as hex, decode as in the capture", () => {
     const { frames } = readCapture(readFileSync(join(PCAPS, "gobgp-bird.pcap")));
     const conns = tcpConnections(frames, (s) => s.srcPort === 179 || s.dstPort === 179);
