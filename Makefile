@@ -11,24 +11,25 @@ HOST_SRC := $(shell find host -name '*.ts')
 
 build: wasm host build/bin/sart build/bin/sart-cni
 
-node_modules/.bin/asc: package.json package-lock.json
-	npm ci
-	touch $@
+# Installs the npm packages on a fresh clone only: an order-only prerequisite, so a
+# newer package.json never re-runs npm ci under a working tree in use.
+node_modules/.bin/asc:
+	npm ci --no-audit --no-fund
 
 wasm: build/sart.wasm
 
 # Written to a temporary name and moved, so a process loading the module never sees half a file.
-build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json $(ASC)
+build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json | $(ASC)
 	@mkdir -p build
 	t=build/sart.$$$$.tmp.wasm; $(ASC) assembly/index.ts --config asconfig.json --target release --outFile $$t --textFile $$t.wat && mv $$t $@ && mv $$t.wat build/sart.wat
 
 # Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources).
 host: build/node/sart/main.js build/node/sart-cni/main.js
 
-build/node/sart/main.js: $(HOST_SRC) $(ASC)
+build/node/sart/main.js: $(HOST_SRC) | $(ASC)
 	$(BUN) build host/cli/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart
 
-build/node/sart-cni/main.js: $(HOST_SRC) $(ASC)
+build/node/sart-cni/main.js: $(HOST_SRC) | $(ASC)
 	@if [ -f host/cni/main.ts ]; then $(BUN) build host/cni/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart-cni; fi
 
 build/bin/%: scripts/bin-wrapper.sh
