@@ -9,6 +9,9 @@ import {
   A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
 } from "./attrs";
 import { consumerAdvance, log, logBase, logEnd, trim } from "./log";
+import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
+import { V4_ENTRY, V6_ENTRY } from "../bgp/nlri";
+import { AFI_IPV6 } from "../bgp/wire";
 import { Buf, ChunkedU32, Vec32, be16, be32, put16, put32 } from "./mem";
 import {
   FAM_V4, FAM_V6, P_ADDR, P_FLAGS, P_HEAD, P_LEN, P_OUT, PF_LIVE, POLICY_LOCAL, POLICY_NONE, Peer, T_ATTR, T_FLAGS, T_PEER, TF_BEST,
@@ -93,84 +96,61 @@ function classify(peer: Peer, peerIdx: u32, fam: u32, idx: u32): void {
   }
 }
 
-// ---- message writing ----
+// ---- message writing (packing by the codec's in-core encoder) ----
 
-function beginMessage(maxMsg: u32): usize {
-  out.ensure(maxMsg);
-  const p = out.end();
-  memory.fill(p, 0xff, 16);
-  store<u8>(p + 18, 2);
-  return p;
-}
+const entries = new Buf(); // prefixes of one group in the codec's entry layout (../bgp/nlri)
 
-function endMessage(p: usize, w: usize): void {
-  put16(p + 16, <u32>(w - p));
-  out.len += <u32>(w - p);
-  messages++;
-}
-
-@inline function nlriSize(fam: u32, rec: usize): u32 {
-  return 1 + ((<u32>load<u8>(rec + P_LEN) + 7) >> 3);
-}
-
-/** Writes the prefix (length + significant address bytes, network order). */
-function writeNlri(w: usize, fam: u32, rec: usize): usize {
+/** Appends the prefix as a codec entry: IPv4 [pathId, address, length], IPv6 [pathId, length, a0..a3]. */
+function pushEntry(fam: u32, rec: usize): void {
   const plen = <u32>load<u8>(rec + P_LEN);
-  const nb = (plen + 7) >> 3;
-  store<u8>(w, <u8>plen);
-  w++;
   if (fam == FAM_V6) {
+    entries.ensure(V6_ENTRY);
+    const e = entries.end();
     const hi = load<u64>(rec + P_ADDR);
     const lo = load<u64>(rec + P_ADDR + 8);
-    for (let i: u32 = 0; i < nb; i++) {
-      const b = i < 8 ? hi >> (56 - (<u64>i << 3)) : lo >> (56 - (<u64>(i - 8) << 3));
-      store<u8>(w + i, <u8>b);
-    }
+    store<u32>(e, 0);
+    store<u32>(e, plen, 4);
+    store<u32>(e, <u32>(hi >> 32), 8);
+    store<u32>(e, <u32>hi, 12);
+    store<u32>(e, <u32>(lo >> 32), 16);
+    store<u32>(e, <u32>lo, 20);
+    entries.len += V6_ENTRY;
   } else {
-    const a = load<u32>(rec + P_ADDR);
-    for (let i: u32 = 0; i < nb; i++) store<u8>(w + i, <u8>(a >> (24 - (i << 3))));
+    entries.ensure(V4_ENTRY);
+    const e = entries.end();
+    store<u32>(e, 0);
+    store<u32>(e, load<u32>(rec + P_ADDR), 4);
+    store<u32>(e, plen, 8);
+    entries.len += V4_ENTRY;
   }
-  return w + nb;
+}
+
+/** Packs the collected entries into as few UPDATEs as the peer's maximum size allows. */
+function writeEntries(peer: Peer, fam: u32, nh: usize, nhLen: u32, withdraw: bool): void {
+  const size = fam == FAM_V6 ? V6_ENTRY : V4_ENTRY;
+  const count = entries.len / size;
+  const maxMsg = peer.maxMsg;
+  let done: u32 = 0;
+  while (done < count) {
+    out.ensure(maxMsg);
+    const at = entries.ptr + <usize>done * size;
+    const n = fam == FAM_V6
+      ? buildUpdateMp(out.end(), maxMsg, AFI_IPV6, nh, nhLen, attrOut.ptr, attrOut.len, at, count - done, false, withdraw)
+      : buildUpdateV4(out.end(), maxMsg, attrOut.ptr, attrOut.len, at, count - done, false, withdraw);
+    if (!n) return; // attributes too large for even one prefix: nothing can be sent
+    out.len += lastMessageLength();
+    messages++;
+    done += n;
+  }
 }
 
 function writeWithdrawals(peer: Peer, fam: u32, list: Vec32): void {
   if (!list.len) return;
   const pool = tableOf(fam).pool;
-  const maxMsg = peer.maxMsg;
-  let i: u32 = 0;
-  while (i < list.len) {
-    const p = beginMessage(maxMsg);
-    let w: usize;
-    let start: usize;
-    if (fam == FAM_V4) {
-      start = p + 21;
-    } else {
-      put16(p + 19, 0);
-      // MP_UNREACH_NLRI, extended length
-      store<u8>(p + 23, 0x90);
-      store<u8>(p + 24, 15);
-      put16(p + 27, 2);
-      store<u8>(p + 29, 1);
-      start = p + 30;
-    }
-    w = start;
-    const limit = p + maxMsg - (fam == FAM_V4 ? 2 : 0);
-    while (i < list.len) {
-      const rec = pool.at(list.get(i));
-      if (w + nlriSize(fam, rec) > limit) break;
-      w = writeNlri(w, fam, rec);
-      i++;
-    }
-    if (fam == FAM_V4) {
-      put16(p + 19, <u32>(w - start));
-      put16(w, 0);
-      w += 2;
-    } else {
-      put16(p + 25, <u32>(w - start) + 3);
-      put16(p + 21, <u32>(w - p - 23));
-    }
-    endMessage(p, w);
-  }
+  entries.len = 0;
+  for (let i: u32 = 0; i < list.len; i++) pushEntry(fam, pool.at(list.get(i)));
+  attrOut.len = 0;
+  writeEntries(peer, fam, 0, 0, true);
 }
 
 function writeAttr(flags: u32, type: u32, src: usize, len: u32): void {
@@ -353,67 +333,25 @@ function writeGroup(peer: Peer, g: u32): void {
   const fam = itemRef.get(item) >>> 31;
   const pool = tableOf(fam).pool;
   buildAttributes(peer, a, fam);
-  const maxMsg = peer.maxMsg;
-  const alen = attrOut.len;
-  const fixed: u32 = 23 + alen + (fam == FAM_V6 ? 4 + 5 + 16 : 0);
-  if (fixed + 17 > maxMsg) {
-    // attributes too large for one message with one prefix: nothing can be sent
-    return;
-  }
+  entries.len = 0;
   while (item != 0xffffffff) {
-    const p = beginMessage(maxMsg);
-    memory.copy(p + 23, attrOut.ptr, alen);
-    let w = p + 23 + alen;
-    let mp: usize = 0;
-    if (fam == FAM_V6) {
-      mp = w;
-      store<u8>(w, 0x90);
-      store<u8>(w + 1, 14);
-      put16(w + 4, 2);
-      store<u8>(w + 6, 1);
-      store<u8>(w + 7, 16);
-      memory.copy(w + 8, outNh6, 16);
-      store<u8>(w + 24, 0);
-      w += 25;
-    }
-    const limit = p + maxMsg;
-    let n: u32 = 0;
-    while (item != 0xffffffff) {
-      const rec = pool.at(itemRef.get(item) & 0x7fffffff);
-      if (w + nlriSize(fam, rec) > limit) break;
-      w = writeNlri(w, fam, rec);
-      item = itemNext.get(item);
-      n++;
-    }
-    if (!n) unreachable();
-    put16(p + 19, 0);
-    if (fam == FAM_V6) {
-      put16(mp + 2, <u32>(w - mp - 4));
-      put16(p + 21, <u32>(w - p - 23));
-    } else {
-      put16(p + 21, alen);
-    }
-    endMessage(p, w);
+    pushEntry(fam, pool.at(itemRef.get(item) & 0x7fffffff));
+    item = itemNext.get(item);
   }
+  writeEntries(peer, fam, outNh6, 16, false);
 }
 
+/** End-of-RIB (RFC 4724 2): an empty UPDATE for IPv4, an empty MP_UNREACH_NLRI for IPv6. */
 function writeEndOfRib(peer: Peer): void {
-  if (peer.fam4) {
-    const p = beginMessage(23);
-    put16(p + 19, 0);
-    put16(p + 21, 0);
-    endMessage(p, p + 23);
-  }
-  if (peer.fam6) {
-    const p = beginMessage(29);
-    put16(p + 19, 0);
-    put16(p + 21, 6);
-    store<u8>(p + 23, 0x80);
-    store<u8>(p + 24, 15);
-    store<u8>(p + 25, 3);
-    put16(p + 26, 2);
-    store<u8>(p + 28, 1);
-    endMessage(p, p + 29);
+  entries.len = 0;
+  entries.ensure(V6_ENTRY);
+  for (let fam: u32 = 0; fam < 2; fam++) {
+    if (fam == FAM_V4 ? !peer.fam4 : !peer.fam6) continue;
+    out.ensure(64);
+    if (fam == FAM_V6) buildUpdateMp(out.end(), peer.maxMsg, AFI_IPV6, 0, 0, 0, 0, entries.ptr, 0, false, true);
+    else buildUpdateV4(out.end(), peer.maxMsg, 0, 0, entries.ptr, 0, false, true);
+    out.len += lastMessageLength();
+    messages++;
   }
 }
 
