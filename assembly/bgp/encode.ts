@@ -113,6 +113,7 @@ export function lastMessageLength(): u32 { return lastLength; }
 
 export function buildUpdateV4(out: usize, maxLen: u32, attrs: usize, attrsLen: u32, entries: usize, count: u32, addPath: bool, withdraw: bool): u32 {
   const fixed = HEADER_LEN + 4 + (withdraw ? 0 : attrsLen);
+  if (fixed > maxLen) { lastLength = 0; return 0; }
   let room: i32 = <i32>maxLen - <i32>fixed;
   let p = out + HEADER_LEN + 2;
   let taken: u32 = 0;
@@ -144,7 +145,9 @@ export function buildUpdateV4(out: usize, maxLen: u32, attrs: usize, attrsLen: u
 export function buildUpdateMp(out: usize, maxLen: u32, afi: u32, nextHop: usize, nextHopLen: u32, attrs: usize, attrsLen: u32, entries: usize, count: u32, addPath: bool, withdraw: bool): u32 {
   const size = afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY;
   const mpFixed: u32 = withdraw ? 3 : 5 + nextHopLen;
+  if (withdraw) attrsLen = 0; // an MP_UNREACH_NLRI needs no other attribute
   const fixed = HEADER_LEN + 4 + attrsLen + 4 + mpFixed;
+  if (fixed > maxLen) { lastLength = 0; return 0; }
   let room: i32 = <i32>maxLen - <i32>fixed;
   let taken: u32 = 0;
   let bytes: u32 = 0;
@@ -174,10 +177,8 @@ export function buildUpdateMp(out: usize, maxLen: u32, afi: u32, nextHop: usize,
   }
   writePrefixes(v, afi, entries, taken, addPath);
   p += h + valueLen;
-  if (!withdraw) {
-    memory.copy(p, attrs, attrsLen);
-    p += attrsLen;
-  }
+  memory.copy(p, attrs, attrsLen);
+  p += attrsLen;
   wr16(attrLenAt, <u32>(p - attrLenAt - 2));
   lastLength = <u32>(p - out);
   writeHeader(out, lastLength, MSG_UPDATE);

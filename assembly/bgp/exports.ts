@@ -1,7 +1,8 @@
 // bgp ABI exports (wasm names prefixed `codec`). host/core/codec.ts is the only caller.
 import { IN, OUT } from "./records";
 import { decodeChunk, decodedMessages, decodedPrefixes } from "./decode";
-import { encodeRecords } from "./encode";
+import { buildUpdateMp, buildUpdateV4, encodeRecords, lastMessageLength } from "./encode";
+import { AFI_IPV4, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_EXTENDED_MESSAGE } from "./wire";
 
 /** Returns the input region, grown to hold at least len bytes (contents are not kept across growth). */
 export function codecInputPtr(len: u32): usize {
@@ -32,3 +33,25 @@ export function codecEncode(recOffset: u32, recLen: u32, sessionFlags: u32): i32
 /** Messages and prefixes (announced + withdrawn) in the last codecDecode call. */
 export function codecDecodedMessages(): u32 { return decodedMessages; }
 export function codecDecodedPrefixes(): u32 { return decodedPrefixes; }
+
+/**
+ * Packs entries (./nlri layout) at input[entriesOff] sharing the attribute
+ * bytes at input[attrOff, +attrLen) into one UPDATE at codecOutputPtr (IPv4
+ * without a next hop: NLRI / Withdrawn Routes fields; otherwise MP_REACH_NLRI
+ * with the next hop at input[nhOff, +nhLen) or MP_UNREACH_NLRI). Returns the
+ * entries consumed (0: the attributes leave no room); codecBuiltLength() is the size.
+ */
+export function codecBuildUpdate(afi: u32, withdraw: u32, attrOff: u32, attrLen: u32, nhOff: u32, nhLen: u32, entriesOff: u32, count: u32, sessionFlags: u32): u32 {
+  const max = (sessionFlags & SF_EXTENDED_MESSAGE) != 0 ? MAX_EXTENDED_MESSAGE : MAX_MESSAGE;
+  const entryBytes: usize = afi == AFI_IPV4 ? 12 : 24;
+  if (<usize>attrOff + attrLen > IN.cap || <usize>nhOff + nhLen > IN.cap || <usize>entriesOff + <usize>count * entryBytes > IN.cap || nhLen > 32) return 0;
+  OUT.len = 0;
+  OUT.ensure(<usize>max + 64);
+  const addPath = (sessionFlags & (afi == AFI_IPV4 ? SF_ADDPATH_V4 : SF_ADDPATH_V6)) != 0;
+  if (afi == AFI_IPV4 && (nhLen == 0 || withdraw != 0)) {
+    return buildUpdateV4(OUT.ptr, max, IN.ptr + attrOff, attrLen, IN.ptr + entriesOff, count, addPath, withdraw != 0);
+  }
+  return buildUpdateMp(OUT.ptr, max, afi, IN.ptr + nhOff, nhLen, IN.ptr + attrOff, attrLen, IN.ptr + entriesOff, count, addPath, withdraw != 0);
+}
+
+export function codecBuiltLength(): u32 { return lastMessageLength(); }

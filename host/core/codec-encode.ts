@@ -1,8 +1,8 @@
 // JSON (DESIGN.md's decode shape) -> the core's record stream -> wire bytes.
-// The record layouts are assembly/bgp/records.ts.
-import { nodeCore } from "./node.ts";
+// The record layouts are assembly/bgp/records.ts. Runtime-agnostic: every
+// function takes the Core (./codec.ts supplies the process-wide one).
 import type { Core } from "./wasm.ts";
-import type { AsPathSegment, CodecOptions, DecodedMessage, UpdateAttributes } from "./codec.ts";
+import type { AsPathSegment, CodecOptions, DecodedMessage, UpdateAttributes } from "./codec-types.ts";
 import { CAPABILITY_NAMES, MESSAGE_TYPE_CODES, ORIGINS, SEGMENT_CODES, familyCodes, sessionFlags } from "./codec-names.ts";
 import { fromHex, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
 
@@ -297,7 +297,7 @@ function records(msg: DecodedMessage): RecordWriter {
  * JSON -> bytes -> JSON round-trips. Throws on a JSON value that cannot be
  * encoded, or a message over the size limit (4096, or 65535 with extendedMessage).
  */
-export function encodeMessage(msg: DecodedMessage, opts: CodecOptions = {}, core: Core = nodeCore()): Uint8Array {
+export function encodeMessage(core: Core, msg: DecodedMessage, opts: CodecOptions = {}): Uint8Array {
   const { bytes, recOffset, recLen } = records(msg).layout();
   if (bytes.length > 120000) throw new Error(`${msg.type}: too large to encode`);
   const e = core.exports;
@@ -308,4 +308,60 @@ export function encodeMessage(msg: DecodedMessage, opts: CodecOptions = {}, core
   if (n < 0) throw new Error(`${msg.type}: the core rejected the encoding records (${n})`);
   const out = e.codecOutputPtr() as number;
   return core.u8().slice(out, out + n);
+}
+
+/** Packs prefixes sharing attributes into UPDATEs through the core's builder (see ./codec.ts encodeUpdates). */
+export function encodeUpdates(
+  core: Core,
+  prefixes: string[],
+  attributes: UpdateAttributes | undefined,
+  opts: CodecOptions & { withdraw?: boolean; pathIds?: number[] } = {},
+): Uint8Array[] {
+  const p = splitPrefixes(prefixes, opts.pathIds, "prefixes");
+  if (p.v4Count > 0 && p.v6Count > 0) throw new Error("prefixes: one address family per call");
+  if (prefixes.length === 0) return [];
+  const a: UpdateAttributes = attributes ?? {};
+  const withdraw = opts.withdraw === true;
+  const v6 = p.v6Count > 0;
+  const nh = a.nextHop;
+  const mpNextHop = !withdraw && nh !== undefined && (v6 || Array.isArray(nh) || isIpv6(nh));
+  if (!withdraw && nh === undefined) throw new Error("attributes.nextHop is required to announce");
+  // The attribute bytes: an UPDATE without NLRI, cut after its attribute length field.
+  let attrBytes = new Uint8Array(0);
+  if (!withdraw) {
+    const { nextHop, ...rest } = a;
+    const msg = encodeMessage(core, { type: "UPDATE", withdrawn: [], nlri: [], attributes: mpNextHop ? rest : { ...rest, nextHop } }, opts);
+    const len = (msg[21] << 8) | msg[22];
+    attrBytes = msg.slice(23, 23 + len);
+  }
+  let nhBytes = new Uint8Array(0);
+  if (mpNextHop) {
+    const words = nextHopWords(nh!, "nextHop").slice(1);
+    nhBytes = new Uint8Array(words.length * 4);
+    words.forEach((w, i) => new DataView(nhBytes.buffer).setUint32(4 * i, w));
+  }
+  const entries = v6 ? p.v6 : p.v4;
+  const count = v6 ? p.v6Count : p.v4Count;
+  const entrySize = v6 ? 24 : 12;
+  const nhOff = attrBytes.length;
+  const entriesOff = (nhOff + nhBytes.length + 3) & ~3;
+  const input = new Uint8Array(entriesOff + entries.length * 4);
+  input.set(attrBytes, 0);
+  input.set(nhBytes, nhOff);
+  const dv = new DataView(input.buffer);
+  entries.forEach((w, i) => dv.setUint32(entriesOff + 4 * i, w >>> 0, true));
+  const e = core.exports;
+  const inPtr = e.codecInputPtr(input.length) as number;
+  core.u8().set(input, inPtr);
+  const flags = sessionFlags(opts);
+  const out: Uint8Array[] = [];
+  for (let done = 0; done < count; ) {
+    const n = e.codecBuildUpdate(v6 ? 2 : 1, withdraw ? 1 : 0, 0, attrBytes.length, nhOff, nhBytes.length,
+      entriesOff + done * entrySize, count - done, flags) as number;
+    if (n === 0) throw new Error("attributes too large: no prefix fits in one UPDATE");
+    const ptr = e.codecOutputPtr() as number;
+    out.push(core.u8().slice(ptr, ptr + (e.codecBuiltLength() as number)));
+    done += n;
+  }
+  return out;
 }
