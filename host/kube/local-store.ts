@@ -186,7 +186,7 @@ export class LocalStore implements Store {
     const key = { name: meta.name, namespace: meta.namespace };
     if (this.bucket(kind).has(nsNameKey(next))) throw new AlreadyExistsError(describeObject(kind, key), kind, key);
     this.initMetadata(next);
-    if (info.hasStatus && kind !== "Node") delete next.status; // status comes through /status only
+    initialStatus(kind, next); // status comes through /status only
     const admitted = this.admit(kind, next, undefined);
     this.commit(kind, admitted, "ADDED");
     await this.persistUnlessEvent(kind);
@@ -353,8 +353,23 @@ export class LocalStore implements Store {
       else delete m.namespace;
       m.uid = cur.metadata.uid;
       m.creationTimestamp = cur.metadata.creationTimestamp;
-      if (cur.metadata.deletionTimestamp) m.deletionTimestamp = cur.metadata.deletionTimestamp;
-      else delete m.deletionTimestamp;
+      if (cur.metadata.deletionTimestamp) {
+        m.deletionTimestamp = cur.metadata.deletionTimestamp;
+        (m as Record<string, unknown>).deletionGracePeriodSeconds = 0;
+        const had = new Set(cur.metadata.finalizers ?? []);
+        const added = (m.finalizers ?? []).filter((f) => !had.has(f));
+        if (added.length) {
+          throw new InvalidError(
+            describeObject(kind, { name: m.name, namespace: m.namespace }),
+            `metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+            kind,
+            { name: m.name, namespace: m.namespace },
+          );
+        }
+      } else {
+        delete m.deletionTimestamp;
+        delete (m as Record<string, unknown>).deletionGracePeriodSeconds;
+      }
       m.generation = cur.metadata.generation;
       if (!deepEqual(specPart(cur), specPart(result))) m.generation = (cur.metadata.generation ?? 0) + 1;
     }
@@ -375,6 +390,7 @@ export class LocalStore implements Store {
       if (cur.metadata.deletionTimestamp) return;
       const next = structuredClone(cur);
       next.metadata.deletionTimestamp = rfc3339();
+      (next.metadata as Record<string, unknown>).deletionGracePeriodSeconds = 0;
       next.metadata.resourceVersion = this.nextResourceVersion();
       this.commit(kind, next, "MODIFIED");
       return;
@@ -430,7 +446,7 @@ export class LocalStore implements Store {
         if (!cur) {
           const obj = structuredClone(doc.obj);
           this.initMetadata(obj);
-          if (KINDS[kind].hasStatus && kind !== "Node") delete obj.status;
+          initialStatus(kind, obj);
           this.commit(kind, this.admit(kind, obj, undefined), "ADDED");
         } else if (this.manifestHashes[id] !== doc.hash) {
           // Re-apply the document's fields; keep what controllers added (finalizers, owners, status).
@@ -757,6 +773,15 @@ function checkManifestObject(raw: unknown, issues: ValidationIssue[]): KubeObjec
 }
 
 // ---- small utilities ----
+
+/** The status an object starts with: clients cannot set it on create, except a Node's (as kubelets do). */
+function initialStatus(kind: Kind, obj: KubeObject): void {
+  if (kind === "Node" || !KINDS[kind].hasStatus) return;
+  if (kind === "Service") obj.status = { loadBalancer: {} };
+  else if (kind === "Pod") obj.status = { phase: "Pending" };
+  else if (kind === "Namespace") obj.status = { phase: "Active" };
+  else delete obj.status;
+}
 
 /** The fields whose change bumps metadata.generation: everything but metadata and status. */
 function specPart(obj: KubeObject): Record<string, unknown> {

@@ -147,6 +147,7 @@ describe("LocalStore CRUD", () => {
     // deletionTimestamp cannot be cleared by a write
     const kept = await s.update({ ...marked, metadata: { ...marked.metadata, deletionTimestamp: undefined, labels: { a: "b" } } });
     expect(kept.metadata.deletionTimestamp).toBe(marked.metadata.deletionTimestamp);
+    await expect(s.patch("AddressPool", { name: "a" }, { metadata: { finalizers: ["x/y", "new/one"] } })).rejects.toMatchObject({ status: 422 });
     await s.patch("AddressPool", { name: "a" }, { metadata: { finalizers: null } });
     expect(await s.get("AddressPool", { name: "a" })).toBeUndefined();
     await s.delete("AddressPool", { name: "a" }); // missing is not an error
@@ -204,7 +205,7 @@ describe("LocalStore informers", () => {
   test("initial list as ADDED, then MODIFIED, DELETED; cache follows; resync re-delivers", async () => {
     const s = await open();
     await s.create(pool("a", "192.0.2.0/24"));
-    const inf = s.informer<KubeObject>("AddressPool", { resyncMs: 100 });
+    const inf = s.informer<KubeObject>("AddressPool", { resyncMs: 0 });
     const seen: WatchEvent[] = [];
     inf.on((e) => seen.push(e));
     await inf.start();
@@ -221,8 +222,15 @@ describe("LocalStore informers", () => {
     ]);
     expect((inf.get({ name: "a" })!.spec as { autoAssign: boolean }).autoAssign).toBe(true);
     expect(inf.get({ name: "b" })).toBeUndefined();
-    const before = seen.length;
-    await until(() => seen.slice(before).some((e) => e.type === "MODIFIED" && e.object.metadata.name === "a"), "resync");
+    // Resync: a second informer re-delivers its unchanged cache as MODIFIED.
+    const again = s.informer<KubeObject>("AddressPool", { resyncMs: 100 });
+    const resynced: string[] = [];
+    again.on((e) => resynced.push(`${e.type} ${e.object.metadata.name}`));
+    await again.start();
+    await until(() => resynced.filter((x) => x === "MODIFIED a").length >= 2, "two resyncs");
+    expect(resynced[0]).toBe("ADDED a");
+    expect(again.get({ name: "a" })!.metadata.resourceVersion).toBe(inf.get({ name: "a" })!.metadata.resourceVersion);
+    again.stop();
     inf.stop();
   });
 
