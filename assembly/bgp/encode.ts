@@ -200,6 +200,14 @@ function writeCapability(p: usize, r: usize, n: u32): u32 {
   let v = p + 2;
   let len: u32 = 0;
   const parsed = r + 12;
+  // A record without parsed words carries the value bytes (unknown codes, or raw bytes the host kept).
+  if (n <= 3) {
+    len = word(r + 8);
+    if (len > 255) len = 255;
+    memory.copy(v, recBase + word(r + 4), len);
+    wr8(p + 1, len);
+    return 2 + len;
+  }
   switch (code) {
     case 1: wr16(v, word(parsed)); wr8(v + 2, 0); wr8(v + 3, word(parsed + 4)); len = 4; break;
     case 2: case 6: case 70: case 128: len = 0; break;

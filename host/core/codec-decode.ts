@@ -137,7 +137,13 @@ class RecordReader {
         code, name,
         families: triples(0).map(([afi, safi, nextHopAfi]) => ({ afi, safi, family: familyName(afi, safi), nextHopAfi })),
       };
-      case 73: return { code, name, hostname: utf8(this.raw(at(0), at(1))), domain: utf8(this.raw(at(2), at(3))) };
+      case 73: {
+        const host = this.raw(at(0), at(1));
+        const domain = this.raw(at(2), at(3));
+        const cap: Capability = { code, name, hostname: utf8(host), domain: utf8(domain) };
+        if (!validUtf8(host) || !validUtf8(domain)) cap.hex = hex(value); // keep the exact bytes
+        return cap;
+      }
       case 2: case 6: case 70: case 128: return { code, name };
     }
     return { code, name: "unknown", hex: hex(value) };
@@ -164,6 +170,15 @@ class RecordReader {
     msg.subtype = this.w(p + 8);
     const orfLen = this.w(p + 16);
     if (orfLen > 0) msg.orf = hex(this.raw(this.w(p + 12), orfLen));
+  }
+}
+
+function validUtf8(b: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
   }
 }
 

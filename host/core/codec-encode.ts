@@ -214,13 +214,20 @@ function capabilityRecord(w: RecordWriter, c: Record<string, any>): void {
     if (!found) throw new Error(`capability ${JSON.stringify(c.name)}: unknown name and no code`);
     code = Number(found[0]);
   }
-  const fam = (f: Record<string, any>, what: string): [number, number] => {
-    if (f.afi !== undefined) return [u32(f.afi, `${what} afi`, 0xffff), u32(f.safi, `${what} safi`, 255)];
+  const fam = (f: Record<string, any>, what: string, safiMax = 255): [number, number] => {
+    if (f.afi !== undefined) return [u32(f.afi, `${what} afi`, 0xffff), u32(f.safi, `${what} safi`, safiMax)];
     const codes = familyCodes(f.family);
     if (!codes) throw new Error(`${what}: unknown family ${JSON.stringify(f.family)}`);
     return codes;
   };
   const head = [code, 0, 0];
+  if (typeof c.hex === "string") {
+    // Raw bytes win: unknown capabilities, and known ones the JSON could not show faithfully.
+    const bytes = fromHex(c.hex, `capability ${code}`);
+    if (bytes.length > 255) throw new Error(`capability ${code}: value over 255 bytes`);
+    w.rec(T_CAP, [u32(code, "capability code", 255), w.blob(bytes), bytes.length]);
+    return;
+  }
   switch (code) {
     case 1: w.rec(T_CAP, [...head, ...fam(c, "multiprotocol")]); return;
     case 2: case 6: case 70: case 128: w.rec(T_CAP, head); return;
@@ -238,7 +245,7 @@ function capabilityRecord(w: RecordWriter, c: Record<string, any>): void {
       return;
     }
     case 5: {
-      const fams = (c.families ?? []).flatMap((f: Record<string, any>) => [...fam(f, "extended-nexthop"), u32(f.nextHopAfi ?? 2, "nextHopAfi", 0xffff)]);
+      const fams = (c.families ?? []).flatMap((f: Record<string, any>) => [...fam(f, "extended-nexthop", 0xffff), u32(f.nextHopAfi ?? 2, "nextHopAfi", 0xffff)]);
       w.rec(T_CAP, [...head, ...fams]);
       return;
     }
@@ -250,9 +257,7 @@ function capabilityRecord(w: RecordWriter, c: Record<string, any>): void {
       return;
     }
   }
-  const bytes = fromHex(c.hex ?? "", `capability ${code}`);
-  if (bytes.length > 255) throw new Error(`capability ${code}: value over 255 bytes`);
-  w.rec(T_CAP, [u32(code, "capability code", 255), w.blob(bytes), bytes.length]);
+  w.rec(T_CAP, [u32(code, "capability code", 255), 0, 0]);
 }
 
 function records(msg: DecodedMessage): RecordWriter {

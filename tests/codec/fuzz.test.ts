@@ -135,3 +135,19 @@ test("mutated streams split at random points decode the same as whole buffers", 
     expect(pieces).toEqual(whole);
   }
 });
+
+test("every mutated message that decodes cleanly re-encodes to bytes that decode to the same JSON", () => {
+  const r = rng(99);
+  const base = seeds();
+  let checked = 0;
+  for (let i = 0; i < 30_000; i++) {
+    const opts = OPTIONS[i % OPTIONS.length];
+    for (const m of decodeMessages(mutate(base[i % base.length], r), opts)) {
+      if (m.error || m.treatAsWithdraw || m.discardedAttributes || !m.type) continue;
+      const again = decodeMessages(encodeMessage(m, opts), opts)[0];
+      if (JSON.stringify(again) !== JSON.stringify(m)) expect(again).toEqual(m);
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(5_000);
+});
