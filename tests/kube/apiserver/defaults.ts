@@ -1,7 +1,7 @@
 // Per-kind behaviour of the real server that clients can observe: defaulting and allocation on
 // create/update (Service clusterIP, nodePorts, ipFamilies), status reset on create, name rules,
 // and the few validations our code could get wrong (Lease MicroTime, CRD names).
-import { badRequest, invalid, type StatusCause } from "./errors.ts";
+import { ApiError, badRequest, invalid, type StatusCause } from "./errors.ts";
 import type { NameRule, ResourceType } from "./types.ts";
 
 const LABEL_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -28,8 +28,13 @@ export function nameError(name: string, rule: NameRule): string | undefined {
 export class ServiceAllocator {
   private nextV4 = 1;
   private nextV6 = 1;
-  private nextNodePort = 30000;
-  private usedNodePorts = new Set<number>();
+  private readonly usedNodePorts = new Set<number>();
+  private nextNodePort: number;
+
+  /** `nodePorts`: the --service-node-port-range, default 30000-32767 (2768 ports) as in a real cluster. */
+  constructor(private readonly nodePorts: { min: number; max: number } = { min: 30000, max: 32767 }) {
+    this.nextNodePort = nodePorts.min;
+  }
 
   clusterIP(family: "IPv4" | "IPv6"): string {
     if (family === "IPv4") {
@@ -41,15 +46,18 @@ export class ServiceAllocator {
   }
 
   nodePort(): number {
-    for (let i = 0; i < 2768; i++) {
+    const { min, max } = this.nodePorts;
+    for (let i = 0; i <= max - min; i++) {
       const p = this.nextNodePort;
-      this.nextNodePort = p >= 32767 ? 30000 : p + 1;
+      this.nextNodePort = p >= max ? min : p + 1;
       if (!this.usedNodePorts.has(p)) {
         this.usedNodePorts.add(p);
         return p;
       }
     }
-    throw badRequest("spec.ports: node port range 30000-32767 is full");
+    // The real server's answer when the range is exhausted (LoadBalancer Services need
+    // spec.allocateLoadBalancerNodePorts: false beyond ~2700 of them).
+    throw new ApiError(500, "InternalError", "Internal error occurred: failed to allocate a nodePort: range is full");
   }
 
   reserveNodePort(p: number): void {

@@ -1,6 +1,6 @@
-// HTTP routing of the test API server: discovery documents, /version, and the REST verbs of every
-// served resource (get, list, watch, create, update, patch, delete, deletecollection, /status).
-import type { IncomingMessage, ServerResponse } from "node:http";
+// Request routing of the test API server: discovery documents, /version, OpenAPI, and the REST
+// verbs of every served resource (get, list, watch, create, update, patch, delete,
+// deletecollection, /status). Transport-neutral: transport.ts serves it over node:http or Bun.serve.
 import yaml from "js-yaml";
 import { ApiError, badRequest, methodNotAllowed, notFoundPath } from "./errors.ts";
 import { openApiDoc, openApiIndex } from "./openapi.ts";
@@ -21,8 +21,22 @@ export const SERVER_VERSION = {
   platform: "linux/amd64",
 };
 
-/** A slow watcher that has this much unread output is disconnected, as the real server drops slow watchers. */
-const WATCH_BUFFER_LIMIT = 256 * 1024 * 1024;
+export interface ApiRequest {
+  method: string;
+  /** Path and query, e.g. "/api/v1/services?watch=true". */
+  url: string;
+  contentType: string;
+  text(): Promise<string>;
+}
+
+/** The writable end of a watch response; `onClose` fires when the client goes away. */
+export interface WatchStream {
+  write(line: string): void;
+  end(): void;
+  onClose(cb: () => void): void;
+}
+
+export type ApiReply = { status: number; body: string; contentType?: string } | { watch: (stream: WatchStream) => void };
 
 export interface HttpStats {
   requests: number;
@@ -36,58 +50,55 @@ export class ApiHandler {
     private readonly address: () => string,
   ) {}
 
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /** Never rejects: errors become Status replies. */
+  async handle(req: ApiRequest): Promise<ApiReply> {
     this.stats.requests++;
-    this.route(req, res).catch((err) => this.fail(res, err));
-  };
-
-  private fail(res: ServerResponse, err: unknown): void {
-    const e = err instanceof ApiError ? err : new ApiError(500, "InternalError", `Internal error occurred: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-    if (res.headersSent) {
-      res.destroy();
-      return;
+    try {
+      return await this.route(req);
+    } catch (err) {
+      const e = err instanceof ApiError ? err : new ApiError(500, "InternalError", `Internal error occurred: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      return reply(e.code, JSON.stringify(e.toStatus()));
     }
-    send(res, e.code, JSON.stringify(e.toStatus()));
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+  private async route(req: ApiRequest): Promise<ApiReply> {
+    const url = new URL(req.url, "http://localhost");
     const segs = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    const method = req.method ?? "GET";
-    if (segs.length === 0) return sendObj(res, 200, { paths: ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"] });
-    if (segs.length === 1 && ["healthz", "livez", "readyz"].includes(segs[0])) return sendText(res, 200, "ok");
-    if (segs.length === 1 && segs[0] === "version") return sendObj(res, 200, SERVER_VERSION);
-    if (segs[0] === "openapi" && segs[1] === "v3") return this.openapi(res, url, segs.slice(2));
+    const method = req.method;
+    if (segs.length === 0) return replyObj(200, { paths: ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"] });
+    if (segs.length === 1 && ["healthz", "livez", "readyz"].includes(segs[0])) return { status: 200, body: "ok", contentType: "text/plain; charset=utf-8" };
+    if (segs.length === 1 && segs[0] === "version") return replyObj(200, SERVER_VERSION);
+    if (segs[0] === "openapi" && segs[1] === "v3") return this.openapi(url, segs.slice(2));
     if (segs[0] === "api") {
-      if (segs.length === 1) return sendObj(res, 200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: this.address() }] });
+      if (segs.length === 1) return replyObj(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: this.address() }] });
       if (segs[1] !== "v1") throw notFoundPath(url.pathname);
-      if (segs.length === 2) return sendObj(res, 200, this.resourceList("v1"));
-      return this.resource(req, res, url, "v1", segs.slice(2));
+      if (segs.length === 2) return replyObj(200, this.resourceList("v1"));
+      return this.resource(req, url, "v1", segs.slice(2));
     }
     if (segs[0] === "apis") {
-      if (segs.length === 1) return sendObj(res, 200, { kind: "APIGroupList", apiVersion: "v1", groups: this.groups() });
+      if (segs.length === 1) return replyObj(200, { kind: "APIGroupList", apiVersion: "v1", groups: this.groups() });
       if (segs.length === 2) {
         const g = this.groups().find((x) => x.name === segs[1]);
         if (!g) throw notFoundPath(url.pathname);
-        return sendObj(res, 200, { kind: "APIGroup", apiVersion: "v1", ...g });
+        return replyObj(200, { kind: "APIGroup", apiVersion: "v1", ...g });
       }
       const gv = `${segs[1]}/${segs[2]}`;
       if (!this.store.served.has(gv)) throw notFoundPath(url.pathname);
-      if (segs.length === 3) return sendObj(res, 200, this.resourceList(gv));
-      return this.resource(req, res, url, gv, segs.slice(3));
+      if (segs.length === 3) return replyObj(200, this.resourceList(gv));
+      return this.resource(req, url, gv, segs.slice(3));
     }
     if (method !== "GET") throw methodNotAllowed();
     throw notFoundPath(url.pathname);
   }
 
-  private openapi(res: ServerResponse, url: URL, rest: string[]): void {
+  private openapi(url: URL, rest: string[]): ApiReply {
     const byGv = new Map<string, ResourceType[]>();
     for (const [gv, m] of this.store.served) byGv.set(gv, [...m.values()]);
-    if (rest.length === 0) return sendObj(res, 200, openApiIndex(byGv));
+    if (rest.length === 0) return replyObj(200, openApiIndex(byGv));
     const gv = rest[0] === "api" ? rest.slice(1).join("/") : rest[0] === "apis" ? rest.slice(1).join("/") : "";
     const types = byGv.get(gv);
     if (!types || types.length === 0) throw notFoundPath(url.pathname);
-    return sendObj(res, 200, openApiDoc(types));
+    return replyObj(200, openApiDoc(types));
   }
 
   private groups(): Array<{ name: string; versions: Array<{ groupVersion: string; version: string }>; preferredVersion: { groupVersion: string; version: string } }> {
@@ -121,7 +132,7 @@ export class ApiHandler {
   }
 
   /** `rest` is the path after /api/v1 or /apis/<group>/<version>. */
-  private async resource(req: IncomingMessage, res: ServerResponse, url: URL, gv: string, rest: string[]): Promise<void> {
+  private async resource(req: ApiRequest, url: URL, gv: string, rest: string[]): Promise<ApiReply> {
     let legacyWatch = false;
     if (rest[0] === "watch") {
       legacyWatch = true;
@@ -144,13 +155,13 @@ export class ApiHandler {
     const q = url.searchParams;
     const dryRun = q.get("dryRun") === "All";
     const fv = (["Strict", "Warn", "Ignore"].includes(q.get("fieldValidation") ?? "") ? q.get("fieldValidation") : "Warn") as FieldValidation;
-    const method = req.method ?? "GET";
+    const method = req.method;
 
     if (name === undefined) {
       const label = parseLabelSelector(q.get("labelSelector"));
       const field = parseFieldSelector(q.get("fieldSelector"), t.fieldSelectors);
       if (method === "GET") {
-        if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") return this.watch(req, res, t, ns, q, label, field);
+        if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") return this.watch(t, ns, q, label, field);
         const limit = q.get("limit") ? Number(q.get("limit")) : undefined;
         const r = this.store.list(t, {
           namespace: ns, label, field,
@@ -159,77 +170,74 @@ export class ApiHandler {
           limit: limit && limit > 0 ? limit : undefined,
           continueToken: q.get("continue") || undefined,
         });
-        return send(res, 200, listJson(t, r.rv, r.recs, r.continueToken, r.remaining));
+        return reply(200, listJson(t, r.rv, r.recs, r.continueToken, r.remaining));
       }
       if (method === "POST") {
         if (t.namespaced && ns === undefined) throw methodNotAllowed(`POST requires a namespace for ${t.plural}`);
         const rec = await this.store.create(t, nsKey, await readBody(req), dryRun, fv);
-        return send(res, 201, recJson(rec));
+        return reply(201, recJson(rec));
       }
       if (method === "DELETE") {
         const recs = await this.store.deleteCollection(t, { namespace: ns, label, field });
-        return send(res, 200, listJson(t, this.store.rv, recs));
+        return reply(200, listJson(t, this.store.rv, recs));
       }
       throw methodNotAllowed();
     }
     if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") {
       const field = parseFieldSelector(`metadata.name=${name}`, []);
-      return this.watch(req, res, t, ns, q, undefined, field);
+      return this.watch(t, ns, q, undefined, field);
     }
     switch (method) {
       case "GET":
-        return send(res, 200, recJson(this.store.get(t, nsKey, name)));
+        return reply(200, recJson(this.store.get(t, nsKey, name)));
       case "PUT": {
         const { rec, created } = await this.store.update(t, nsKey, name, await readBody(req), status, dryRun, fv);
-        return send(res, created ? 201 : 200, recJson(rec));
+        return reply(created ? 201 : 200, recJson(rec));
       }
       case "PATCH": {
-        const kind = patchKind(req.headers["content-type"]);
+        const kind = patchKind(req.contentType);
         const rec = await this.store.patch(t, nsKey, name, kind, await readBody(req), status, dryRun, fv);
-        return send(res, 200, recJson(rec));
+        return reply(200, recJson(rec));
       }
       case "DELETE": {
         if (status) throw methodNotAllowed();
         const body = (await readBody(req, true)) as any;
         const rec = await this.store.delete(t, nsKey, name, { preconditions: body?.preconditions, dryRun: dryRun || (Array.isArray(body?.dryRun) && body.dryRun.includes("All")) });
-        return send(res, 200, recJson(rec));
+        return reply(200, recJson(rec));
       }
       default:
         throw methodNotAllowed();
     }
   }
 
-  private watch(req: IncomingMessage, res: ServerResponse, t: ResourceType, ns: string | undefined, q: URLSearchParams, label: ReturnType<typeof parseLabelSelector>, field: ReturnType<typeof parseFieldSelector>): void {
-    this.stats.watches++;
-    res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
-    res.flushHeaders();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let watcher: { close(): void } | undefined;
-    const sink = {
-      write: (line: string) => {
-        res.write(line);
-        if (res.writableLength > WATCH_BUFFER_LIMIT) watcher?.close();
-      },
-      end: () => {
-        if (timer) clearTimeout(timer);
-        if (!res.writableEnded) res.end();
-      },
-    };
-    const w = this.store.watch(t, {
+  private watch(t: ResourceType, ns: string | undefined, q: URLSearchParams, label: ReturnType<typeof parseLabelSelector>, field: ReturnType<typeof parseFieldSelector>): ApiReply {
+    // Parsed before the stream starts, so a bad parameter is a plain error reply.
+    const opts = {
       namespace: ns,
       label,
       field,
       resourceVersion: q.get("resourceVersion") ?? undefined,
       bookmarks: q.get("allowWatchBookmarks") === "true",
       sendInitialEvents: q.get("sendInitialEvents") === "true",
-    }, sink);
-    watcher = w;
-    if (w.closed) return;
-    // The response's close (not the request's) tells that the client went away.
-    res.on("close", () => w.close());
+    };
+    if (opts.resourceVersion && opts.resourceVersion !== "0" && !/^[0-9]+$/.test(opts.resourceVersion)) throw badRequest(`invalid resource version: ${JSON.stringify(opts.resourceVersion)}`);
     const timeout = Number(q.get("timeoutSeconds") ?? "0");
-    if (timeout > 0) timer = setTimeout(() => w.close(), timeout * 1000);
-    void req;
+    return {
+      watch: (stream) => {
+        this.stats.watches++;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const w = this.store.watch(t, opts, {
+          write: (line) => stream.write(line),
+          end: () => {
+            if (timer) clearTimeout(timer);
+            stream.end();
+          },
+        });
+        if (w.closed) return;
+        stream.onClose(() => w.close());
+        if (timeout > 0) timer = setTimeout(() => w.close(), timeout * 1000);
+      },
+    };
   }
 }
 
@@ -240,29 +248,25 @@ function listJson(t: ResourceType, rv: number, recs: Rec[], cont?: string, remai
   return `{"kind":"${t.listKind}","apiVersion":"${t.apiVersion}","metadata":${meta},"items":[${items}]}`;
 }
 
-function send(res: ServerResponse, code: number, body: string): void {
-  res.writeHead(code, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
-  res.end(body);
+function reply(status: number, body: string): ApiReply {
+  return { status, body };
 }
 
-function sendObj(res: ServerResponse, code: number, obj: unknown): void {
-  send(res, code, JSON.stringify(obj));
+function replyObj(status: number, obj: unknown): ApiReply {
+  return { status, body: JSON.stringify(obj) };
 }
 
-function sendText(res: ServerResponse, code: number, text: string): void {
-  res.writeHead(code, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage, optional = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
+async function readBody(req: ApiRequest, optional = false): Promise<unknown> {
+  const text = await req.text();
   if (!text.trim()) {
     if (optional) return undefined;
     throw badRequest("the request body is empty");
   }
-  const ct = (req.headers["content-type"] ?? "").toLowerCase();
+  const ct = req.contentType.toLowerCase();
+  if (ct.includes("protobuf")) {
+    // client-go retries with JSON after a 415 for protobuf.
+    throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got ${ct})`);
+  }
   try {
     if (ct.includes("yaml")) {
       if (ct.includes("apply-patch")) throw new ApiError(415, "UnsupportedMediaType", "server-side apply (application/apply-patch+yaml) is not supported by the sart test API server");

@@ -1,12 +1,11 @@
 // An in-process HTTP server speaking the Kubernetes API protocol for the kinds sart uses, for tests
 // and benchmarks driven through the real @kubernetes/client-node and kubectl. See README.md.
-import { createServer, type Server } from "node:http";
-import type { Socket } from "node:net";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { REPO_CRD_DIR, startupCrds } from "./crds.ts";
 import { ApiHandler, type HttpStats } from "./http.ts";
 import { ObjectStore, type CustomResourceValidator } from "./store.ts";
+import { defaultTransport, listen, type TransportKind } from "./transport.ts";
 import { loadProjectValidator } from "./validation.ts";
 
 export { ApiError } from "./errors.ts";
@@ -30,6 +29,13 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Custom resource validation: "auto" (default) uses host/kube/schema when it exists; "none"; or a function. */
   validator?: "auto" | "none" | CustomResourceValidator;
+  /**
+   * Service node port range, like kube-apiserver's --service-node-port-range (default "30000-32767":
+   * 2768 ports, so more LoadBalancer Services than that need spec.allocateLoadBalancerNodePorts: false).
+   */
+  serviceNodePortRange?: string;
+  /** HTTP implementation: Bun.serve under Bun (default there), node:http otherwise; env SART_TEST_APISERVER_TRANSPORT overrides the default. */
+  transport?: TransportKind;
   /** When set, the kubeconfig is written there at start. */
   kubeconfigPath?: string;
 }
@@ -58,7 +64,7 @@ export interface ApiServer {
 
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
   const host = opts.host ?? "127.0.0.1";
-  const store = new ObjectStore({ historyLimit: opts.historyLimit ?? 100_000 });
+  const store = new ObjectStore({ historyLimit: opts.historyLimit ?? 100_000, nodePortRange: parsePortRange(opts.serviceNodePortRange ?? "30000-32767") });
   if (opts.validator === undefined || opts.validator === "auto") store.setValidator(await loadProjectValidator());
   else if (typeof opts.validator === "function") store.setValidator(opts.validator);
 
@@ -79,19 +85,8 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
 
   let address = "";
   const handler = new ApiHandler(store, () => address);
-  const server: Server = createServer(handler.handle);
-  server.keepAliveTimeout = 60_000;
-  const sockets = new Set<Socket>();
-  server.on("connection", (s: Socket) => {
-    s.setNoDelay(true);
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  const listening = await listen(handler, host, opts.port ?? 0, opts.transport ?? (process.env.SART_TEST_APISERVER_TRANSPORT as TransportKind | undefined) ?? defaultTransport());
+  const port = listening.port;
   address = `${host}:${port}`;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const bookmarkTimer = setInterval(() => store.bookmarkAll(), opts.bookmarkIntervalMs ?? 5000);
@@ -118,14 +113,19 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
       clearInterval(bookmarkTimer);
       store.dispose();
       store.closeWatches();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
+      await listening.stop();
     },
   };
   if (opts.kubeconfigPath) await api.writeKubeconfig(opts.kubeconfigPath);
   return api;
+}
+
+function parsePortRange(r: string): { min: number; max: number } {
+  const m = /^(\d+)-(\d+)$/.exec(r);
+  const min = Number(m?.[1]);
+  const max = Number(m?.[2]);
+  if (!m || min < 1 || max > 65535 || min > max) throw new Error(`test apiserver: serviceNodePortRange ${JSON.stringify(r)} is not "MIN-MAX"`);
+  return { min, max };
 }
 
 /**

@@ -7,10 +7,16 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
-  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = isObject(v) ? mergePatch(out[k], v) : v;
+  // Built by copying (no `delete`), so results stay fast-mode objects.
+  const out: Record<string, unknown> = {};
+  const t = isObject(target) ? target : {};
+  for (const k in t) {
+    if (!(k in patch)) out[k] = t[k];
+    else if (patch[k] !== null) out[k] = isObject(patch[k]) ? mergePatch(t[k], patch[k]) : patch[k];
+  }
+  for (const k in patch) {
+    const v = patch[k];
+    if (!(k in t) && v !== null) out[k] = isObject(v) ? mergePatch(undefined, v) : v;
   }
   return out;
 }
