@@ -1,7 +1,7 @@
 // The real kubectl (/usr/bin/kubectl, 1.32) against the test API server: apply (create, then
 // re-apply changes), get -o json, get of custom resources, delete, CRDs applied from files.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,6 +112,30 @@ describe("kubectl", () => {
     const gone = await kubectl(server, "get", "service", "app", "-n", "demo");
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain("NotFound");
+  });
+
+  test("get -w streams changes; the out-of-process test controls compact and close watches", async () => {
+    const kubeconfig = join(dir, `kubeconfig-${server.port}`);
+    await server.writeKubeconfig(kubeconfig);
+    const child = spawn("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, `cache-${server.port}`), "get", "configmaps", "-n", "default", "-w", "-o", "custom-columns=NAME:.metadata.name,V:.data.v", "--no-headers"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    try {
+      const lines = () => out.split("\n").filter(Boolean).map((l) => l.trim().replace(/\s+/g, " "));
+      const deadline = Date.now() + 10_000;
+      while (server.store.watcherCount() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const file = join(dir, "cm.yaml");
+      await writeFile(file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n  namespace: default\ndata:\n  v: one\n");
+      await ok(server, "apply", "-f", file);
+      await ok(server, "patch", "configmap", "watched", "-n", "default", "-p", '{"data":{"v":"two"}}');
+      while (lines().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(lines()).toEqual(["watched one", "watched two"]);
+    } finally {
+      child.kill();
+    }
+    const res = await fetch(`${server.url}/sart-test/compact`, { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(server.store.compactedRV).toBe(server.resourceVersion());
   });
 
   test("server-side schema errors come back as kubectl shows them for a real API server", async () => {

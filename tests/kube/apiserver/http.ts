@@ -69,6 +69,7 @@ export class ApiHandler {
     if (segs.length === 1 && ["healthz", "livez", "readyz"].includes(segs[0])) return { status: 200, body: "ok", contentType: "text/plain; charset=utf-8" };
     if (segs.length === 1 && segs[0] === "version") return replyObj(200, SERVER_VERSION);
     if (segs[0] === "openapi" && segs[1] === "v3") return this.openapi(url, segs.slice(2));
+    if (segs[0] === "sart-test" && segs.length === 2 && method === "POST") return this.control(segs[1], url.searchParams);
     if (segs[0] === "api") {
       if (segs.length === 1) return replyObj(200, { kind: "APIVersions", versions: ["v1"], serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: this.address() }] });
       if (segs[1] !== "v1") throw notFoundPath(url.pathname);
@@ -89,6 +90,20 @@ export class ApiHandler {
     }
     if (method !== "GET") throw methodNotAllowed();
     throw notFoundPath(url.pathname);
+  }
+
+  /**
+   * Test controls for a server in another process (`bun run test-apiserver`): POST
+   * /sart-test/compact[?resourceVersion=N], /sart-test/close-watches, /sart-test/bookmarks.
+   */
+  private control(action: string, q: URLSearchParams): ApiReply {
+    if (action === "compact") {
+      const rv = q.get("resourceVersion");
+      this.store.compact(rv ? Number(rv) : undefined);
+    } else if (action === "close-watches") this.store.closeWatches();
+    else if (action === "bookmarks") this.store.bookmarkAll();
+    else throw notFoundPath(`/sart-test/${action}`);
+    return replyObj(200, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 200, details: { resourceVersion: String(this.store.rv) } });
   }
 
   private openapi(url: URL, rest: string[]): ApiReply {
