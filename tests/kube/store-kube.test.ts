@@ -5,7 +5,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KubeStore, type KubeInformer } from "../../host/kube/kube-store.ts";
+import { loadKubeConfig } from "../../host/kube/kubeconfig.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -394,4 +398,26 @@ describe("KubeStore informers", () => {
 
 describe("KubeStore leader election", () => {
   runLeaderScenarios(() => store);
+});
+
+describe("kubeconfig", () => {
+  test("--kubeconfig FILE, $KUBECONFIG, context namespace; missing files and contexts are named", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sart-kubeconfig-"));
+    try {
+      const file = join(dir, "config");
+      await writeFile(file, kubeconfigYaml(api.url, "kube-system"));
+      const fromFlag = loadKubeConfig({ kubeconfig: file, env: {} });
+      expect(fromFlag.source).toBe(file);
+      expect(fromFlag.namespace).toBe("kube-system");
+      expect(fromFlag.kc.getCurrentCluster()?.server).toBe(api.url);
+      expect(loadKubeConfig({ env: { KUBECONFIG: `${file}:/nonexistent` } }).source).toBe(file);
+      expect(() => loadKubeConfig({ kubeconfig: join(dir, "nope"), env: {} })).toThrow(`kubeconfig ${join(dir, "nope")} does not exist`);
+      expect(() => loadKubeConfig({ kubeconfig: file, context: "other", env: {} })).toThrow('no context "other"');
+      // A store from the file talks to the server.
+      const s = KubeStore.fromConfig({ kubeconfig: file }, { log: quiet });
+      expect((await s.get<KubeObject>("Namespace", { name: "kube-system" }))?.metadata.name).toBe("kube-system");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
