@@ -10,7 +10,7 @@ import { isAlreadyExists, isNotFound } from "../store.ts";
 import type { AdvertiseState, BGPAdvertisement, BGPPeer, EndpointSlice, Service } from "../types.ts";
 import type { Ctx } from "./context.ts";
 import { parseKey } from "./fresh.ts";
-import { type Family, hostCidr, ipForName, parseIp } from "./ip.ts";
+import { type Family, hostCidr, ipForName } from "./ip.ts";
 import { isOurLoadBalancer, serviceGroups } from "./lb-request.ts";
 import { API_VERSION, PEER_NODE_LABEL, SERVICE_NAME_LABEL } from "./names.ts";
 import type { ReconcileResult } from "./queue.ts";
@@ -83,7 +83,7 @@ export async function syncAdvertisements(ctx: Ctx, svcKey: string): Promise<Reco
   if (live && held.length && slices.length) {
     targets = targetPeers(svc!, slices, ctx.inf.peers.list());
     for (const h of held) {
-      const ip = parseIp(h.ip)!;
+      const ip = h.addr;
       const slice = sliceFor(slices, ip.family)!;
       const name = `${slice.metadata.name}-${ipForName(ip)}`;
       desired.set(name, { name, cidr: hostCidr(ip), protocol: ip.family === 4 ? "ipv4" : "ipv6" });

@@ -8,9 +8,12 @@ import { Reason } from "./names.ts";
 import type { PoolEntry, PoolRegistry } from "./pools.ts";
 
 export interface Held {
+  /** Canonical text. */
   ip: string;
   family: Family;
   pool: string;
+  /** The parsed address (kept so hot paths never parse it again). */
+  addr: Ip;
 }
 
 export type AllocResult = { ok: true; held: Held[] } | { ok: false; reason: Reason; message: string };
@@ -62,7 +65,7 @@ export class LbAllocations {
     const pool = this.pools.serviceContaining(ip);
     if (!pool?.addresses) return { ok: false, message: `${ipText} is outside every service pool` };
     if (!pool.addresses.allocateAddress(ip)) return { ok: false, message: `${ipText} is already allocated in pool ${pool.name}` };
-    this.record(key, { ip: ipText, family: ip.family, pool: pool.name });
+    this.record(key, { ip: ipText, family: ip.family, pool: pool.name, addr: ip });
     return { ok: true };
   }
 
@@ -84,8 +87,7 @@ export class LbAllocations {
 
   private releaseOne(h: Held): void {
     if (this.owners.get(h.ip) !== undefined) this.owners.delete(h.ip);
-    const ip = parseIp(h.ip)!;
-    this.pools.get(h.pool)?.addresses?.release(ip);
+    this.pools.get(h.pool)?.addresses?.release(h.addr);
   }
 
   /** True when what the Service holds is what its request asks for (so nothing moves). */
@@ -122,7 +124,7 @@ export class LbAllocations {
       for (const g of got) g.pool.addresses!.release(g.ip);
       return { ok: false, reason, message };
     };
-    const take = (pool: PoolEntry, ip: Ip) => got.push({ h: { ip: formatIp(ip), family: ip.family, pool: pool.name }, ip, pool });
+    const take = (pool: PoolEntry, ip: Ip) => got.push({ h: { ip: formatIp(ip), family: ip.family, pool: pool.name, addr: ip }, ip, pool });
 
     const resolve = (name: string): PoolEntry | string => {
       const p = this.pools.get(name);

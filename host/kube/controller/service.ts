@@ -27,7 +27,7 @@ function describe(held: Held[]): string {
 
 /** Pools whose status counts change when a Service's addresses do. */
 function touchPools(ctx: Ctx, held: Held[]): void {
-  for (const name of new Set(held.map((h) => h.pool))) ctx.q.pools.addAfter(name, 1000);
+  for (const name of new Set(held.map((h) => h.pool))) ctx.q.pools.addAfter(name, 2000);
 }
 
 /** Addresses were freed: Services waiting for one may now fit. */
