@@ -295,7 +295,7 @@ export function ribLookup(fam: u32, plen: u32): u32 {
 /**
  * Global counters: 0 IPv4 prefixes, 1 IPv6 prefixes, 2 paths, 3 attribute sets,
  * 4 decision runs, 5 pending change-log entries, 6 bytes held by RIB structures,
- * 7 change-log consumers.
+ * 7 change-log consumers, 8 prefix records allocated (with or without paths).
  */
 export function ribStat(which: u32): f64 {
   switch (which) {
@@ -315,6 +315,7 @@ export function ribStat(which: u32): f64 {
       return <f64>b;
     }
     case 7: return <f64>consumers;
+    case 8: return <f64>(tableOf(0).pool.live + tableOf(1).pool.live);
   }
   return 0;
 }

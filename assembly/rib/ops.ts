@@ -88,8 +88,11 @@ function removePath(ref: u32, p: u32): void {
   if (f & TF_ELIGIBLE) peer.accepted--;
   attrUnref(load<u32>(r + T_ATTR));
   paths.release(p);
-  if (decide(ref, 0, (f & (TF_BEST | TF_MULTIPATH)) != 0)) logAppend(ref, rec);
-  if (!load<u32>(rec + P_HEAD)) {
+  const changed = decide(ref, 0, (f & (TF_BEST | TF_MULTIPATH)) != 0);
+  const empty = !load<u32>(rec + P_HEAD);
+  // an emptied prefix is always logged: its record is freed once every consumer has read it
+  if (changed || empty) logAppend(ref, rec);
+  if (empty) {
     tableOf(ref >>> 31).routed--;
     if (!consumers) maybeFree(ref);
   }

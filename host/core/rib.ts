@@ -104,6 +104,8 @@ export interface RibStats {
   pendingChanges: number;
   /** Bytes held by the RIB's own structures (tables, paths, attribute sets, Adj-RIB-Out maps). */
   bytes: number;
+  /** Prefix records allocated: those with paths plus emptied ones a change-log consumer has not read yet. */
+  prefixRecords: number;
 }
 
 const POLICY: Record<ExportPolicy, number> = { local: 0, all: 1, none: 2 };
@@ -355,7 +357,7 @@ export class Rib {
   stats(): RibStats {
     const s = (w: number) => this.x.ribStat(w) as number;
     return {
-      ipv4Prefixes: s(0), ipv6Prefixes: s(1), paths: s(2), attributeSets: s(3), decisionRuns: s(4), pendingChanges: s(5), bytes: s(6),
+      ipv4Prefixes: s(0), ipv6Prefixes: s(1), paths: s(2), attributeSets: s(3), decisionRuns: s(4), pendingChanges: s(5), bytes: s(6), prefixRecords: s(8),
     };
   }
 

@@ -90,6 +90,19 @@ describe("loop detection (rejected at ingest: kept, never eligible)", () => {
     expect(rib.peerCounters(a)).toMatchObject({ received: 1, accepted: 0 });
   });
 
+  test("a rejected path withdrawn while peers follow the change log leaves no prefix record behind", () => {
+    const { rib, a } = session();
+    const b = rib.addPeer({ asn: 65002, address: "192.0.2.12" });
+    rib.peerUp(b, { as4: true, ipv4: true, ipv6: false, nextHopV4: "192.0.2.1" });
+    rib.feed(a, update({ nlri: [P1], asPath: [65001, 65000] }));
+    rib.feed(a, update({ withdrawn: [P1] }));
+    rib.exportFor(a);
+    rib.exportFor(b);
+    rib.peerDown(a);
+    rib.peerDown(b);
+    expect(rib.stats()).toMatchObject({ paths: 0, prefixRecords: 0, pendingChanges: 0 });
+  });
+
   test("own ASN inside an AS_SET", () => {
     const { rib, a } = session();
     rib.feed(a, update({ nlri: [P1], asPath: [{ type: 2, asns: [65001] }, { type: 1, asns: [65005, 65000] }] }));

@@ -92,7 +92,7 @@ test("random announcements and withdrawals: the core's best path matches the ref
     }
   }
   for (const p of list) rib.peerDown(p.idx);
-  expect(rib.stats()).toMatchObject({ ipv4Prefixes: 0, paths: 0, attributeSets: 0 });
+  expect(rib.stats()).toMatchObject({ ipv4Prefixes: 0, paths: 0, attributeSets: 0, prefixRecords: 0, pendingChanges: 0 });
 });
 
 test("mutated UPDATE streams never trap the core and leave nothing behind", () => {
@@ -134,7 +134,7 @@ test("mutated UPDATE streams never trap the core and leave nothing behind", () =
     rib.query({ family: "ipv4-unicast" });
     rib.query({ family: "ipv6-unicast" });
     rib.peerDown(peer);
-    expect(rib.stats()).toMatchObject({ ipv4Prefixes: 0, ipv6Prefixes: 0, paths: 0, attributeSets: 0 });
+    expect(rib.stats()).toMatchObject({ ipv4Prefixes: 0, ipv6Prefixes: 0, paths: 0, attributeSets: 0, prefixRecords: 0, pendingChanges: 0 });
   }
   expect(notifications).toBeGreaterThan(0);
 });
