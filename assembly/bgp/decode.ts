@@ -11,7 +11,7 @@ import {
   A_AS4_AGGREGATOR, F_EXTENDED,
 } from "./wire";
 import { IN, OUT, rec, recError, T_ATTR, T_CAP, T_MSG, T_NOTIF, T_OPEN, T_PFX, T_RAW, T_RR, T_UPD } from "./records";
-import { ParsedUpdate, parseUpdate, UPD_SESSION_RESET } from "./update";
+import { ARENA_GAP, ParsedUpdate, parseUpdateInto, UPD_SESSION_RESET } from "./update";
 import { V4_ENTRY, V6_ENTRY } from "./nlri";
 
 /** frameMessage results below zero. */
@@ -197,13 +197,14 @@ function decodeOpen(m: usize, len: u32): void {
 
 // ---- UPDATE ----
 
-function prefixes(section: u32, afi: u32, ptr: usize, count: u32): void {
-  const bytes = <usize>count * (afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY);
-  const words = <u32>(bytes >> 2);
-  rec(T_PFX, 3 + words);
-  OUT.w(section); OUT.w(afi); OUT.w(count);
-  memory.copy(OUT.ptr + OUT.len, ptr, bytes);
-  OUT.len += bytes;
+/** Writes the T_PFX header in the ARENA_GAP before a list the parser placed in OUT. */
+function prefixHeader(section: u32, afi: u32, list: usize, count: u32): void {
+  const words = <u32>((<usize>count * (afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY)) >> 2);
+  const h = list - ARENA_GAP;
+  store<u32>(h, (T_PFX << 24) | (3 + words));
+  store<u32>(h, section, 4);
+  store<u32>(h, afi, 8);
+  store<u32>(h, count, 12);
 }
 
 function segmentsRecord(code: u32, flags: u32, segs: usize, words: u32): void {
@@ -253,18 +254,29 @@ function attributeRecord(u: ParsedUpdate, code: u32, flags: u32, v: usize, len: 
 }
 
 function decodeUpdate(m: usize, len: u32, flags: u32): void {
-  const u = parseUpdate(m, len, flags);
+  // The prefix lists go straight into OUT (no copy): T_UPD first, then the
+  // lists with their T_PFX headers in the gaps the parser leaves.
+  const start = OUT.len;
+  OUT.ensure(<usize>len * V6_ENTRY + 8 * ARENA_GAP + 64);
+  rec(T_UPD, 3);
+  const updAt = OUT.ptr + OUT.len;
+  OUT.len += 12;
+  const u = parseUpdateInto(m, len, flags, OUT.ptr + OUT.len);
   decodedPrefixes += u.withdrawn4Count + u.nlri4Count + u.mpReachCount + u.mpUnreachCount;
   if (u.status == UPD_SESSION_RESET) {
+    OUT.len = start;
     recError(K_NOTIFICATION, u.errCode, u.errSubcode, u.errReason, u.errAttr, u.errDataPtr, u.errDataLen);
     return;
   }
-  rec(T_UPD, 3);
-  OUT.w(rd16(m + 19)); OUT.w(u.attrLen); OUT.w(off(u.attrPtr));
-  if (u.withdrawn4Count > 0) prefixes(0, AFI_IPV4, u.withdrawn4, u.withdrawn4Count);
-  if (u.nlri4Count > 0) prefixes(1, AFI_IPV4, u.nlri4, u.nlri4Count);
-  if (u.mpUnreachSupported) prefixes(2, u.mpUnreachAfi, u.mpUnreach, u.mpUnreachCount);
-  if (u.mpReachSupported) prefixes(3, u.mpReachAfi, u.mpReach, u.mpReachCount);
+  store<u32>(updAt, rd16(m + 19));
+  store<u32>(updAt, u.attrLen, 4);
+  store<u32>(updAt, off(u.attrPtr), 8);
+  // Every list the parser placed gets its header (empty lists included: harmless).
+  prefixHeader(0, AFI_IPV4, u.withdrawn4, u.withdrawn4Count);
+  prefixHeader(1, AFI_IPV4, u.nlri4, u.nlri4Count);
+  if (u.mpUnreachSupported && u.mpUnreach != u.mpUnreachBlock) prefixHeader(2, u.mpUnreachAfi, u.mpUnreach, u.mpUnreachCount);
+  if (u.mpReachSupported && u.mpReach != u.mpReachBlock) prefixHeader(3, u.mpReachAfi, u.mpReach, u.mpReachCount);
+  OUT.len = u.arena - OUT.ptr;
   for (let i: u32 = 0; i < u.attrCount; i++) {
     const e = u.attrs + <usize>i * 16;
     const len = load<u32>(e, 12);

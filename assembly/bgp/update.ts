@@ -39,6 +39,8 @@ import {
 import { parseV4, parseV6, V4_ENTRY, V6_ENTRY } from "./nlri";
 
 export const UPD_OK: u32 = 0;
+/** Bytes left free before each prefix list in arena mode. */
+export const ARENA_GAP: usize = 16;
 export const UPD_SESSION_RESET: u32 = 1;
 
 // Sized for the largest (extended) message: every prefix takes at least one byte.
@@ -69,11 +71,19 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
   discardCount: u32 = 0;
   discards: usize = block(MAX_ATTRS * 8);
 
-  // Prefix lists (entry arrays, see ./nlri).
-  withdrawn4: usize = block(MAX_PREFIXES * V4_ENTRY);
+  // Prefix lists (entry arrays, see ./nlri). The pointers are set by each
+  // parse: into the fixed blocks below, or into the caller's arena.
+  withdrawn4: usize = 0;
   withdrawn4Count: u32 = 0;
-  nlri4: usize = block(MAX_PREFIXES * V4_ENTRY);
+  nlri4: usize = 0;
   nlri4Count: u32 = 0;
+  withdrawn4Block: usize = block(MAX_PREFIXES * V4_ENTRY);
+  nlri4Block: usize = block(MAX_PREFIXES * V4_ENTRY);
+  mpReachBlock: usize = block(MAX_PREFIXES * V6_ENTRY);
+  mpUnreachBlock: usize = block(MAX_PREFIXES * V6_ENTRY);
+  // Arena mode (parseUpdateInto): each list is placed at the cursor, after
+  // ARENA_GAP bytes the caller fills in (the decoder's record header).
+  arena: usize = 0;
 
   mpReachPresent: bool = false;
   mpReachSupported: bool = false; // IPv4/IPv6 unicast; other families are kept raw
@@ -83,7 +93,7 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
   mpReachAttrLen: u32 = 0;
   mpNextHopLen: u32 = 0; // 4, 16 or 32 (global + link-local)
   mpNextHop: usize = block(32); // raw next hop bytes
-  mpReach: usize = block(MAX_PREFIXES * V6_ENTRY);
+  mpReach: usize = 0;
   mpReachCount: u32 = 0;
 
   mpUnreachPresent: bool = false;
@@ -92,7 +102,7 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
   mpUnreachSafi: u32 = 0;
   mpUnreachAttrPtr: usize = 0;
   mpUnreachAttrLen: u32 = 0;
-  mpUnreach: usize = block(MAX_PREFIXES * V6_ENTRY);
+  mpUnreach: usize = 0;
   mpUnreachCount: u32 = 0;
 
   // The raw path attribute section.
@@ -158,8 +168,12 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
     this.tawReason = 0;
     this.tawAttr = 0;
     this.discardCount = 0;
+    this.withdrawn4 = this.withdrawn4Block;
     this.withdrawn4Count = 0;
+    this.nlri4 = this.nlri4Block;
     this.nlri4Count = 0;
+    this.mpReach = this.mpReachBlock;
+    this.mpUnreach = this.mpUnreachBlock;
     this.mpReachPresent = false;
     this.mpReachSupported = false;
     this.mpReachAfi = 0;
@@ -237,6 +251,16 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
     store<u32>(e, code);
     store<u32>(e, reason, 4);
     this.discardCount++;
+  }
+
+  /** Where the next prefix list goes: the fixed block, or the arena cursor past the gap. */
+  @inline listAt(fixed: usize): usize {
+    return this.arena == 0 ? fixed : this.arena + ARENA_GAP;
+  }
+
+  /** Advances the arena cursor past a list of n entries of size bytes. */
+  @inline listDone(at: usize, n: u32, size: u32): void {
+    if (this.arena != 0) this.arena = at + <usize>n * size;
   }
 
   accept(code: u32, flags: u32, value: usize, len: u32): void {
@@ -427,11 +451,14 @@ function parseMpReach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen: u
   u.mpNextHopLen = nhLen;
   memory.copy(u.mpNextHop, v + 4, nhLen);
   const nlri = v + 5 + nhLen; // one reserved octet after the next hop
+  const at = u.listAt(u.mpReachBlock);
+  u.mpReach = at;
   const n = afi == AFI_IPV4
-    ? parseV4(nlri, end, (u.sessionFlags & SF_ADDPATH_V4) != 0, u.mpReach)
-    : parseV6(nlri, end, (u.sessionFlags & SF_ADDPATH_V6) != 0, u.mpReach);
+    ? parseV4(nlri, end, (u.sessionFlags & SF_ADDPATH_V4) != 0, at)
+    : parseV6(nlri, end, (u.sessionFlags & SF_ADDPATH_V6) != 0, at);
   if (n < 0) { u.fail(3, 9, R_MP_PREFIX, A_MP_REACH, hdr, hdrLen + len); return; }
   u.mpReachCount = <u32>n;
+  u.listDone(at, <u32>n, afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY);
 }
 
 function parseMpUnreach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen: u32): void {
@@ -445,11 +472,14 @@ function parseMpUnreach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen:
   u.mpUnreachSafi = safi;
   if (safi != SAFI_UNICAST || (afi != AFI_IPV4 && afi != AFI_IPV6)) return;
   u.mpUnreachSupported = true;
+  const at = u.listAt(u.mpUnreachBlock);
+  u.mpUnreach = at;
   const n = afi == AFI_IPV4
-    ? parseV4(v + 3, v + len, (u.sessionFlags & SF_ADDPATH_V4) != 0, u.mpUnreach)
-    : parseV6(v + 3, v + len, (u.sessionFlags & SF_ADDPATH_V6) != 0, u.mpUnreach);
+    ? parseV4(v + 3, v + len, (u.sessionFlags & SF_ADDPATH_V4) != 0, at)
+    : parseV6(v + 3, v + len, (u.sessionFlags & SF_ADDPATH_V6) != 0, at);
   if (n < 0) { u.fail(3, 9, R_MP_PREFIX, A_MP_UNREACH, hdr, hdrLen + len); return; }
   u.mpUnreachCount = <u32>n;
+  u.listDone(at, <u32>n, afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY);
 }
 
 /** A valid unicast host address for NEXT_HOP (RFC 4271 6.3): not 0, not multicast, not broadcast. */
@@ -577,8 +607,20 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
  * already checked by the framing). See the comment block at the top.
  */
 export function parseUpdate(msg: usize, len: u32, flags: u32): ParsedUpdate {
+  return parseUpdateInto(msg, len, flags, 0);
+}
+
+/**
+ * parseUpdate, placing the prefix lists in an arena instead of the fixed
+ * blocks: each list starts ARENA_GAP bytes after the end of the previous one
+ * (withdrawn, then MP lists in attribute order, then NLRI); u.arena ends past
+ * the last. The arena needs room for len * 24 + 4 * ARENA_GAP bytes. The
+ * decoder uses this to write prefixes straight into its output records.
+ */
+export function parseUpdateInto(msg: usize, len: u32, flags: u32, arena: usize): ParsedUpdate {
   const u = UPD;
   u.reset(msg, len, flags);
+  u.arena = arena;
   const body = msg + HEADER_LEN;
   const end = msg + len;
   if (len < HEADER_LEN + 4) { u.fail(1, 2, R_WITHDRAWN_LENGTH, 0, msg + 16, 2); return u; }
@@ -593,9 +635,12 @@ export function parseUpdate(msg: usize, len: u32, flags: u32): ParsedUpdate {
   u.attrPtr = attrStart;
   u.attrLen = attrLen;
 
-  const nw = parseV4(wdStart, attrLenPos, (flags & SF_ADDPATH_V4) != 0, u.withdrawn4);
+  const wat = u.listAt(u.withdrawn4Block);
+  u.withdrawn4 = wat;
+  const nw = parseV4(wdStart, attrLenPos, (flags & SF_ADDPATH_V4) != 0, wat);
   if (nw < 0) { u.fail(3, 10, R_WITHDRAWN_PREFIX, 0, 0, 0); return u; }
   u.withdrawn4Count = <u32>nw;
+  u.listDone(wat, <u32>nw, V4_ENTRY);
 
   // Path attributes. The Total Attribute Length locates the NLRI even when
   // an attribute inside overruns (RFC 7606 4: treat-as-withdraw).
@@ -634,9 +679,12 @@ export function parseUpdate(msg: usize, len: u32, flags: u32): ParsedUpdate {
     if (u.status != UPD_OK) return u;
   }
 
-  const nn = parseV4(attrEnd, end, (flags & SF_ADDPATH_V4) != 0, u.nlri4);
+  const nat = u.listAt(u.nlri4Block);
+  u.nlri4 = nat;
+  const nn = parseV4(attrEnd, end, (flags & SF_ADDPATH_V4) != 0, nat);
   if (nn < 0) { u.fail(3, 10, R_NLRI_PREFIX, 0, 0, 0); return u; }
   u.nlri4Count = <u32>nn;
+  u.listDone(nat, <u32>nn, V4_ENTRY);
 
   finishAsPath(u);
 

@@ -201,10 +201,8 @@ function segments(dv: DataView, p: number, words: number): AsPathSegment[] {
 /** Collects an UPDATE's records; orders the JSON at the end. */
 class UpdateState {
   attrOffset = 0;
-  withdrawn: string[] = [];
-  withdrawnIds: number[] = [];
-  nlri: string[] = [];
-  nlriIds: number[] = [];
+  // Per record section (0 withdrawn field, 1 NLRI field, 2 MP_UNREACH, 3 MP_REACH): the core may emit them in any order.
+  sections: { prefixes: string[]; ids: number[] }[] = [0, 1, 2, 3].map(() => ({ prefixes: [], ids: [] }));
   anyPathId = false;
   order: number[] = [];
   extended: number[] = [];
@@ -215,8 +213,8 @@ class UpdateState {
     const section = dv.getUint32(p, true);
     const afi = dv.getUint32(p + 4, true);
     const count = dv.getUint32(p + 8, true);
-    const into = section === 0 || section === 2 ? this.withdrawn : this.nlri;
-    const ids = section === 0 || section === 2 ? this.withdrawnIds : this.nlriIds;
+    const into = this.sections[section & 3].prefixes;
+    const ids = this.sections[section & 3].ids;
     let e = p + 12;
     if (afi === 1) {
       for (let i = 0; i < count; i++, e += 12) {
@@ -317,11 +315,12 @@ class UpdateState {
   finish(msg: DecodedMessage): void {
     if (msg.error) return;
     const a = msg.attributes!;
-    msg.withdrawn = this.withdrawn;
-    msg.nlri = this.nlri;
+    const [wd, nl, mpWd, mpNl] = this.sections;
+    msg.withdrawn = wd.prefixes.concat(mpWd.prefixes);
+    msg.nlri = nl.prefixes.concat(mpNl.prefixes);
     if (this.anyPathId) {
-      msg.pathIds = this.nlriIds;
-      msg.withdrawnPathIds = this.withdrawnIds;
+      msg.pathIds = nl.ids.concat(mpNl.ids);
+      msg.withdrawnPathIds = wd.ids.concat(mpWd.ids);
     }
     if (this.nextHopAttr !== undefined) {
       a.nextHop = this.nextHopAttr;
