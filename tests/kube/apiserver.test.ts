@@ -93,6 +93,27 @@ describe("core resources", () => {
     expect(bad.status.details.causes[0].field).toBe("metadata.name");
   });
 
+  test("Service validation and type-dependent fields dropped on a type change", async () => {
+    const noPorts = await failure(core.createNamespacedService({ namespace: "crud", body: { metadata: { name: "noports" }, spec: { type: "LoadBalancer" } } }));
+    expect(noPorts.status).toMatchObject({ code: 422, reason: "Invalid", details: { causes: [{ field: "spec.ports", reason: "FieldValueRequired" }] } });
+    const etp = await failure(core.createNamespacedService({ namespace: "crud", body: { metadata: { name: "etp" }, spec: { externalTrafficPolicy: "Local", ports: [{ port: 1 }] } } }));
+    expect(etp.status.details.causes[0].field).toBe("spec.externalTrafficPolicy");
+    const lb = await core.createNamespacedService({ namespace: "crud", body: { metadata: { name: "retype" }, spec: { type: "LoadBalancer", externalTrafficPolicy: "Local", ports: [{ port: 80 }] } } });
+    expect(lb.spec?.ports?.[0].nodePort).toBeDefined();
+    const ci = await core.patchNamespacedService({ name: "retype", namespace: "crud", body: { spec: { type: "ClusterIP" } } }, merge);
+    expect(ci.spec?.ports?.[0].nodePort).toBeUndefined();
+    expect(ci.spec?.externalTrafficPolicy).toBeUndefined();
+    expect(ci.spec?.allocateLoadBalancerNodePorts).toBeUndefined();
+    expect(ci.spec?.clusterIP).toBe(lb.spec?.clusterIP);
+  });
+
+  test("Events live in their object's namespace", async () => {
+    const ev = (ns: string, objNs?: string) => core.createNamespacedEvent({ namespace: ns, body: { metadata: { generateName: "e-" }, involvedObject: { kind: "Service", name: "x", namespace: objNs }, reason: "R", message: "m", type: "Normal" } });
+    await ev("crud", "crud");
+    await ev("default"); // a cluster-scoped object's events go to "default"
+    expect((await failure(ev("crud", "other"))).code).toBe(422);
+  });
+
   test("generateName", async () => {
     const a = await core.createNamespacedPod({ namespace: "crud", body: { metadata: { generateName: "worker-" }, spec: { containers: [{ name: "c", image: "i" }] } } });
     const b = await core.createNamespacedPod({ namespace: "crud", body: { metadata: { generateName: "worker-" }, spec: { containers: [{ name: "c", image: "i" }] } } });

@@ -73,6 +73,7 @@ export class ServiceAllocator {
 export function defaultService(svc: any, old: any | undefined, alloc: ServiceAllocator): void {
   const spec = (svc.spec ??= {});
   const oldSpec = old?.spec ?? {};
+  if (old) dropTypeDependentFields(spec, oldSpec);
   spec.type ??= "ClusterIP";
   spec.sessionAffinity ??= "None";
   const external = spec.type === "NodePort" || spec.type === "LoadBalancer";
@@ -106,6 +107,52 @@ export function defaultService(svc: any, old: any | undefined, alloc: ServiceAll
   }
 }
 
+const needsNodePorts = (type: unknown) => type === "NodePort" || type === "LoadBalancer";
+
+/** As the real server does when the type changes: fields the new type cannot have go, unless the client changed them. */
+function dropTypeDependentFields(spec: any, oldSpec: any): void {
+  const same = (k: string) => JSON.stringify(spec[k]) === JSON.stringify(oldSpec[k]);
+  if (needsNodePorts(oldSpec.type) && !needsNodePorts(spec.type)) {
+    const oldPorts = new Map<number, number>((oldSpec.ports ?? []).map((p: any) => [p.port, p.nodePort]));
+    if (Array.isArray(spec.ports)) spec.ports = spec.ports.map((p: any) => (p.nodePort !== undefined && oldPorts.get(p.port) === p.nodePort ? omitKey(p, "nodePort") : p));
+  }
+  if (oldSpec.type === "LoadBalancer" && spec.type !== "LoadBalancer") {
+    for (const k of ["allocateLoadBalancerNodePorts", "loadBalancerClass", "healthCheckNodePort"]) if (same(k)) delete spec[k];
+  }
+  if (needsNodePorts(oldSpec.type) && !needsNodePorts(spec.type) && same("externalTrafficPolicy")) delete spec.externalTrafficPolicy;
+}
+
+function omitKey(o: Record<string, unknown>, key: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in o) if (k !== key) out[k] = o[k];
+  return out;
+}
+
+const SERVICE_TYPES = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+
+/** The Service validations a controller could trip over. */
+function validateService(svc: any): void {
+  const spec = svc.spec ?? {};
+  const causes: StatusCause[] = [];
+  if (!SERVICE_TYPES.includes(spec.type)) causes.push({ reason: "FieldValueNotSupported", field: "spec.type", message: `Unsupported value: ${JSON.stringify(spec.type)}: supported values: ${SERVICE_TYPES.map((t) => `"${t}"`).join(", ")}` });
+  if (spec.type !== "ExternalName" && spec.clusterIP !== "None" && !(Array.isArray(spec.ports) && spec.ports.length > 0)) causes.push({ reason: "FieldValueRequired", field: "spec.ports", message: "Required value" });
+  if (spec.externalTrafficPolicy !== undefined && !needsNodePorts(spec.type)) causes.push({ reason: "FieldValueInvalid", field: "spec.externalTrafficPolicy", message: `Invalid value: ${JSON.stringify(spec.externalTrafficPolicy)}: may only be set when \`type\` is 'NodePort' or 'LoadBalancer'` });
+  else if (spec.externalTrafficPolicy !== undefined && !["Cluster", "Local"].includes(spec.externalTrafficPolicy)) causes.push({ reason: "FieldValueNotSupported", field: "spec.externalTrafficPolicy", message: `Unsupported value: ${JSON.stringify(spec.externalTrafficPolicy)}: supported values: "Cluster", "Local"` });
+  if (spec.loadBalancerClass !== undefined && spec.type !== "LoadBalancer") causes.push({ reason: "FieldValueForbidden", field: "spec.loadBalancerClass", message: "Forbidden: may only be used when `type` is 'LoadBalancer'" });
+  const fams: unknown[] = spec.ipFamilies ?? [];
+  if (spec.ipFamilyPolicy === "SingleStack" && fams.length > 1) causes.push({ reason: "FieldValueInvalid", field: "spec.ipFamilies", message: `Invalid value: ${JSON.stringify(fams)}: when spec.ipFamilyPolicy is SingleStack, at most one ip family is allowed` });
+  for (const [i, f] of fams.entries()) if (f !== "IPv4" && f !== "IPv6") causes.push({ reason: "FieldValueNotSupported", field: `spec.ipFamilies[${i}]`, message: `Unsupported value: ${JSON.stringify(f)}: supported values: "IPv4", "IPv6"` });
+  if (causes.length) throw invalid("Service", "", svc.metadata.name, causes);
+}
+
+/** core/v1 Events live in their object's namespace ("default" for cluster-scoped objects). */
+function validateEvent(ev: any): void {
+  const ns = ev.metadata.namespace;
+  const objNs = ev.involvedObject?.namespace;
+  const ok = objNs ? objNs === ns : ns === "" || ns === "default" || ns === undefined;
+  if (!ok) throw invalid("Event", "", ev.metadata.name, [{ reason: "FieldValueInvalid", field: "involvedObject.namespace", message: `Invalid value: ${JSON.stringify(objNs ?? "")}: does not match event.namespace` }]);
+}
+
 /** The status a newly created object starts with, when clients may not set it on create. */
 export function initialStatus(type: ResourceType, requested: unknown): unknown {
   if (type.kind === "Node") return requested; // nodes may set all fields, status included, on create
@@ -132,6 +179,8 @@ export function validateBuiltin(type: ResourceType, obj: any): void {
     }
   }
   if (type.kind === "CustomResourceDefinition") validateCrd(obj);
+  if (type.kind === "Service") validateService(obj);
+  if (type.kind === "Event") validateEvent(obj);
 }
 
 function validateCrd(crd: any): void {
