@@ -197,6 +197,10 @@ export class LocalStore implements Store {
     const kind = this.kindOf(obj);
     const key = this.normalizeKey(kind, obj.metadata);
     const cur = this.mustGet(kind, key);
+    if (!obj.metadata.resourceVersion && KINDS[kind].custom) {
+      // Custom resources allow no unconditional update (the API server's rule).
+      throw new InvalidError(describeObject(kind, key), "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update", kind, key);
+    }
     this.checkPreconditions(kind, key, cur, obj.metadata.resourceVersion, obj.metadata.uid);
     const result = this.replace(kind, cur, structuredClone(obj) as KubeObject, "main");
     await this.persistUnlessEvent(kind);

@@ -103,6 +103,8 @@ describe("LocalStore CRUD", () => {
       s.patch("AddressPool", { name: "a" }, { spec: { autoAssign: false } }, { resourceVersion: b1.metadata.resourceVersion }),
     ).rejects.toBeInstanceOf(ConflictError);
     await expect(s.update(pool("nope", "192.0.2.0/24"))).rejects.toBeInstanceOf(NotFoundError);
+    // Custom resources need a resourceVersion on update, as on the API server.
+    await expect(s.update(pool("a", "192.0.2.0/24"))).rejects.toMatchObject({ status: 422, reason: "Invalid" });
   });
 
   test("custom kinds are admitted against the CRD schema: defaults applied, invalid writes refused by field", async () => {
