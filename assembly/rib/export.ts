@@ -379,7 +379,8 @@ export function exportFor(peerIdx: u32): u32 {
         continue;
       }
       peer.syncing = false;
-      peer.eorPending = true;
+      peer.eorPending = peer.walkEor;
+      peer.walkEor = false;
       break;
     }
     classify(peer, peerIdx, peer.walkFam, peer.walkPos++);

@@ -7,7 +7,7 @@
 import { AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
 import { exportFor, out } from "./export";
 import { events, feed, input } from "./ingest";
-import { consumerStart, consumerStop, consumers, log } from "./log";
+import { consumerRewalk, consumerStart, consumerStop, consumers, log } from "./log";
 import { drain, lookup, query } from "./locrib";
 import { Buf, be32, put32 } from "./mem";
 import { announce, clearAdjRibOut, flushAdjRibIn, markStale, sweepStale, withdraw } from "./ops";
@@ -86,7 +86,8 @@ function resetPeer(p: Peer): void {
 }
 
 /**
- * Static peer settings. Input region: neighbour address, 16 bytes network order
+ * Peer settings (ASN and addresses before the session comes up; a policy
+ * change while it is up re-evaluates the whole Adj-RIB-Out). Input region: neighbour address, 16 bytes network order
  * (IPv4 in the first 4). policy: 0 local, 1 all, 2 none. maxPrefix 0 = no limit.
  */
 export function ribPeerConfig(peer: u32, asn: u32, routerId: u32, policy: u32, maxPrefix: u32): u32 {
@@ -96,8 +97,10 @@ export function ribPeerConfig(peer: u32, asn: u32, routerId: u32, policy: u32, m
   p.routerId = routerId;
   p.addrHi = bswap<u64>(load<u64>(input.ptr));
   p.addrLo = bswap<u64>(load<u64>(input.ptr + 8));
+  const policyChanged = p.policy != <u8>policy;
   p.policy = <u8>policy;
   p.maxPrefix = maxPrefix;
+  if (policyChanged && p.up) consumerRewalk(p); // re-evaluate the Adj-RIB-Out under the new policy
   return 1;
 }
 

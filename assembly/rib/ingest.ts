@@ -83,7 +83,7 @@ function headerOk(peer: Peer, p: usize): bool {
   else if (type == 2) bad = bad || len < 23;
   else if (type == 3) bad = bad || len < 21;
   else if (type == 4) bad = bad || len != 19;
-  else if (type == 5) bad = bad || len != 23;
+  else if (type == 5) bad = bad || len < 23;
   else {
     notifyWith(1, 3, p + 18, 1);
     fail(peer);

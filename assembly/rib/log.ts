@@ -33,8 +33,17 @@ export function consumerStart(peer: Peer): void {
   peer.syncing = true;
   peer.walkFam = 0;
   peer.walkPos = 1;
+  peer.walkEor = true;
   if (peer.cursor > maxCursor) maxCursor = peer.cursor;
   consumers++;
+}
+
+/** Walks the whole table again (export policy changed): differences with the Adj-RIB-Out are sent. */
+export function consumerRewalk(peer: Peer): void {
+  if (!peer.consumer) return;
+  peer.syncing = true;
+  peer.walkFam = 0;
+  peer.walkPos = 1;
 }
 
 export function consumerStop(peer: Peer): void {

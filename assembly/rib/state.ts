@@ -75,6 +75,7 @@ export class Peer {
   walkFam: u32 = 0;
   walkPos: u32 = 0;
   eorPending: bool = false;
+  walkEor: bool = false; // End-of-RIB follows this walk (the session's first; not a policy re-evaluation)
 
   @inline isIbgp(): bool {
     return this.asn == ownAsn;

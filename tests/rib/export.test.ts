@@ -262,3 +262,18 @@ describe("session down and up", () => {
     expect(announced(exportAll(rib, b)).has(P1)).toBe(true);
   });
 });
+
+describe("export policy changes at run time", () => {
+  test("switching a peer from all to local withdraws learned routes, and back re-advertises them (no extra End-of-RIB)", () => {
+    const rib = freshRib();
+    const a = addPeer(rib, { asn: 65001, n: 11 });
+    const m = addPeer(rib, { asn: 65002, n: 12, export: "all" });
+    rib.originate({ prefix: P1 });
+    rib.feed(a, update({ nlri: ["203.0.113.0/24"], asPath: [65001] }));
+    expect([...announced(exportAll(rib, m)).keys()].sort()).toEqual([P1, "203.0.113.0/24"]);
+    rib.configurePeer(m, { asn: 65002, address: "192.0.2.12", routerId: "10.0.0.12", export: "local" });
+    expect(exportAll(rib, m).map((d) => [d.withdrawn, d.nlri])).toEqual([[["203.0.113.0/24"], []]]);
+    rib.configurePeer(m, { asn: 65002, address: "192.0.2.12", routerId: "10.0.0.12", export: "all" });
+    expect(exportAll(rib, m).map((d) => [d.withdrawn, d.nlri])).toEqual([[[], ["203.0.113.0/24"]]]);
+  });
+});
