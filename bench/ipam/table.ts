@@ -1,0 +1,26 @@
+// Turns the JSON lines of bench/ipam/bench.ts (Bun, then Node) into the markdown
+// table of the IPAM section of bench/RESULTS.md.
+import { readFileSync } from "node:fs";
+
+const [bunFile, nodeFile] = process.argv.slice(2);
+if (!bunFile || !nodeFile) throw new Error("usage: table.ts BUN_JSON NODE_JSON");
+const bun = JSON.parse(readFileSync(bunFile, "utf8")) as Record<string, number | string>;
+const node = JSON.parse(readFileSync(nodeFile, "utf8")) as Record<string, number | string>;
+
+const meta = new Set(["runtime", "runs", "date", "loadStart", "loadEnd"]);
+const rate = (v: number | string | undefined) =>
+  typeof v === "string" ? v : v === undefined ? "-" : v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : `${v}`;
+const lines: string[] = [];
+lines.push(`Bun ${bun.date} (load ${bun.loadStart} -> ${bun.loadEnd}), Node ${node.date} (load ${node.loadStart} -> ${node.loadEnd}); medians of ${bun.runs} runs.`);
+lines.push("");
+lines.push("| measurement (per second) | Bun | Node |");
+lines.push("| --- | ---: | ---: |");
+for (const key of Object.keys(bun)) {
+  if (meta.has(key) || key.includes("bytes")) continue;
+  lines.push(`| ${key} | ${rate(bun[key])} | ${rate(node[key])} |`);
+}
+lines.push("");
+lines.push("| memory | bytes |");
+lines.push("| --- | ---: |");
+for (const key of Object.keys(bun)) if (key.includes("bytes")) lines.push(`| ${key} | ${bun[key]} |`);
+process.stdout.write(`${lines.join("\n")}\n`);
