@@ -1,14 +1,13 @@
 // Message framing and the decode path for the host: one call per chunk,
 // compact records out (layouts in ./records).
 import {
-  A_AS4_PATH, A_AS_PATH, A_EXT_COMMUNITIES, A_MP_REACH, A_MP_UNREACH, HEADER_LEN,
-  K_DISCARD, K_FRAMING, K_NOTIFICATION, K_TREAT_AS_WITHDRAW, MAX_EXTENDED_MESSAGE, MAX_MESSAGE,
-  MSG_KEEPALIVE, MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH, MSG_UPDATE, R_CAPABILITY,
-  R_LENGTH, R_MARKER, R_OPEN_HOLD_TIME, R_OPEN_PARAMS_LENGTH, R_OPEN_PEER_AS, R_OPEN_ROUTER_ID,
-  R_OPEN_UNSUPPORTED_PARAM, R_OPEN_VERSION, R_ROUTE_REFRESH_LENGTH, R_TYPE, AFI_IPV4,
-  SF_EXTENDED_MESSAGE, A_LARGE_COMMUNITY, A_COMMUNITIES, A_CLUSTER_LIST, rd16, rd32, rd8,
-  A_ORIGIN, A_NEXT_HOP, A_MED, A_LOCAL_PREF, A_ATOMIC_AGGREGATE, A_AGGREGATOR, A_ORIGINATOR_ID,
-  A_AS4_AGGREGATOR, F_EXTENDED,
+  A_AGGREGATOR, A_AS4_AGGREGATOR, A_AS4_PATH, A_AS_PATH, A_ATOMIC_AGGREGATE, A_CLUSTER_LIST,
+  A_COMMUNITIES, A_EXT_COMMUNITIES, A_LARGE_COMMUNITY, A_LOCAL_PREF, A_MED, A_MP_REACH, A_MP_UNREACH,
+  A_NEXT_HOP, A_ORIGIN, A_ORIGINATOR_ID, AFI_IPV4, F_EXTENDED, HEADER_LEN, K_DISCARD, K_FRAMING,
+  K_NOTIFICATION, K_TREAT_AS_WITHDRAW, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, MSG_KEEPALIVE,
+  MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH, MSG_UPDATE, R_CAPABILITY, R_LENGTH, R_MARKER,
+  R_OPEN_HOLD_TIME, R_OPEN_PARAMS_LENGTH, R_OPEN_PEER_AS, R_OPEN_ROUTER_ID, R_OPEN_UNSUPPORTED_PARAM,
+  R_OPEN_VERSION, R_ROUTE_REFRESH_LENGTH, R_TYPE, SF_EXTENDED_MESSAGE, rd16, rd32, rd8,
 } from "./wire";
 import { IN, OUT, rec, recError, T_ATTR, T_CAP, T_MSG, T_NOTIF, T_OPEN, T_PFX, T_RAW, T_RR, T_UPD } from "./records";
 import { ARENA_GAP, ParsedUpdate, parseUpdateInto, UPD_SESSION_RESET } from "./update";
@@ -39,7 +38,6 @@ let dataScratch: usize = 0;
 export let decodedMessages: u32 = 0;
 export let decodedPrefixes: u32 = 0;
 
-function base(): usize { return IN.ptr; }
 @inline function off(p: usize): u32 { return <u32>(p - IN.ptr); }
 
 function notify(code: u32, subcode: u32, reason: u32, dataPtr: usize, dataLen: u32): void {
@@ -316,7 +314,7 @@ export function decodeChunk(len: u32, flags: u32): u32 {
   OUT.len = 0;
   decodedMessages = 0;
   decodedPrefixes = 0;
-  const b = base();
+  const b = IN.ptr;
   let p: u32 = 0;
   while (p < len) {
     const m = b + p;

@@ -59,7 +59,7 @@ class RecordReader {
       }
       if (!msg) continue;
       switch (tag) {
-        case T_ERR: this.error(msg, p, n); break;
+        case T_ERR: this.error(msg, p); break;
         case T_OPEN: this.open(msg, p); break;
         case T_CAP: msg.capabilities!.push(this.capability(p, n)); if (msg.capabilities!.at(-1)!.code === 65) msg.asn = msg.capabilities!.at(-1)!.asn as number; break;
         case T_UPD: upd = new UpdateState(); msg.withdrawn = []; msg.nlri = []; msg.attributes = {}; upd.attrOffset = this.w(p + 8); break;
@@ -74,7 +74,7 @@ class RecordReader {
     return out;
   }
 
-  private error(msg: DecodedMessage, p: number, n: number): void {
+  private error(msg: DecodedMessage, p: number): void {
     const kind = this.w(p);
     const code = this.w(p + 4);
     const subcode = this.w(p + 8);
@@ -95,7 +95,6 @@ class RecordReader {
     for (const k of Object.keys(msg)) if (k !== "type" && k !== "length") delete (msg as Record<string, unknown>)[k];
     if (msg.type?.startsWith("type ")) delete msg.type; // an unknown type is not a known type
     msg.error = err;
-    void n;
   }
 
   private open(msg: DecodedMessage, p: number): void {

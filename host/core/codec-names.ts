@@ -116,7 +116,6 @@ export const REASONS = [
   "malformed prefix in a multiprotocol attribute",
   "malformed AS4_PATH (bad segment, overrun or AS 0)",
   "ROUTE-REFRESH with an invalid length",
-  "cannot encode",
   "AS 0 (RFC 7607)",
 ];
 
