@@ -468,6 +468,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
       this.resolveSynced = resolve;
       this.rejectSynced = reject;
     });
+    this.synced.catch(() => {}); // stop() before the first list must not become an unhandled rejection
     this.running = true;
     const { kind, opts, store } = this;
     const namespace = KINDS[kind].namespaced ? opts.namespace : undefined;

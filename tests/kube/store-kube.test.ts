@@ -393,6 +393,12 @@ describe("KubeStore informers", () => {
     await started;
     expect(inf.get({ name: "a" })).toBeDefined();
     inf.stop();
+    // Stopped before its first list: start() rejects instead of hanging.
+    proxy.setDown(true);
+    const never = store.informer<KubeObject>("AddressPool", { resyncMs: 0 });
+    const pending = never.start();
+    never.stop();
+    await expect(pending).rejects.toThrow("informer AddressPool stopped before its first list");
   });
 });
 
