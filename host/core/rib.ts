@@ -2,6 +2,20 @@
 // its ABI and record layouts (documented in assembly/rib/exports.ts,
 // ingest.ts and locrib.ts). The RIB state lives in the core; this class keeps
 // only the peers' configured addresses (to name them in query results).
+//
+// How a speaker drives it:
+//   setGlobal once; addPeer per neighbour (index for every other call).
+//   Every TCP read: feed(peer, chunk) (or inputView + feedInPlace for zero-copy
+//   reads). UPDATEs are applied in the core; other messages come back as
+//   events. Before peerUp every message pauses input (one event per call):
+//   handle it, then resume(peer). An OPEN also pauses, so capabilities can be
+//   given to peerUp before the UPDATEs behind it are parsed. A "notification"
+//   event: send it and close; then peerDown.
+//   After feeds (and originate/withdrawLocal), for every established peer:
+//   write exportFor(peer) to its socket (a full table + End-of-RIB after
+//   peerUp, then only changes); drainChanges() feeds the FIB (enableChanges
+//   first). An established peer whose export is never called holds the change
+//   log, so call it for every up peer.
 import type { Core } from "./wasm.ts";
 import { ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
 
@@ -34,8 +48,9 @@ export interface PeerSession {
   addPathReceiveV4?: boolean;
   addPathReceiveV6?: boolean;
   extendedMessage?: boolean;
-  /** Our address towards the peer: NEXT_HOP self. */
+  /** Our address towards the peer: NEXT_HOP self. Needed for every family exported to the peer (0.0.0.0 / :: otherwise). */
   nextHopV4?: string;
+  /** A global IPv6 address of ours, also when the session runs over IPv4. */
   nextHopV6?: string;
 }
 
@@ -49,7 +64,7 @@ export interface LocRibChange {
   prefix: string;
   /** No best path any more: remove the route. */
   withdrawn: boolean;
-  /** The best path is locally originated: nothing to install. */
+  /** The best path is locally originated: install nothing, remove any route installed for the prefix. */
   local: boolean;
   /** Best path's next hop first, then the multipath (ECMP) members'. */
   nextHops: string[];
