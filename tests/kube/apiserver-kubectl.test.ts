@@ -90,7 +90,14 @@ describe("kubectl", () => {
     const pools = JSON.parse(await ok(server, "get", "addresspools", "-o", "json"));
     expect(pools.kind).toBe("List");
     expect(pools.items.map((p: any) => p.metadata.name)).toEqual(["default-lb-pool"]);
-    expect(await ok(server, "get", "addresspools")).toMatch(/^NAME\s[\s\S]*default-lb-pool/);
+    // Server-side printing: the CRD's printer columns, the Service columns kubectl users know.
+    const poolTable = (await ok(server, "get", "addresspools")).trim().split("\n").map((l) => l.trim().split(/\s+/));
+    expect(poolTable[0]).toEqual(["NAME", "CIDR", "TYPE", "BLOCKSIZE", "AUTO", "AGE"]);
+    expect(poolTable[1].slice(0, 5)).toEqual(["default-lb-pool", "192.0.2.0/24", "service", "24", "true"]);
+    await ok(server, "patch", "service", "app", "-n", "demo", "--subresource=status", "-p", '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}}');
+    const svcTable = (await ok(server, "get", "services", "-n", "demo")).trim().split("\n").map((l) => l.trim().split(/\s+/));
+    expect(svcTable[0]).toEqual(["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
+    expect(svcTable[1].slice(0, 4)).toEqual(["app", "LoadBalancer", svc.spec.clusterIP, "192.0.2.1"]);
 
     // Re-apply with a changed label and port: kubectl sends a strategic merge patch for the
     // Service and a JSON merge patch for the custom resource.

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { applyPatch, jsonPatch, mergePatch } from "./apiserver/patch.ts";
 import { parseLabelSelector } from "./apiserver/selectors.ts";
 import { strategicMergePatch } from "./apiserver/smp.ts";
+import { humanDuration, jsonPath } from "./apiserver/table.ts";
 
 describe("strategic merge patch", () => {
   const svc = {
@@ -72,5 +73,25 @@ describe("label selectors", () => {
     expect(sel({ env: "prod" })).toBe(false);
     expect(parseLabelSelector("")).toBeUndefined();
     expect(() => parseLabelSelector("a b c")).toThrow();
+  });
+});
+
+describe("server-side printing helpers", () => {
+  test("humanDuration matches kubectl's AGE format", () => {
+    expect(humanDuration(5_000)).toBe("5s");
+    expect(humanDuration(150_000)).toBe("2m30s");
+    expect(humanDuration(45 * 60_000)).toBe("45m");
+    expect(humanDuration((3 * 60 + 5) * 60_000)).toBe("3h5m");
+    expect(humanDuration(30 * 3_600_000)).toBe("30h");
+    expect(humanDuration((3 * 24 + 2) * 3_600_000)).toBe("3d2h");
+  });
+
+  test("printer column JSONPath subset", () => {
+    const o = { spec: { cidr: "192.0.2.0/24", peers: [{ addr: "a" }, { addr: "b" }] }, metadata: { labels: { "a.b/c": "x" } } };
+    expect(jsonPath(o, ".spec.cidr")).toEqual(["192.0.2.0/24"]);
+    expect(jsonPath(o, ".spec.peers[1].addr")).toEqual(["b"]);
+    expect(jsonPath(o, ".spec.peers[*].addr")).toEqual(["a", "b"]);
+    expect(jsonPath(o, ".metadata.labels['a.b/c']")).toEqual(["x"]);
+    expect(jsonPath(o, ".spec.missing")).toEqual([]);
   });
 });

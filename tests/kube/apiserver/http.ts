@@ -5,6 +5,7 @@ import yaml from "js-yaml";
 import { ApiError, badRequest, methodNotAllowed, notFoundPath } from "./errors.ts";
 import { openApiDoc, openApiIndex } from "./openapi.ts";
 import { patchKind } from "./patch.ts";
+import { tableJson, wantsTable, type IncludeObject } from "./table.ts";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.ts";
 import { recJson, type FieldValidation, type ObjectStore, type Rec } from "./store.ts";
 import { ALL_VERBS, type ResourceType } from "./types.ts";
@@ -26,6 +27,7 @@ export interface ApiRequest {
   /** Path and query, e.g. "/api/v1/services?watch=true". */
   url: string;
   contentType: string;
+  accept: string;
   text(): Promise<string>;
 }
 
@@ -171,12 +173,14 @@ export class ApiHandler {
     const dryRun = q.get("dryRun") === "All";
     const fv = (["Strict", "Warn", "Ignore"].includes(q.get("fieldValidation") ?? "") ? q.get("fieldValidation") : "Warn") as FieldValidation;
     const method = req.method;
+    const table = method === "GET" && wantsTable(req.accept);
+    const include = (["None", "Metadata", "Object"].includes(q.get("includeObject") ?? "") ? q.get("includeObject") : "Metadata") as IncludeObject;
 
     if (name === undefined) {
       const label = parseLabelSelector(q.get("labelSelector"));
       const field = parseFieldSelector(q.get("fieldSelector"), t.fieldSelectors);
       if (method === "GET") {
-        if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") return this.watch(t, ns, q, label, field);
+        if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") return this.watch(t, ns, q, label, field, table ? include : undefined);
         const limit = q.get("limit") ? Number(q.get("limit")) : undefined;
         const r = this.store.list(t, {
           namespace: ns, label, field,
@@ -185,6 +189,7 @@ export class ApiHandler {
           limit: limit && limit > 0 ? limit : undefined,
           continueToken: q.get("continue") || undefined,
         });
+        if (table) return reply(200, tableJson(t, r.recs.map((x) => x.obj), r.rv, include, r.continueToken, r.remaining));
         return reply(200, listJson(t, r.rv, r.recs, r.continueToken, r.remaining));
       }
       if (method === "POST") {
@@ -200,11 +205,14 @@ export class ApiHandler {
     }
     if (legacyWatch || q.get("watch") === "true" || q.get("watch") === "1") {
       const field = parseFieldSelector(`metadata.name=${name}`, []);
-      return this.watch(t, ns, q, undefined, field);
+      return this.watch(t, ns, q, undefined, field, table ? include : undefined);
     }
     switch (method) {
-      case "GET":
-        return reply(200, recJson(this.store.get(t, nsKey, name)));
+      case "GET": {
+        const rec = this.store.get(t, nsKey, name);
+        if (table) return reply(200, tableJson(t, [rec.obj], Number(rec.obj.metadata.resourceVersion), include));
+        return reply(200, recJson(rec));
+      }
       case "PUT": {
         const { rec, created } = await this.store.update(t, nsKey, name, await readBody(req), status, dryRun, fv);
         return reply(created ? 201 : 200, recJson(rec));
@@ -225,7 +233,7 @@ export class ApiHandler {
     }
   }
 
-  private watch(t: ResourceType, ns: string | undefined, q: URLSearchParams, label: ReturnType<typeof parseLabelSelector>, field: ReturnType<typeof parseFieldSelector>): ApiReply {
+  private watch(t: ResourceType, ns: string | undefined, q: URLSearchParams, label: ReturnType<typeof parseLabelSelector>, field: ReturnType<typeof parseFieldSelector>, table?: IncludeObject): ApiReply {
     // Parsed before the stream starts, so a bad parameter is a plain error reply.
     const opts = {
       namespace: ns,
@@ -234,6 +242,8 @@ export class ApiHandler {
       resourceVersion: q.get("resourceVersion") ?? undefined,
       bookmarks: q.get("allowWatchBookmarks") === "true",
       sendInitialEvents: q.get("sendInitialEvents") === "true",
+      // kubectl get -w asks for Tables: every event carries a one-row Table.
+      render: table ? (type: string, obj: any) => `{"type":"${type}","object":${tableJson(t, [obj], Number(obj.metadata.resourceVersion), table)}}\n` : undefined,
     };
     if (opts.resourceVersion && opts.resourceVersion !== "0" && !/^[0-9]+$/.test(opts.resourceVersion)) throw badRequest(`invalid resource version: ${JSON.stringify(opts.resourceVersion)}`);
     const timeout = Number(q.get("timeoutSeconds") ?? "0");

@@ -45,6 +45,8 @@ export interface WatchOptions {
   resourceVersion?: string;
   bookmarks: boolean;
   sendInitialEvents?: boolean;
+  /** Renders an event's line for this watcher (e.g. as a Table); default: the shared JSON line. */
+  render?: (type: EventType, obj: any) => string;
 }
 
 export interface ListOptions {
@@ -106,23 +108,27 @@ export class Watcher {
     if (!this.closed) this.sink.write(line);
   }
 
+  /** Sends an event of `type` about `rec`; `ev` (when `type` is its own) caches the shared line. */
+  sendEvent(type: EventType, rec: Rec, ev?: HistEvent): void {
+    if (this.opts.render) this.send(this.opts.render(type, rec.obj));
+    else if (ev && ev.type === type) this.send((ev.line ??= eventLine(type, rec)));
+    else this.send(eventLine(type, rec));
+  }
+
   /** Delivers one event, turning MODIFIED into ADDED/DELETED when the object enters/leaves the filter. */
   deliver(ev: HistEvent): void {
     const obj = ev.rec.obj;
     if (this.opts.namespace !== undefined && obj.metadata.namespace !== this.opts.namespace) return;
-    if (!this.opts.label && !this.opts.field) {
-      this.send((ev.line ??= eventLine(ev.type, ev.rec)));
-      return;
-    }
+    if (!this.opts.label && !this.opts.field) return this.sendEvent(ev.type, ev.rec, ev);
     const now = this.matches(obj);
     if (ev.type !== "MODIFIED") {
-      if (now) this.send((ev.line ??= eventLine(ev.type, ev.rec)));
+      if (now) this.sendEvent(ev.type, ev.rec, ev);
       return;
     }
     const was = ev.oldRec ? this.matches(ev.oldRec.obj) : false;
-    if (now && was) this.send((ev.line ??= eventLine(ev.type, ev.rec)));
-    else if (now) this.send(eventLine("ADDED", ev.rec));
-    else if (was) this.send(eventLine("DELETED", ev.rec));
+    if (now && was) this.sendEvent("MODIFIED", ev.rec, ev);
+    else if (now) this.sendEvent("ADDED", ev.rec);
+    else if (was) this.sendEvent("DELETED", ev.rec);
   }
 
   bookmark(rv: number, initialEventsEnd = false): void {
@@ -312,7 +318,7 @@ export class ObjectStore {
     if (!rvParam || rvParam === "0" || o.sendInitialEvents) {
       // Synthetic ADDED events for the current state, then live events.
       const maps = o.namespace !== undefined ? [coll.byNs.get(o.namespace)].filter((m): m is Map<string, Rec> => !!m) : [...coll.byNs.values()];
-      for (const m of maps) for (const r of m.values()) if (w.matches(r.obj)) w.send(eventLine("ADDED", r));
+      for (const m of maps) for (const r of m.values()) if (w.matches(r.obj)) w.sendEvent("ADDED", r);
       if (o.sendInitialEvents && o.bookmarks) w.bookmark(this.rv, true);
     } else {
       const from = parseRV(rvParam);

@@ -48,7 +48,7 @@ async function listenBun(handler: ApiHandler, host: string, port: number): Promi
     idleTimeout: 0, // watches may stay silent for long
     async fetch(request: Request): Promise<Response> {
       const u = new URL(request.url);
-      const r: ApiReply = await handler.handle({ method: request.method, url: u.pathname + u.search, contentType: request.headers.get("content-type") ?? "", text: () => request.text() });
+      const r: ApiReply = await handler.handle({ method: request.method, url: u.pathname + u.search, contentType: request.headers.get("content-type") ?? "", accept: request.headers.get("accept") ?? "", text: () => request.text() });
       if (!("watch" in r)) return new Response(r.body, { status: r.status, headers: { "Content-Type": r.contentType ?? "application/json" } });
       const closing = closeNotifier();
       let ctrl!: ReadableStreamDefaultController<Uint8Array>;
@@ -95,7 +95,7 @@ async function listenNode(handler: ApiHandler, host: string, port: number): Prom
       for await (const c of req) chunks.push(c as Buffer);
       return Buffer.concat(chunks).toString("utf8");
     };
-    void handler.handle({ method: req.method ?? "GET", url: req.url ?? "/", contentType: String(req.headers["content-type"] ?? ""), text }).then((r) => {
+    void handler.handle({ method: req.method ?? "GET", url: req.url ?? "/", contentType: String(req.headers["content-type"] ?? ""), accept: String(req.headers.accept ?? ""), text }).then((r) => {
       if (!("watch" in r)) {
         res.writeHead(r.status, { "Content-Type": r.contentType ?? "application/json", "Content-Length": Buffer.byteLength(r.body) });
         res.end(r.body);
