@@ -277,3 +277,36 @@ describe("export policy changes at run time", () => {
     expect(exportAll(rib, m).map((d) => [d.withdrawn, d.nlri])).toEqual([[[], ["203.0.113.0/24"]]]);
   });
 });
+
+describe("exported bytes decode with the codec (a second, independent decoder)", () => {
+  test("eBGP, iBGP, 2-octet and IPv6 exports decode without errors to the expected attributes", async () => {
+    const { decodeMessages } = await import("../../host/core/codec.ts");
+    const rib = freshRib({ asn: 4200000000, routerId: "192.0.2.1", multipath: false });
+    const a = addPeer(rib, { asn: 65001, n: 11 });
+    const e = addPeer(rib, { asn: 65002, n: 12 });
+    const old = addPeer(rib, { asn: 65003, n: 13, as4: false });
+    const i = addPeer(rib, { asn: 4200000000, n: 14 });
+    rib.feed(a, update({ nlri: [P1], asPath: [65001, 4200000009], med: 3, communities: ["65001:9"] }));
+    rib.feed(a, update({ mpReach: { nextHop: "2001:db8::11", nlri: ["2001:db8:77::/48"] }, asPath: [65001] }));
+    rib.originate({ prefix: "203.0.113.0/24", communities: ["64512:1"] });
+    const decode = (peer: number, as4 = true) => rib.exportFor(peer).flatMap((c) => decodeMessages(c, { as4 })) as any[];
+    for (const msgs of [decode(e), decode(old, false), decode(i)]) {
+      expect(msgs.filter((m) => m.error || m.type !== "UPDATE")).toEqual([]);
+    }
+    const toOld = decode(old, false);
+    expect(toOld.length).toBe(0); // everything was already exported above; re-check after a refresh
+    rib.refresh(old);
+    const again = decode(old, false).filter((m) => m.nlri.includes(P1));
+    expect(again[0].attributes.asPath).toEqual([{ type: "AS_SEQUENCE", asns: [4200000000, 65001, 4200000009] }]);
+    expect(again[0].attributes.nextHop).toBe("192.0.2.1");
+    expect(again[0].attributes.communities).toEqual(["65001:9"]);
+    expect(again[0].attributes.med).toBeUndefined();
+    rib.refresh(i);
+    const toI = decode(i);
+    const v6 = toI.find((m) => m.nlri.includes("2001:db8:77::/48"));
+    expect(v6.attributes.nextHop).toBe("2001:db8::11");
+    expect(v6.attributes.localPref).toBe(100);
+    const local = toI.find((m) => m.nlri.includes("203.0.113.0/24"));
+    expect(local.attributes).toMatchObject({ origin: "IGP", asPath: [], nextHop: "192.0.2.1", localPref: 100, communities: ["64512:1"] });
+  });
+});
