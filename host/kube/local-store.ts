@@ -127,6 +127,7 @@ export class LocalStore implements Store {
   private writing: Promise<void> = Promise.resolve();
   private queuedWrite: Promise<void> | null = null;
   private tempSeq = 0;
+  private locked = false;
   readonly stateFile: string;
 
   private constructor(
@@ -146,18 +147,25 @@ export class LocalStore implements Store {
     const admitter = opts.admit === false ? undefined : (opts.admit ?? crdAdmitter);
     const store = new LocalStore(opts.dir, opts.stateFile, admitter, opts.component ?? "sart", opts.maxEvents ?? 1000);
     await mkdir(dirname(store.stateFile), { recursive: true });
-    await store.removeStaleTempFiles();
-    await store.loadState();
-    const docs = await loadManifestDir(opts.dir, store.admitter);
-    store.applyManifests(docs);
-    await store.persist();
+    await store.lock();
+    try {
+      await store.removeStaleTempFiles();
+      await store.loadState();
+      const docs = await loadManifestDir(opts.dir, store.admitter);
+      store.applyManifests(docs);
+      await store.persist();
+    } catch (e) {
+      await store.unlock();
+      throw e;
+    }
     return store;
   }
 
-  /** Waits for pending state writes and stops every informer. */
+  /** Waits for pending state writes, stops every informer and releases the state file. */
   async close(): Promise<void> {
     for (const inf of this.informers) inf.stop();
-    await this.writing;
+    await this.writing.catch(() => {});
+    await this.unlock();
   }
 
   // ---- Store ----
@@ -507,6 +515,45 @@ export class LocalStore implements Store {
     }
   }
 
+  private get lockFile(): string {
+    return `${this.stateFile}.lock`;
+  }
+
+  /**
+   * One writer per state file: two stores writing it would each overwrite the
+   * other's allocations. The lock file holds the owner's pid; a lock left by a
+   * process that no longer runs is taken over.
+   */
+  private async lock(): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fh = await open(this.lockFile, "wx", 0o600);
+        try {
+          await fh.writeFile(`${process.pid}\n`);
+        } finally {
+          await fh.close();
+        }
+        this.locked = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`lock ${this.lockFile}: ${(e as Error).message}`);
+      }
+      const owner = Number((await readFile(this.lockFile, "utf8").catch(() => "")).trim());
+      if (owner && processRuns(owner)) {
+        const who = owner === process.pid ? "another store in this process" : `process ${owner}`;
+        throw new Error(`state file ${this.stateFile} is in use by ${who} (lock ${this.lockFile})`);
+      }
+      await unlink(this.lockFile).catch(() => {}); // stale: its owner is gone
+    }
+    throw new Error(`cannot lock ${this.lockFile}`);
+  }
+
+  private async unlock(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await unlink(this.lockFile).catch(() => {});
+  }
+
   private async removeStaleTempFiles(): Promise<void> {
     const dir = dirname(this.stateFile);
     const prefix = `${basename(this.stateFile)}.tmp-`;
@@ -777,6 +824,15 @@ function checkManifestObject(raw: unknown, issues: ValidationIssue[]): KubeObjec
 }
 
 // ---- small utilities ----
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
 
 /** The status an object starts with: clients cannot set it on create, except a Node's (as kubelets do). */
 function initialStatus(kind: Kind, obj: KubeObject): void {

@@ -300,6 +300,21 @@ describe("LocalStore persistence", () => {
     await expect(LocalStore.open({ dir })).rejects.toThrow(/sart-state\.json is not valid JSON/);
   });
 
+  test("one store per state file: a second open is refused while the first runs; a dead owner's lock is taken over", async () => {
+    const s1 = await open();
+    await expect(LocalStore.open({ dir })).rejects.toThrow(/sart-state\.json is in use by another store in this process/);
+    await s1.close();
+    const s2 = await open();
+    await s2.close();
+    // A lock left behind by a crashed process (its pid no longer runs).
+    const dead = Bun.spawnSync(["true"]).pid;
+    await writeFile(join(dir, "sart-state.json.lock"), `${dead}\n`);
+    const s3 = await open();
+    expect(await readFile(join(dir, "sart-state.json.lock"), "utf8")).toBe(`${process.pid}\n`);
+    await s3.close();
+    expect((await readdir(dir)).includes("sart-state.json.lock")).toBe(false);
+  });
+
   test("events are not persisted", async () => {
     const s1 = await open();
     const p = await s1.create(pool("a", "192.0.2.0/24"));
