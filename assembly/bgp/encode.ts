@@ -4,9 +4,11 @@
 //
 // ---------------------------------------------------------------------------
 // For the RIB (in-core), building UPDATEs for an Adj-RIB-Out:
-//   - Build the path attribute bytes once per attribute set with the attr*
-//     writers below (writeAttrHeader + value writers, e.g. writeAsPathValue),
-//     WITHOUT MP_REACH/MP_UNREACH and without NEXT_HOP for IPv6.
+//   - Build the path attribute bytes once per attribute set with the write*Attr
+//     functions below (writeOriginAttr, writeAsPathAttr with an optional
+//     prepend, writeNextHopAttr, writeMedAttr, writeLocalPrefAttr,
+//     writeCommunitiesAttr, writeRawAttr for anything kept raw), WITHOUT
+//     MP_REACH/MP_UNREACH and without NEXT_HOP for IPv6.
 //   - buildUpdateV4(out, maxLen, attrs, attrsLen, entries, count, addPath, withdraw)
 //     packs as many IPv4 entries (./nlri 12-byte layout) as fit in maxLen
 //     (4096, or 65535 with extended messages) into one UPDATE at out: in the
@@ -23,7 +25,7 @@ import {
   A_AGGREGATOR, A_AS4_AGGREGATOR, A_AS4_PATH, A_AS_PATH, A_ATOMIC_AGGREGATE, A_CLUSTER_LIST,
   A_COMMUNITIES, A_EXT_COMMUNITIES, A_LARGE_COMMUNITY, A_LOCAL_PREF, A_MED, A_MP_REACH,
   A_MP_UNREACH, A_NEXT_HOP, A_ORIGIN, A_ORIGINATOR_ID, AFI_IPV4, AS_TRANS, F_EXTENDED,
-  HEADER_LEN, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, MSG_NOTIFICATION, MSG_OPEN,
+  HEADER_LEN, MAX_EXTENDED_MESSAGE, SEG_SEQUENCE, MAX_MESSAGE, MSG_NOTIFICATION, MSG_OPEN,
   MSG_ROUTE_REFRESH, MSG_UPDATE, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, SF_EXTENDED_MESSAGE,
   wr16, wr32, wr8,
 } from "./wire";
@@ -73,6 +75,85 @@ export function writeAsPathValue(p: usize, segs: usize, words: u32, as4: bool): 
     i += 2 + count;
   }
   return <u32>o;
+}
+
+// Whole-attribute writers for building attribute sets in-core (the RIB's
+// Adj-RIB-Out). Each writes flags, type, length and value at p and returns
+// the bytes written. Flags are the standard ones for the type.
+
+export function writeOriginAttr(p: usize, origin: u32): u32 {
+  wr8(p + 3, origin);
+  return writeAttrHeader(p, 0x40, A_ORIGIN, 1) + 1;
+}
+
+/** AS_PATH from [type, count, asn...] words, with `prepend` put in front `times` (0..255) times. */
+export function writeAsPathAttr(p: usize, segs: usize, words: u32, as4: bool, prepend: u32, times: u32): u32 {
+  const asSize: u32 = as4 ? 4 : 2;
+  if (times > 255) times = 255;
+  // Value size first: the header form depends on it.
+  let len: u32 = 0;
+  let i: u32 = 0;
+  while (i < words) {
+    const count = load<u32>(segs + <usize>i * 4 + 4);
+    len += 2 + count * asSize;
+    i += 2 + count;
+  }
+  const joins = times > 0 && words >= 2 && load<u32>(segs) == SEG_SEQUENCE && load<u32>(segs + 4) + times <= 255;
+  if (times > 0) len += joins ? times * asSize : 2 + times * asSize;
+  const h = writeAttrHeader(p, 0x40, A_AS_PATH, len);
+  let o = p + h;
+  if (times > 0) {
+    const first = joins ? load<u32>(segs + 4) : 0;
+    wr8(o, SEG_SEQUENCE);
+    wr8(o + 1, times + first);
+    o += 2;
+    for (let k: u32 = 0; k < times; k++) {
+      if (as4) wr32(o, prepend); else wr16(o, prepend > 0xffff ? AS_TRANS : prepend);
+      o += asSize;
+    }
+    if (joins) {
+      // The rest of the first sequence, then the remaining segments.
+      for (let k: u32 = 0; k < first; k++) {
+        const asn = load<u32>(segs + 8 + <usize>k * 4);
+        if (as4) wr32(o, asn); else wr16(o, asn > 0xffff ? AS_TRANS : asn);
+        o += asSize;
+      }
+      o += writeAsPathValue(o, segs + 8 + <usize>first * 4, words - 2 - first, as4);
+      return <u32>(o - p);
+    }
+  }
+  o += writeAsPathValue(o, segs, words, as4);
+  return <u32>(o - p);
+}
+
+export function writeNextHopAttr(p: usize, addr: u32): u32 {
+  wr32(p + 3, addr);
+  return writeAttrHeader(p, 0x40, A_NEXT_HOP, 4) + 4;
+}
+
+export function writeMedAttr(p: usize, med: u32): u32 {
+  wr32(p + 3, med);
+  return writeAttrHeader(p, 0x80, A_MED, 4) + 4;
+}
+
+export function writeLocalPrefAttr(p: usize, pref: u32): u32 {
+  wr32(p + 3, pref);
+  return writeAttrHeader(p, 0x40, A_LOCAL_PREF, 4) + 4;
+}
+
+/** COMMUNITIES from count values given as numbers (65000:1 = 0xfde80001). */
+export function writeCommunitiesAttr(p: usize, values: usize, count: u32): u32 {
+  const h = writeAttrHeader(p, 0xc0, A_COMMUNITIES, count * 4);
+  for (let i: u32 = 0; i < count; i++) wr32(p + h + i * 4, load<u32>(values + <usize>i * 4));
+  return h + count * 4;
+}
+
+/** Any attribute from its raw value bytes (e.g. one kept from a received UPDATE). */
+export function writeRawAttr(p: usize, flags: u32, code: u32, value: usize, len: u32): u32 {
+  const h = writeAttrHeaderProbe(flags & ~F_EXTENDED, len);
+  memory.copy(p + h, value, len);
+  writeAttrHeader(p, flags & ~F_EXTENDED, code, len);
+  return h + len;
 }
 
 /** Writes an attribute whose value is built by fill at p + 4, then closes the gap for the short header form. */

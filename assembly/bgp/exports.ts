@@ -1,7 +1,10 @@
 // bgp ABI exports (wasm names prefixed `codec`). host/core/codec.ts is the only caller.
 import { IN, OUT } from "./records";
 import { decodeChunk, decodedMessages, decodedPrefixes } from "./decode";
-import { buildUpdateMp, buildUpdateV4, encodeRecords, lastMessageLength } from "./encode";
+import {
+  buildUpdateMp, buildUpdateV4, encodeRecords, lastMessageLength, writeAsPathAttr, writeCommunitiesAttr,
+  writeLocalPrefAttr, writeMedAttr, writeNextHopAttr, writeOriginAttr, writeRawAttr,
+} from "./encode";
 import { AFI_IPV4, MAX_EXTENDED_MESSAGE, MAX_MESSAGE, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_EXTENDED_MESSAGE } from "./wire";
 
 /** Returns the input region, grown to hold at least len bytes (contents are not kept across growth). */
@@ -55,3 +58,29 @@ export function codecBuildUpdate(afi: u32, withdraw: u32, attrOff: u32, attrLen:
 }
 
 export function codecBuiltLength(): u32 { return lastMessageLength(); }
+
+/**
+ * One whole attribute from the in-core writers the RIB uses (./encode
+ * write*Attr), written at codecOutputPtr; returns its length. kind = type
+ * code: 1 ORIGIN(a), 2 AS_PATH(segments at input[a], b words, as4 c,
+ * prepend d, e times), 3 NEXT_HOP(a), 4 MED(a), 5 LOCAL_PREF(a),
+ * 8 COMMUNITIES(values at input[a], b of them); 0 raw(flags a, code b, value at input[c], d bytes).
+ */
+export function codecWriteAttribute(kind: u32, a: u32, b: u32, c: u32, d: u32, e: u32): u32 {
+  if ((kind == 2 || kind == 8) && <usize>a + <usize>b * 4 > IN.cap) return 0;
+  if (kind == 2 && e > 255) return 0;
+  if (kind == 0 && (<usize>c + <usize>d > IN.cap || d > 0xffff)) return 0;
+  OUT.len = 0;
+  OUT.ensure(kind == 0 ? <usize>d + 8 : <usize>b * 8 + <usize>(kind == 2 ? e : <u32>0) * 4 + 64);
+  const p = OUT.ptr;
+  switch (kind) {
+    case 1: return writeOriginAttr(p, a);
+    case 2: return writeAsPathAttr(p, IN.ptr + a, b, c != 0, d, e);
+    case 3: return writeNextHopAttr(p, a);
+    case 4: return writeMedAttr(p, a);
+    case 5: return writeLocalPrefAttr(p, a);
+    case 8: return writeCommunitiesAttr(p, IN.ptr + a, b);
+    case 0: return writeRawAttr(p, a, b, IN.ptr + c, d);
+  }
+  return 0;
+}
