@@ -392,6 +392,7 @@ export class ObjectStore {
       coll.history = coll.history.slice(drop);
     }
     for (const w of coll.watchers) w.deliver(ev);
+    ev.line = undefined; // replays (rare) rebuild it from rec.json; history keeps one copy of the text
     return rec;
   }
 
