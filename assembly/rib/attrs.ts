@@ -45,17 +45,6 @@ export let dClusterLen: u32 = 0;
 export let dOrigin: u32 = 0;
 export let dFlags: u8 = 0;
 
-export function resetDecisionFields(): void {
-  dLocalPref = 100;
-  dMed = 0;
-  dNeighborAs = 0;
-  dOriginator = 0;
-  dAsPathLen = 0;
-  dClusterLen = 0;
-  dOrigin = 0;
-  dFlags = 0;
-}
-
 /** Changes only the flags of the set being interned (same attributes, another family). */
 export function setDecisionFlags(flags: u8): void {
   dFlags = flags;

@@ -35,7 +35,7 @@ const STEP_PEER: i32 = 10;
 }
 
 @inline function pathPeer(p: u32): u32 {
-  return <u32>load<u16>(pathRec(p) + 16);
+  return <u32>load<u16>(pathRec(p) + T_PEER);
 }
 
 /** The value a step minimises for path p. */

@@ -1,8 +1,9 @@
 // rib ABI exports. host/core/rib.ts is the only caller and the only code that
 // knows these layouts. Arguments too large for parameters go through the input
 // region (ribInput returns its address, valid until the next rib call that
-// allocates); results come back in the output region (ribOutPtr / ribOutLen)
-// or the event region (ribEventsPtr), both valid until the next rib call.
+// allocates); results come back in the output region (ribOutPtr; the length
+// or count is the call's return value) or the event region (ribEventsPtr),
+// both valid until the next rib call.
 
 import { AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
 import { exportFor, out } from "./export";
@@ -30,10 +31,6 @@ export function ribInput(size: u32): usize {
 
 export function ribOutPtr(): usize {
   return out.ptr;
-}
-
-export function ribOutLen(): u32 {
-  return out.len;
 }
 
 export function ribEventsPtr(): usize {
