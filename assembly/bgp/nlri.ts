@@ -63,11 +63,16 @@ export function parseV6(p: usize, end: usize, addPath: bool, dst: usize): i32 {
     const e = dst + <usize>n * V6_ENTRY;
     store<u32>(e, pathId);
     store<u32>(e, plen, 4);
+    const whole = p + 16 <= end; // then whole words can be read (the extra bytes are masked off)
     for (let w: u32 = 0; w < 4; w++) {
       let v: u32 = 0;
-      for (let b: u32 = 0; b < 4; b++) {
-        const i = w * 4 + b;
-        if (<usize>i < nb) v |= rd8(p + i) << (24 - 8 * b);
+      if (whole) {
+        v = rd32(p + w * 4);
+      } else {
+        for (let b: u32 = 0; b < 4; b++) {
+          const i = w * 4 + b;
+          if (<usize>i < nb) v |= rd8(p + i) << (24 - 8 * b);
+        }
       }
       const bitsBefore = w * 32;
       const keep: u32 = plen <= bitsBefore ? 0 : plen - bitsBefore;

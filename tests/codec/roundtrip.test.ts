@@ -185,6 +185,12 @@ describe("UPDATE attributes", () => {
   test("host bits beyond the prefix length are cleared", () => {
     const m = decodeMessages(update("", BASE_ATTRS, "17c63365"))[0]; // 198.51.101.x/23
     expect(m.nlri).toEqual(["198.51.100.0/23"]);
+    // IPv6, both with whole words readable and at the very end of the message.
+    const reach = (nlri: string) => attr(0x80, 14, "000201" + "10" + "20010db8000000000000000000000001" + "00" + nlri);
+    const v6 = decodeMessages(update("", BASE_ATTRS + reach("3120010db8ffffff" + "2120010db8ff"), ""))[0];
+    expect(v6.nlri).toEqual(["2001:db8:ffff:8000::/49", "2001:db8:8000::/33"]);
+    const tail = decodeMessages(update("", BASE_ATTRS + reach("8020010db8000000000000000000000009"), ""))[0];
+    expect(tail.nlri).toEqual(["2001:db8::9/128"]);
   });
 
   test("an UPDATE filling an extended message", () => {
