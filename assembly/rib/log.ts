@@ -50,6 +50,8 @@ export function consumerStop(peer: Peer): void {
   if (!peer.consumer) return;
   peer.consumer = false;
   peer.syncing = false;
+  peer.eorPending = false;
+  peer.walkEor = false;
   consumers--;
   trim();
 }
