@@ -422,11 +422,19 @@ export class ObjectStore {
     }
   }
 
-  /** Returns the object to store: the validator may prune unknown fields and apply schema defaults. */
-  private async validate(t: ResourceType, obj: any, old: any | undefined, fv: FieldValidation): Promise<any> {
+  /**
+   * Returns the object to store: the validator may prune unknown fields and apply schema defaults.
+   * Synchronous when the validator is, so that a write's check-then-commit never interleaves with
+   * another request (the real server never answers 409 to a patch without a resourceVersion).
+   */
+  private validate(t: ResourceType, obj: any, old: any | undefined, fv: FieldValidation): any | Promise<any> {
     validateBuiltin(t, obj);
     if (!t.crd || !this.opts.validator) return obj;
-    const r = await this.opts.validator(obj, t.crd, old);
+    const r = this.opts.validator(obj, t.crd, old);
+    return r instanceof Promise ? r.then((x) => this.admitted(t, obj, x, fv)) : this.admitted(t, obj, r, fv);
+  }
+
+  private admitted(t: ResourceType, obj: any, r: StatusCause[] | Admission, fv: FieldValidation): any {
     const adm: Admission = Array.isArray(r) ? { causes: r } : r;
     if (fv === "Strict" && adm.unknownFields?.length) {
       throw badRequest(`${t.kind} in version "${t.version}" cannot be handled as a ${t.kind}: strict decoding error: ${adm.unknownFields.map((f) => `unknown field "${f}"`).join(", ")}`);
@@ -464,8 +472,11 @@ export class ObjectStore {
     if (t.kind === "Service") defaultService(obj, undefined, this.alloc);
     if (t.kind === "Namespace") obj.spec = { finalizers: ["kubernetes"], ...(obj.spec ?? {}) };
     if (t.kind === "CustomResourceDefinition") obj.status = crdStatus(obj);
-    const admitted = await this.validate(t, obj, undefined, fv);
-    if (coll.get(t.namespaced ? ns : "", name!)) throw alreadyExists(t, name!); // lost a race during async validation
+    let admitted = this.validate(t, obj, undefined, fv);
+    if (admitted instanceof Promise) {
+      admitted = await admitted;
+      if (coll.get(t.namespaced ? ns : "", name!)) throw alreadyExists(t, name!); // lost a race during async validation
+    }
     if (dryRun) return { obj: admitted };
     const rec = this.commit(coll, admitted, "ADDED", undefined);
     if (t.kind === "CustomResourceDefinition") this.registerCrd(admitted);
@@ -541,9 +552,12 @@ export class ObjectStore {
     }
     obj.metadata.resourceVersion = o.metadata.resourceVersion;
     if (deepEqual(obj, o)) return old; // no-op: no new resourceVersion, no event
-    obj = await this.validate(t, obj, o, fv);
+    obj = this.validate(t, obj, o, fv);
+    if (obj instanceof Promise) {
+      obj = await obj;
+      if (coll.get(o.metadata.namespace ?? "", o.metadata.name) !== old) throw conflict(t, o.metadata.name); // changed during async validation
+    }
     if (deepEqual(obj, o)) return old; // a no-op once pruned and defaulted
-    if (coll.get(o.metadata.namespace ?? "", o.metadata.name) !== old) throw conflict(t, o.metadata.name); // changed during async validation
     if (dryRun) return { obj };
     if (obj.metadata.deletionTimestamp && !(obj.metadata.finalizers?.length > 0)) {
       return this.finalDelete(coll, obj, old);
