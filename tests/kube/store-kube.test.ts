@@ -23,6 +23,7 @@ import {
 } from "../../host/kube/store.ts";
 import { kubeconfigYaml, startApiServer, type ApiServer } from "./apiserver/index.ts";
 import { runLeaderScenarios } from "./leader-scenarios.ts";
+import { runStoreContract } from "./store-contract.ts";
 
 const API = "sart.terassyi.net/v1alpha2";
 
@@ -135,6 +136,10 @@ beforeEach(async () => {
 afterEach(async () => {
   proxy.setDown(false);
   for (const p of await direct.list("AddressPool")) await direct.delete("AddressPool", p.metadata);
+});
+
+describe("KubeStore contract", () => {
+  runStoreContract("KubeStore", async () => ({ store, ns }));
 });
 
 describe("KubeStore CRUD", () => {

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalStore, ManifestError } from "../../host/kube/local-store.ts";
+import { runStoreContract } from "./store-contract.ts";
 import {
   ConflictError,
   NotFoundError,
@@ -48,6 +49,10 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const s of stores) await s.close();
   await rm(dir, { recursive: true, force: true });
+});
+
+describe("LocalStore contract", () => {
+  runStoreContract("LocalStore", async () => ({ store: await open(), ns: "contract" }));
 });
 
 describe("LocalStore CRUD", () => {
