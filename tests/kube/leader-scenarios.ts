@@ -37,9 +37,11 @@ function candidate(store: Store, identity: string, lease: { name: string; namesp
     store,
     lease,
     identity,
-    leaseDurationSeconds: 1,
-    renewDeadlineMs: 500,
-    retryPeriodMs: 100,
+    // Margins for a loaded machine: the leader steps down ~1.2 s after its last renewal,
+    // the follower takes over no earlier than 2 s after it last saw the lease change.
+    leaseDurationSeconds: 2,
+    renewDeadlineMs: 1000,
+    retryPeriodMs: 200,
     onStartedLeading: () => void log.push("started"),
     onStoppedLeading: () => void log.push("stopped"),
   });
@@ -70,7 +72,7 @@ export function runLeaderScenarios(getStore: () => Store): void {
       const leaderId = leader === a ? "replica-a" : "replica-b";
       expect(held.spec?.holderIdentity).toBe(leaderId);
       expect(follower.elector.leader).toBe(leaderId);
-      expect(held.spec?.leaseDurationSeconds).toBe(1);
+      expect(held.spec?.leaseDurationSeconds).toBe(2);
       expect(held.spec?.renewTime).toMatch(MICRO_TIME);
       expect(held.spec?.acquireTime).toMatch(MICRO_TIME);
       const transitions = held.spec?.leaseTransitions ?? 0;
@@ -79,7 +81,7 @@ export function runLeaderScenarios(getStore: () => Store): void {
       // and the follower takes over once the lease has expired by the follower's clock.
       if (leader === a) aDown = true;
       else bDown = true;
-      await waitFor(() => follower.elector.isLeader, "takeover", 5000, neverBoth);
+      await waitFor(() => follower.elector.isLeader, "takeover", 8000, neverBoth);
       expect(leader.elector.isLeader).toBe(false);
       expect(leader.log).toEqual(["started", "stopped"]);
       expect(follower.log).toEqual(["started"]);
