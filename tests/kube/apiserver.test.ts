@@ -138,7 +138,30 @@ describe("core resources", () => {
     expect(stalePatch.code).toBe(409);
   });
 
-  test("merge patch, JSON patch and strategic merge patch (applied as merge patch)", async () => {
+  test("concurrent patches without a resourceVersion all apply (no 409)", async () => {
+    await core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "busy" } } });
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => core.patchNamespacedConfigMap({ name: "busy", namespace: "crud", body: { data: { [`k${i}`]: "v" } } }, merge)));
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(0);
+    expect(Object.keys((await core.readNamespacedConfigMap({ name: "busy", namespace: "crud" })).data ?? {})).toHaveLength(50);
+  });
+
+  test("list resourceVersionMatch=Exact serves an older snapshot until it is compacted", async () => {
+    await core.createNamespace({ body: { metadata: { name: "exact" } } });
+    await core.createNamespacedConfigMap({ namespace: "exact", body: { metadata: { name: "one" } } });
+    const then = (await core.listNamespacedConfigMap({ namespace: "exact" })).metadata!.resourceVersion!;
+    await core.createNamespacedConfigMap({ namespace: "exact", body: { metadata: { name: "two" } } });
+    await core.deleteNamespacedConfigMap({ name: "one", namespace: "exact" });
+    const old = await core.listNamespacedConfigMap({ namespace: "exact", resourceVersion: then, resourceVersionMatch: "Exact" });
+    expect(old.items.map((c) => c.metadata?.name)).toEqual(["one"]);
+    expect(old.metadata?.resourceVersion).toBe(then);
+    // Without Exact, a resourceVersion means "not older than": the current state.
+    expect((await core.listNamespacedConfigMap({ namespace: "exact", resourceVersion: then })).items.map((c) => c.metadata?.name)).toEqual(["two"]);
+    server.compact();
+    const gone = await failure(core.listNamespacedConfigMap({ namespace: "exact", resourceVersion: then, resourceVersionMatch: "Exact" }));
+    expect(gone.status).toMatchObject({ code: 410, reason: "Expired" });
+  });
+
+  test("merge patch, JSON patch and strategic merge patch", async () => {
     await core.createNamespacedService({ namespace: "crud", body: { metadata: { name: "patched", labels: { a: "1", b: "2" } }, spec: { ports: [{ port: 80 }] } } });
     const m = await core.patchNamespacedService({ name: "patched", namespace: "crud", body: { metadata: { labels: { a: null, c: "3" } } } }, merge);
     expect(m.metadata?.labels).toEqual({ b: "2", c: "3" });
