@@ -3,7 +3,7 @@
 // own decoder (tests/rib/wire.ts), not by the core.
 import { describe, expect, test } from "bun:test";
 import type { ExportPolicy, Rib } from "../../host/core/rib.ts";
-import { type Decoded, decodeUpdates, exportAll, freshRib, update } from "./wire.ts";
+import { type Decoded, attr, decodeUpdates, exportAll, freshRib, update } from "./wire.ts";
 
 const OWN = 65000;
 const P1 = "198.51.100.0/24";
@@ -223,6 +223,21 @@ describe("2-octet peers (RFC 6793)", () => {
     const [d] = exportAll(rib, old, false);
     expect(d.asPath).toEqual([{ type: 2, asns: [23456, 65001, 23456] }]);
     expect(d.as4Path).toEqual([{ type: 2, asns: [4200000000, 65001, 4200000005] }]);
+  });
+
+  test("AGGREGATOR with a 4-octet ASN becomes AS_TRANS plus AS4_AGGREGATOR", async () => {
+    const { decodeMessages } = await import("../../host/core/codec.ts");
+    const rib = freshRib();
+    const a = addPeer(rib, { asn: 65001, n: 11 });
+    const old = addPeer(rib, { asn: 65002, n: 12, as4: false });
+    exportAll(rib, old, false);
+    // AGGREGATOR 4200000007 / 192.0.2.77 from a 4-octet peer
+    rib.feed(a, update({ nlri: [P1], asPath: [65001], extra: attr(0xc0, 7, [0xfa, 0x56, 0xea, 0x07, 192, 0, 2, 77]) }));
+    const bytes = rib.exportFor(old);
+    const [d] = decodeUpdates(bytes[0], false);
+    expect(d.attrTypes).toEqual([1, 2, 3, 7, 18]);
+    const [m] = decodeMessages(bytes[0], { as4: false }) as any[];
+    expect(m.attributes.aggregator).toEqual({ asn: 4200000007, address: "192.0.2.77" });
   });
 
   test("no AS4_PATH when every ASN fits in 2 octets", () => {
