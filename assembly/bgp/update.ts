@@ -23,6 +23,17 @@
 // For interning, attrPtr/attrLen is the whole raw attribute section;
 // mpReachAttrPtr/Len and mpUnreachAttrPtr/Len give the MP attributes' own
 // spans (header included) so they can be skipped when hashing.
+// u.mpReach / u.mpUnreach hold prefixes only when u.mpReachSupported /
+// u.mpUnreachSupported (IPv4/IPv6 unicast; u.mpReachAfi says which); other
+// families are left raw. u.mpNextHop holds u.mpNextHopLen raw bytes (4, 16,
+// or 32 = global + link-local). AS_PATH (u.asPath words) is already merged
+// with AS4_PATH on 2-octet sessions; u.asPathLength and u.firstAs are ready
+// for the decision process. u.discardCount attributes were dropped (RFC 7606
+// attribute discard, duplicates): the UPDATE stands without them.
+// Left to the caller because they depend on the session, not the bytes:
+// first-AS / AS-loop checks, LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST from
+// eBGP peers (RFC 7606 7.5/7.9/7.10: discard), families not negotiated.
+// To build UPDATEs in-core, see ./encode (buildUpdateV4 / buildUpdateMp).
 // Every read is bounds-checked against the message end; nothing allocates.
 // ---------------------------------------------------------------------------
 import {
@@ -33,7 +44,7 @@ import {
   R_ATTRIBUTE_LENGTH, R_ATTRIBUTE_OVERRUN, R_ATTRIBUTES_LENGTH, R_DUPLICATE, R_DUPLICATE_MP,
   R_FLAGS, R_MISSING, R_MP_MALFORMED, R_MP_NEXT_HOP_LENGTH, R_MP_PREFIX, R_NEXT_HOP,
   R_NLRI_PREFIX, R_ORIGIN_VALUE, R_UNRECOGNIZED_WELL_KNOWN, R_WITHDRAWN_LENGTH,
-  R_WITHDRAWN_PREFIX, R_AS_ZERO, SAFI_UNICAST, SEG_CONFED_SEQUENCE, SEG_CONFED_SET, SEG_SEQUENCE,
+  R_WITHDRAWN_PREFIX, R_AS_ZERO, R_LENGTH, SAFI_UNICAST, SEG_CONFED_SEQUENCE, SEG_CONFED_SET, SEG_SEQUENCE,
   SEG_SET, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, block, rd16, rd32, rd8,
 } from "./wire";
 import { parseV4, parseV6, V4_ENTRY, V6_ENTRY } from "./nlri";
@@ -623,7 +634,7 @@ export function parseUpdateInto(msg: usize, len: u32, flags: u32, arena: usize):
   u.arena = arena;
   const body = msg + HEADER_LEN;
   const end = msg + len;
-  if (len < HEADER_LEN + 4) { u.fail(1, 2, R_WITHDRAWN_LENGTH, 0, msg + 16, 2); return u; }
+  if (len < HEADER_LEN + 4) { u.fail(1, 2, R_LENGTH, 0, msg + 16, 2); return u; }
   const wdLen = rd16(body);
   const wdStart = body + 2;
   if (wdStart + wdLen + 2 > end) { u.fail(3, 1, R_WITHDRAWN_LENGTH, 0, 0, 0); return u; }
