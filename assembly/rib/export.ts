@@ -202,7 +202,6 @@ function writeAsPath(peer: Peer, ebgp: bool, v: usize, vlen: u32): void {
     return;
   }
   // 2-octet encoding: ASNs above 65535 become AS_TRANS, the real path goes in AS4_PATH
-  const start = attrOut.len;
   const segEnd = asOut.ptr + asOut.len;
   let q = asOut.ptr;
   let len2: u32 = 0;
@@ -239,7 +238,6 @@ function writeAsPath(peer: Peer, ebgp: bool, v: usize, vlen: u32): void {
   }
   attrOut.len = <u32>(o - attrOut.ptr);
   if (needAs4) writeAttr(0xc0, 17, asOut.ptr, asOut.len);
-  if (start > attrOut.len) unreachable();
 }
 
 let outNh4: u32 = 0;

@@ -103,7 +103,7 @@ export const PF_LIVE: u8 = 1;
 
 export class PrefixTable {
   pool: Pool;
-  slots: usize = 0; // u32 pool index + 1... stored as index (0 = empty)
+  slots: usize = 0; // open addressing, linear probing: u32 pool index per slot (0 = empty)
   mask: u32 = 0;
   v6: bool;
   routed: u32 = 0; // prefixes with at least one path
