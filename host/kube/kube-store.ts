@@ -262,6 +262,8 @@ export interface KubeStoreOptions {
   backoffMs?: { initial: number; max: number };
   /** Server-side watch timeout range in seconds (each watch picks one at random). Default 300-600. */
   watchTimeoutSeconds?: [number, number];
+  /** Reuse connections (one keep-alive agent per TLS/proxy option set). Default true. */
+  keepAlive?: boolean;
   log?: (message: string) => void;
 }
 
@@ -276,6 +278,7 @@ export class KubeStore implements Store {
     readonly kc: KubeConfig,
     readonly opts: KubeStoreOptions = {},
   ) {
+    if (opts.keepAlive !== false) reuseConnections(kc);
     this.customApi = kc.makeApiClient(CustomObjectsApi);
     this.coreApi = kc.makeApiClient(CoreV1Api);
     this.recorder = new EventRecorder(this, opts.component ?? "sart", opts.host);
@@ -419,6 +422,29 @@ export class KubeStore implements Store {
   log(message: string): void {
     (this.opts.log ?? ((m: string) => console.error(m)))(message);
   }
+}
+
+/**
+ * client-node 1.4 builds a new http(s).Agent for every request, so every request
+ * opens a new connection (and a new TLS handshake against a real API server).
+ * Keep one keep-alive agent per distinct option set instead. createAgent is
+ * client-node's own (unexported) hook; a KubeConfig is patched at most once.
+ */
+function reuseConnections(kc: KubeConfig): void {
+  const target = kc as unknown as {
+    createAgent?: (cluster: { server?: string; proxyUrl?: string } | null, opts: object) => unknown;
+    sartKeepAlive?: boolean;
+  };
+  if (typeof target.createAgent !== "function" || target.sartKeepAlive) return;
+  target.sartKeepAlive = true;
+  const create = target.createAgent.bind(kc);
+  const agents = new Map<string, unknown>();
+  target.createAgent = (cluster, opts) => {
+    const key = JSON.stringify([cluster?.server, cluster?.proxyUrl, opts]);
+    let agent = agents.get(key);
+    if (!agent) agents.set(key, (agent = create(cluster, { ...opts, keepAlive: true })));
+    return agent;
+  };
 }
 
 /** Watch with bookmarks and a server-side timeout, so idle watches keep a fresh resourceVersion. */
