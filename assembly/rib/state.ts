@@ -180,7 +180,12 @@ export class PrefixTable {
   /** Removes the prefix from the index and frees its record (backward-shift deletion). */
   remove(idx: u32): void {
     let s = this.hashOf(this.pool.at(idx)) & this.mask;
-    while (load<u32>(this.slots + (<usize>s << 2)) != idx) s = (s + 1) & this.mask;
+    while (true) {
+      const cur = load<u32>(this.slots + (<usize>s << 2));
+      if (cur == idx) break;
+      if (!cur) unreachable(); // not indexed: a broken invariant must trap, not spin
+      s = (s + 1) & this.mask;
+    }
     let hole = s;
     let j = (s + 1) & this.mask;
     while (true) {
