@@ -86,7 +86,7 @@ test("1,000,000 prefixes from two peers plus an Adj-RIB-Out stay compact", () =>
     `rib scale: ${N} prefixes, ${stats.paths} paths, ${stats.attributeSets} attribute sets; ` +
       `linear memory ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB = ${perPrefix.toFixed(1)} bytes/prefix ` +
       `(${(perPrefix / 2).toFixed(1)} per path incl. Adj-RIB-Out); RIB structures ${(stats.bytes / 2 ** 20).toFixed(1)} MiB; ` +
-      `export ${messages} UPDATEs, ${(exported / 2 ** 20).toFixed(1)} MiB`,
+      `export ${messages} UPDATEs, ${(exported / 2 ** 20).toFixed(1)} MiB; process RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
   );
   // two paths per prefix plus an Adj-RIB-Out entry: well under 400 MB for the whole process
   expect(after).toBeLessThan(300 * 2 ** 20);
