@@ -269,11 +269,11 @@ function decodeUpdate(m: usize, len: u32, flags: u32): void {
   store<u32>(updAt, rd16(m + 19));
   store<u32>(updAt, u.attrLen, 4);
   store<u32>(updAt, off(u.attrPtr), 8);
-  // Every list the parser placed gets its header (empty lists included: harmless).
-  prefixHeader(0, AFI_IPV4, u.withdrawn4, u.withdrawn4Count);
-  prefixHeader(1, AFI_IPV4, u.nlri4, u.nlri4Count);
-  if (u.mpUnreachSupported && u.mpUnreach != u.mpUnreachBlock) prefixHeader(2, u.mpUnreachAfi, u.mpUnreach, u.mpUnreachCount);
-  if (u.mpReachSupported && u.mpReach != u.mpReachBlock) prefixHeader(3, u.mpReachAfi, u.mpReach, u.mpReachCount);
+  // Each non-empty list gets its header in the gap before it (empty lists took no room).
+  if (u.withdrawn4Count > 0) prefixHeader(0, AFI_IPV4, u.withdrawn4, u.withdrawn4Count);
+  if (u.nlri4Count > 0) prefixHeader(1, AFI_IPV4, u.nlri4, u.nlri4Count);
+  if (u.mpUnreachCount > 0) prefixHeader(2, u.mpUnreachAfi, u.mpUnreach, u.mpUnreachCount);
+  if (u.mpReachCount > 0) prefixHeader(3, u.mpReachAfi, u.mpReach, u.mpReachCount);
   OUT.len = u.arena - OUT.ptr;
   for (let i: u32 = 0; i < u.attrCount; i++) {
     const e = u.attrs + <usize>i * 16;

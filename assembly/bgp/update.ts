@@ -83,7 +83,8 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
   discards: usize = block(MAX_ATTRS * 8);
 
   // Prefix lists (entry arrays, see ./nlri). The pointers are set by each
-  // parse: into the fixed blocks below, or into the caller's arena.
+  // parse: into the fixed blocks below, or into the caller's arena (where an
+  // empty list may share its address with the next one).
   withdrawn4: usize = 0;
   withdrawn4Count: u32 = 0;
   nlri4: usize = 0;
@@ -122,7 +123,7 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
   // Accepted attributes in wire order: [code, flags, valuePtr, valueLen] (16 bytes each).
   attrCount: u32 = 0;
   attrs: usize = block(MAX_ATTRS * 16);
-  seen: usize = block(256);
+  seen: usize = block(32); // one bit per attribute type code
 
   origin: i32 = -1; // 0 IGP, 1 EGP, 2 INCOMPLETE; -1 absent
   hasAsPath: bool = false;
@@ -203,7 +204,7 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
     this.attrPtr = 0;
     this.attrLen = 0;
     this.attrCount = 0;
-    memory.fill(this.seen, 0, 256);
+    memory.fill(this.seen, 0, 32);
     this.origin = -1;
     this.hasAsPath = false;
     this.asPathWords = 0;
@@ -264,14 +265,23 @@ const MAX_ATTRS: usize = 65536 / 3 + 1;
     this.discardCount++;
   }
 
+  @inline wasSeen(code: u32): bool {
+    return (load<u32>(this.seen + ((code >> 5) << 2)) & (1 << (code & 31))) != 0;
+  }
+
+  @inline markSeen(code: u32): void {
+    const w = this.seen + ((code >> 5) << 2);
+    store<u32>(w, load<u32>(w) | (1 << (code & 31)));
+  }
+
   /** Where the next prefix list goes: the fixed block, or the arena cursor past the gap. */
   @inline listAt(fixed: usize): usize {
     return this.arena == 0 ? fixed : this.arena + ARENA_GAP;
   }
 
-  /** Advances the arena cursor past a list of n entries of size bytes. */
+  /** Advances the arena cursor past a list of n entries of size bytes (an empty list takes no room). */
   @inline listDone(at: usize, n: u32, size: u32): void {
-    if (this.arena != 0) this.arena = at + <usize>n * size;
+    if (this.arena != 0 && n != 0) this.arena = at + <usize>n * size;
   }
 
   accept(code: u32, flags: u32, value: usize, len: u32): void {
@@ -669,12 +679,12 @@ export function parseUpdateInto(msg: usize, len: u32, flags: u32, arena: usize):
     if (v + alen > attrEnd) { u.withdraw(1, R_ATTRIBUTE_OVERRUN, code); complete = false; break; }
     const hdr = p;
     p = v + alen;
-    if (load<u8>(u.seen + code) != 0) {
+    if (u.wasSeen(code)) {
       if (code == A_MP_REACH || code == A_MP_UNREACH) { u.fail(3, 1, R_DUPLICATE_MP, code, 0, 0); return u; }
       u.discard(code, R_DUPLICATE); // RFC 7606 3.g: keep the first
       continue;
     }
-    store<u8>(u.seen + code, 1);
+    u.markSeen(code);
     const expected = expectedFlags(code);
     if (expected >= 0 && flagsConflict(aflags, <u32>expected)) {
       // RFC 7606 3.c: treat-as-withdraw; AS4_* (RFC 6793) are discarded instead.
@@ -701,9 +711,9 @@ export function parseUpdateInto(msg: usize, len: u32, flags: u32, arena: usize):
 
   // Mandatory attributes (RFC 4271 6.3, RFC 7606 3.d) when the UPDATE carries reachability.
   if (complete && (u.nlri4Count > 0 || u.mpReachCount > 0)) {
-    if (u.origin < 0 && load<u8>(u.seen + A_ORIGIN) == 0) { u.withdraw(3, R_MISSING, A_ORIGIN); }
-    else if (!u.hasAsPath && load<u8>(u.seen + A_AS_PATH) == 0) { u.withdraw(3, R_MISSING, A_AS_PATH); }
-    else if (u.nlri4Count > 0 && !u.hasNextHop && load<u8>(u.seen + A_NEXT_HOP) == 0) { u.withdraw(3, R_MISSING, A_NEXT_HOP); }
+    if (u.origin < 0 && !u.wasSeen(A_ORIGIN)) { u.withdraw(3, R_MISSING, A_ORIGIN); }
+    else if (!u.hasAsPath && !u.wasSeen(A_AS_PATH)) { u.withdraw(3, R_MISSING, A_AS_PATH); }
+    else if (u.nlri4Count > 0 && !u.hasNextHop && !u.wasSeen(A_NEXT_HOP)) { u.withdraw(3, R_MISSING, A_NEXT_HOP); }
   }
   if (u.nlri4Count > 0 && u.hasNextHop && !validNextHop(u.nextHop)) u.withdraw(8, R_NEXT_HOP, A_NEXT_HOP);
   return u;
