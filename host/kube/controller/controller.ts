@@ -126,6 +126,7 @@ export class Controller {
     this.on(inf.services, (e) => {
       const key = objectKey(e.object);
       if (e.type === "DELETED") ctx.services.forget(key);
+      else if (ctx.services.isOwnWrite(e.object)) return; // the echo of our own patch
       if (this.leading) q.services.add(key);
     });
     this.on(inf.slices, (e) => {
@@ -135,6 +136,7 @@ export class Controller {
     this.on(inf.advs, (e) => {
       if (e.type === "DELETED") ctx.advs.forget(objectKey(e.object));
       const changed = e.type === "DELETED" ? [ctx.advsBySvc.remove(e.object)] : ctx.advsBySvc.put(e.object);
+      if (e.type !== "DELETED" && ctx.advs.isOwnWrite(e.object)) return; // the echo of our own write
       if (this.leading) for (const k of changed) if (k) q.adverts.add(k);
     });
     this.on(inf.peers, () => {

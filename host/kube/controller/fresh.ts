@@ -34,6 +34,15 @@ export class FreshObjects<T extends KubeObject> {
     return c;
   }
 
+  /**
+   * True when a watch event carries exactly what our own last write returned: nothing
+   * changed that the writer does not already know, so there is nothing to reconcile.
+   */
+  isOwnWrite(obj: T): boolean {
+    const w = this.written.get(objectKey(obj));
+    return !!w && !!w.metadata.resourceVersion && w.metadata.resourceVersion === obj.metadata.resourceVersion;
+  }
+
   /** Records the object a write returned. */
   wrote(obj: T): void {
     this.written.set(objectKey(obj), obj);
