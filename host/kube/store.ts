@@ -25,7 +25,17 @@
 //   kinds; `patchStatus` changes only `.status`; a no-op write does not bump
 //   resourceVersion; `metadata.generation` increments on spec changes only;
 //   delete with finalizers sets `deletionTimestamp`, and the object goes away
-//   when an update removes the last finalizer.
+//   when an update removes the last finalizer. Custom resources need
+//   metadata.resourceVersion on update (422 without). tests/kube/store-contract.ts
+//   runs these rules on both stores.
+//
+// Making a store:
+// - `await LocalStore.open({ dir, stateFile?, component? })`, `close()`: one
+//   store per state file (a pid lock file refuses a second writer).
+// - `new KubeStore(kc, { component?, host?, backoffMs?, keepAlive? })` or
+//   `KubeStore.fromConfig({ kubeconfig?, context? })`, `close()` stops its
+//   informers; `loadKubeConfig()` (./kubeconfig.ts) finds the API server.
+// - `new LeaderElector({ store, lease, identity, ... })` (./leader.ts).
 
 export interface OwnerReference {
   apiVersion: string;
