@@ -1,0 +1,115 @@
+// A real BIRD 2 for tests and benchmarks: config and control socket in a temp
+// dir (never /etc/bird or /run/bird), foreground (-f), bounded readiness wait,
+// birdc queries. No kernel protocol: nothing BIRD learns reaches a kernel table.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { waitFor } from "./net.ts";
+import { Daemon, removeDir, run, startDaemon, tempDir } from "./proc.ts";
+
+export class Bird {
+  private constructor(readonly daemon: Daemon, readonly dir: string, readonly socket: string) {}
+
+  /**
+   * Starts BIRD with `config` (everything after the log line; a `router id` is
+   * required) after checking it with `bird -p`, and waits until birdc answers.
+   */
+  static async start(config: string, timeoutMs = 15000): Promise<Bird> {
+    const dir = tempDir("bird");
+    const socket = join(dir, "bird.ctl");
+    const file = join(dir, "bird.conf");
+    writeFileSync(file, `log "${join(dir, "bird-daemon.log")}" all;\n${config}`);
+    try {
+      await run("bird", ["-p", "-c", file]);
+    } catch (err) {
+      removeDir(dir);
+      throw new Error(`BIRD config rejected: ${(err as Error).message}\n${config}`);
+    }
+    const daemon = startDaemon("bird", "bird", ["-f", "-c", file, "-s", socket, "-P", join(dir, "bird.pid")], join(dir, "bird.log"));
+    const b = new Bird(daemon, dir, socket);
+    try {
+      await waitFor("BIRD control socket", async () => {
+        if (!daemon.running) throw new Error(`bird exited:\n${daemon.tail()}`);
+        return (await b.cli("show status", 2000)).includes("Daemon is up");
+      }, timeoutMs, 100);
+    } catch (err) {
+      await b.stop();
+      throw err;
+    }
+    return b;
+  }
+
+  /** `birdc -s SOCK COMMAND` (the command as one string, split on spaces), stdout. */
+  cli(command: string, timeoutMs = 10000): Promise<string> {
+    return run("birdc", ["-s", this.socket, ...command.split(" ")], timeoutMs);
+  }
+
+  /** The BGP state column of `show protocols NAME` ("Established", "Active", "Connect", ...). */
+  async protocolInfo(name: string): Promise<string> {
+    const out = await this.cli(`show protocols ${name}`);
+    const line = out.split("\n").find((l) => l.startsWith(name + " "));
+    return line ? line.trim().split(/\s+/).slice(5).join(" ") : "";
+  }
+
+  async established(name: string): Promise<boolean> {
+    try {
+      return (await this.protocolInfo(name)).startsWith("Established");
+    } catch {
+      return false;
+    }
+  }
+
+  /** `show route all` parsed into prefix -> routes with their BGP attributes. */
+  async routes(filter = ""): Promise<Map<string, BirdRoute[]>> {
+    return parseBirdRoutes(await this.cli(`show route all${filter ? " " + filter : ""}`));
+  }
+
+  log(): string {
+    return this.daemon.log();
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon.stop();
+    removeDir(this.dir);
+  }
+}
+
+export interface BirdRoute {
+  prefix: string;
+  /** The route line after the prefix, e.g. "unicast [sart 07:01:02.123] * (100) [AS65000i]". */
+  summary: string;
+  protocol: string;
+  primary: boolean;
+  stale: boolean;
+  /** BGP attributes by name as birdc prints them: "BGP.as_path" -> "65000 65001". */
+  attrs: Record<string, string>;
+  via?: string;
+}
+
+/** Parses `birdc show route all` output (BIRD 2.0 layout). */
+export function parseBirdRoutes(text: string): Map<string, BirdRoute[]> {
+  const out = new Map<string, BirdRoute[]>();
+  let prefix = "";
+  let cur: BirdRoute | undefined;
+  for (const raw of text.split("\n")) {
+    if (!raw.trim() || raw.startsWith("BIRD ") || raw.startsWith("Table ")) continue;
+    const start = /^(\S+\/\d+)\s+(.*)$/.exec(raw);
+    const cont = /^\s+((unicast|unreachable|blackhole|prohibit)\b.*)$/.exec(raw);
+    if (start || cont) {
+      if (start) prefix = start[1];
+      const summary = (start ? start[2] : cont![1]).trim();
+      const proto = /\[(\S+)/.exec(summary);
+      cur = { prefix, summary, protocol: proto ? proto[1] : "", primary: /\]\s+\*/.test(summary), stale: /\bstale\b/i.test(summary), attrs: {} };
+      (out.get(prefix) ?? out.set(prefix, []).get(prefix)!).push(cur);
+      continue;
+    }
+    if (!cur) continue;
+    const via = /^\s+via (\S+)/.exec(raw);
+    if (via) {
+      cur.via = via[1];
+      continue;
+    }
+    const attr = /^\s+(\S+):\s?(.*)$/.exec(raw);
+    if (attr) cur.attrs[attr[1]] = attr[2].trim();
+  }
+  return out;
+}
