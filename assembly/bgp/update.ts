@@ -561,19 +561,19 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
       return true;
     }
     case A_COMMUNITIES: {
-      if (len == 0 || (len & 3) != 0) { u.withdraw(9, R_ATTRIBUTE_LENGTH, code); return false; }
+      if (len == 0 || (len & 3) != 0) { u.withdraw(5, R_ATTRIBUTE_LENGTH, code); return false; }
       u.communitiesPtr = v;
       u.communitiesCount = len >> 2;
       return true;
     }
     case A_ORIGINATOR_ID: {
-      if (len != 4) { u.withdraw(9, R_ATTRIBUTE_LENGTH, code); return false; }
+      if (len != 4) { u.withdraw(5, R_ATTRIBUTE_LENGTH, code); return false; }
       u.hasOriginatorId = true;
       u.originatorId = rd32(v);
       return true;
     }
     case A_CLUSTER_LIST: {
-      if (len == 0 || (len & 3) != 0) { u.withdraw(9, R_ATTRIBUTE_LENGTH, code); return false; }
+      if (len == 0 || (len & 3) != 0) { u.withdraw(5, R_ATTRIBUTE_LENGTH, code); return false; }
       u.clusterListPtr = v;
       u.clusterListCount = len >> 2;
       return true;
@@ -587,7 +587,7 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
       return u.status == UPD_OK;
     }
     case A_EXT_COMMUNITIES: {
-      if (len == 0 || (len & 7) != 0) { u.withdraw(9, R_ATTRIBUTE_LENGTH, code); return false; }
+      if (len == 0 || (len & 7) != 0) { u.withdraw(5, R_ATTRIBUTE_LENGTH, code); return false; }
       u.extCommunitiesPtr = v;
       u.extCommunitiesCount = len >> 3;
       return true;
@@ -609,7 +609,7 @@ function parseAttribute(u: ParsedUpdate, code: u32, flags: u32, hdr: usize, v: u
       return true;
     }
     case A_LARGE_COMMUNITY: {
-      if (len == 0 || len % 12 != 0) { u.withdraw(9, R_ATTRIBUTE_LENGTH, code); return false; }
+      if (len == 0 || len % 12 != 0) { u.withdraw(5, R_ATTRIBUTE_LENGTH, code); return false; }
       u.largeCommunitiesPtr = v;
       u.largeCommunitiesCount = len / 12;
       return true;

@@ -157,13 +157,13 @@ describe("UPDATE treat-as-withdraw (RFC 7606 3, 4, 7)", () => {
       expect(taw(ORIGIN_IGP + AS_PATH_4 + attr(0x40, 3, nh))).toMatchObject({ code: 3, subcode: 8 });
     }
   });
-  test("3/9 malformed optional attributes: COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST, extended and large communities", () => {
-    expect(taw(BASE_ATTRS + attr(0xc0, 8, "fde800"))).toMatchObject({ code: 3, subcode: 9 });
-    expect(taw(BASE_ATTRS + attr(0xc0, 8, ""))).toMatchObject({ code: 3, subcode: 9 });
-    expect(taw(BASE_ATTRS + attr(0x80, 9, "c000"))).toMatchObject({ code: 3, subcode: 9 });
-    expect(taw(BASE_ATTRS + attr(0x80, 10, "c0000201c0"))).toMatchObject({ code: 3, subcode: 9 });
-    expect(taw(BASE_ATTRS + attr(0xc0, 16, "0002fde8000000"))).toMatchObject({ code: 3, subcode: 9 });
-    expect(taw(BASE_ATTRS + attr(0xc0, 32, "000000010000000200000003ff"))).toMatchObject({ code: 3, subcode: 9 });
+  test("3/5 length errors in optional attributes (RFC 4271 6.3): COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST, extended and large communities", () => {
+    expect(taw(BASE_ATTRS + attr(0xc0, 8, "fde800"))).toMatchObject({ code: 3, subcode: 5 });
+    expect(taw(BASE_ATTRS + attr(0xc0, 8, ""))).toMatchObject({ code: 3, subcode: 5 });
+    expect(taw(BASE_ATTRS + attr(0x80, 9, "c000"))).toMatchObject({ code: 3, subcode: 5 });
+    expect(taw(BASE_ATTRS + attr(0x80, 10, "c0000201c0"))).toMatchObject({ code: 3, subcode: 5 });
+    expect(taw(BASE_ATTRS + attr(0xc0, 16, "0002fde8000000"))).toMatchObject({ code: 3, subcode: 5 });
+    expect(taw(BASE_ATTRS + attr(0xc0, 32, "000000010000000200000003ff"))).toMatchObject({ code: 3, subcode: 5 });
   });
   test("3/11 malformed AS_PATH: bad segment type, empty segment, overrun, 2-octet path on a 4-octet session", () => {
     expect(taw(ORIGIN_IGP + attr(0x40, 2, "0501" + h8(65001)) + NEXT_HOP)).toMatchObject({ code: 3, subcode: 11 });
