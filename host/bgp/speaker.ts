@@ -5,6 +5,7 @@
 import { execFile } from "node:child_process";
 import * as net from "node:net";
 import { nodeCore } from "../core/node.ts";
+import type { Core } from "../core/wasm.ts";
 import { Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
 import type { Family, NeighborConfig, RouteConfig, SpeakerConfig } from "./config.ts";
@@ -19,6 +20,8 @@ export interface SpeakerOptions {
   /** Run `ip` for the FIB in this network namespace. */
   fibNetns?: string;
   log?: (line: string) => void;
+  /** The core to hold this speaker's RIB (default: the process-wide one; the RIB is per core). */
+  core?: Core;
 }
 
 /** An API-level error with its HTTP status. */
@@ -50,7 +53,7 @@ export class Speaker implements SpeakerContext {
     this.restartTime = opts.restartTime ?? 120;
     this.restartPending = !!opts.restarting;
     this.logLine = opts.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
-    this.rib = new Rib(nodeCore());
+    this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
     this.rib.inputView(READ_SIZE); // sized once: socket reads land in one stable region
     if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
