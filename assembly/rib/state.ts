@@ -103,7 +103,7 @@ export const PF_LIVE: u8 = 1;
 
 export class PrefixTable {
   pool: Pool;
-  slots: usize = 0; // open addressing, linear probing: u32 pool index per slot (0 = empty)
+  slots: usize = 0; // open addressing, linear probing: u64 per slot, hash << 32 | pool index (0 = empty)
   mask: u32 = 0;
   v6: bool;
   routed: u32 = 0; // prefixes with at least one path
@@ -117,20 +117,18 @@ export class PrefixTable {
   resize(n: u32): void {
     const old = this.slots;
     const oldN = old ? this.mask + 1 : 0;
-    this.slots = heap.alloc(<usize>n << 2);
-    memory.fill(this.slots, 0, <usize>n << 2);
+    this.slots = heap.alloc(<usize>n << 3);
+    memory.fill(this.slots, 0, <usize>n << 3);
     this.mask = n - 1;
     for (let i: u32 = 0; i < oldN; i++) {
-      const idx = load<u32>(old + (<usize>i << 2));
-      if (idx) this.place(idx);
+      const slot = load<u64>(old + (<usize>i << 3));
+      if (!slot) continue;
+      // the stored hash places the entry without touching its record
+      let s = <u32>(slot >> 32) & this.mask;
+      while (load<u64>(this.slots + (<usize>s << 3))) s = (s + 1) & this.mask;
+      store<u64>(this.slots + (<usize>s << 3), slot);
     }
     if (old) heap.free(old);
-  }
-
-  private place(idx: u32): void {
-    let s = this.hashOf(this.pool.at(idx)) & this.mask;
-    while (load<u32>(this.slots + (<usize>s << 2))) s = (s + 1) & this.mask;
-    store<u32>(this.slots + (<usize>s << 2), idx);
   }
 
   @inline hashOf(rec: usize): u32 {
@@ -143,11 +141,13 @@ export class PrefixTable {
 
   /** The index of the prefix (key in the globals below), 0 when absent. */
   find(): u32 {
-    let s = this.keyHash() & this.mask;
+    const h = this.keyHash();
+    let s = h & this.mask;
     while (true) {
-      const idx = load<u32>(this.slots + (<usize>s << 2));
-      if (!idx) return 0;
-      if (this.matches(this.pool.at(idx))) return idx;
+      const slot = load<u64>(this.slots + (<usize>s << 3));
+      if (!slot) return 0;
+      const idx = <u32>slot;
+      if (<u32>(slot >> 32) == h && this.matches(this.pool.at(idx))) return idx;
       s = (s + 1) & this.mask;
     }
     return 0;
@@ -155,11 +155,13 @@ export class PrefixTable {
 
   /** The index of the prefix, created (empty) when absent. */
   findOrAdd(): u32 {
-    let s = this.keyHash() & this.mask;
+    const h = this.keyHash();
+    let s = h & this.mask;
     while (true) {
-      const idx = load<u32>(this.slots + (<usize>s << 2));
-      if (!idx) break;
-      if (this.matches(this.pool.at(idx))) return idx;
+      const slot = load<u64>(this.slots + (<usize>s << 3));
+      if (!slot) break;
+      const idx = <u32>slot;
+      if (<u32>(slot >> 32) == h && this.matches(this.pool.at(idx))) return idx;
       s = (s + 1) & this.mask;
     }
     const idx = this.pool.alloc();
@@ -172,7 +174,7 @@ export class PrefixTable {
     } else {
       store<u32>(rec + P_ADDR, keyV4);
     }
-    store<u32>(this.slots + (<usize>s << 2), idx);
+    store<u64>(this.slots + (<usize>s << 3), (<u64>h << 32) | <u64>idx);
     if (this.pool.live * 4 > (this.mask + 1) * 3) this.resize((this.mask + 1) << 1);
     return idx;
   }
@@ -181,27 +183,27 @@ export class PrefixTable {
   remove(idx: u32): void {
     let s = this.hashOf(this.pool.at(idx)) & this.mask;
     while (true) {
-      const cur = load<u32>(this.slots + (<usize>s << 2));
-      if (cur == idx) break;
+      const cur = load<u64>(this.slots + (<usize>s << 3));
+      if (<u32>cur == idx) break;
       if (!cur) unreachable(); // not indexed: a broken invariant must trap, not spin
       s = (s + 1) & this.mask;
     }
     let hole = s;
     let j = (s + 1) & this.mask;
     while (true) {
-      const other = load<u32>(this.slots + (<usize>j << 2));
+      const other = load<u64>(this.slots + (<usize>j << 3));
       if (!other) break;
-      const home = this.hashOf(this.pool.at(other)) & this.mask;
+      const home = <u32>(other >> 32) & this.mask;
       // move `other` into the hole when its home is not cyclically in (hole, j]
       const dist = (j - home) & this.mask;
       const holeDist = (j - hole) & this.mask;
       if (dist >= holeDist) {
-        store<u32>(this.slots + (<usize>hole << 2), other);
+        store<u64>(this.slots + (<usize>hole << 3), other);
         hole = j;
       }
       j = (j + 1) & this.mask;
     }
-    store<u32>(this.slots + (<usize>hole << 2), 0);
+    store<u64>(this.slots + (<usize>hole << 3), 0);
     this.pool.release(idx);
   }
 
@@ -217,7 +219,7 @@ export class PrefixTable {
   }
 
   bytes(): usize {
-    return this.pool.bytes() + (<usize>(this.mask + 1) << 2);
+    return this.pool.bytes() + (<usize>(this.mask + 1) << 3);
   }
 }
 
