@@ -64,12 +64,12 @@ export class Sart {
   ) {}
 
   /** Writes the config (fib always disabled unless given) and starts the speaker; waits until the API answers. */
-  static async start(config: Omit<SartConfig, "api">, runtime: Runtime = "bun", timeoutMs = 20000, dir = tempDir("sart")): Promise<Sart> {
+  static async start(config: Omit<SartConfig, "api">, runtime: Runtime = "bun", timeoutMs = 20000, dir = tempDir("sart"), args: string[] = []): Promise<Sart> {
     const apiPort = await freePort("127.0.0.1");
     const full = { fib: { enabled: false }, ...config, api: { listen: `127.0.0.1:${apiPort}` } } as SartConfig;
     const configFile = join(dir, "sart.yaml");
     writeFileSync(configFile, yaml.dump(full));
-    const daemon = startDaemon("sart", SART_BIN, ["speaker", "--config", configFile], join(dir, `sart-${Date.now()}.log`), { ...process.env, SART_RUNTIME: runtime });
+    const daemon = startDaemon("sart", SART_BIN, ["speaker", "--config", configFile, ...args], join(dir, `sart-${Date.now()}.log`), { ...process.env, SART_RUNTIME: runtime });
     const s = new Sart(daemon, dir, configFile, full, `http://127.0.0.1:${apiPort}`, runtime);
     try {
       await waitFor("sart API", async () => {
@@ -83,10 +83,10 @@ export class Sart {
     return s;
   }
 
-  /** Starts a new speaker process on the same config file and directory (a restart). */
-  restart(timeoutMs = 20000): Promise<Sart> {
+  /** Starts a new speaker process on the same config and directory (after stop(true)); `args` e.g. ["--graceful-restart"]. */
+  restart(args: string[] = [], timeoutMs = 20000): Promise<Sart> {
     const { api: _api, ...rest } = this.config;
-    return Sart.start(rest, this.runtime, timeoutMs, this.dir);
+    return Sart.start(rest, this.runtime, timeoutMs, this.dir, args);
   }
 
   async get<T = unknown>(path: string): Promise<T> {
