@@ -354,6 +354,27 @@ describe("KubeStore informers", () => {
     inf.stop();
   });
 
+  test("bookmarks keep an idle informer's resourceVersion fresh: resuming after compaction needs no relist", async () => {
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0 }) as KubeInformer<KubeObject>;
+    const seen: string[] = [];
+    inf.on((e) => seen.push(`${e.type} ${e.object.metadata.name}`));
+    await inf.start();
+    await watchIsLive(inf, seen);
+    // Other kinds move the resourceVersion on; this informer sees none of it but the bookmark.
+    for (let i = 0; i < 5; i++) await direct.create({ apiVersion: "v1", kind: "Node", metadata: { name: `${ns}-n${i}` } });
+    api.sendBookmarks(); // only watches that asked for bookmarks get one
+    await new Promise((r) => setTimeout(r, 100));
+    api.compact();
+    proxy.requests.length = 0;
+    api.closeWatches();
+    await until(() => proxy.requests.some((r) => r.url.includes("watch=true")), "the resumed watch");
+    await direct.create(pool("late", "192.0.2.0/24"));
+    await until(() => seen.includes("ADDED late"), "events on the resumed watch");
+    expect(proxy.requests.filter((r) => r.method === "GET" && !r.url.includes("watch=true"))).toEqual([]);
+    for (let i = 0; i < 5; i++) await direct.delete("Node", { name: `${ns}-n${i}` });
+    inf.stop();
+  });
+
   test("after an outage the informer restarts with backoff; history compacted meanwhile -> 410 -> relist", async () => {
     await direct.create(pool("a", "192.0.2.0/24"));
     await direct.create(pool("b", "198.51.100.0/24"));
