@@ -137,7 +137,7 @@ export async function run(args: string[]): Promise<number> {
     });
     elector.start();
   } else {
-    ctl.startLeading();
+    await ctl.startLeading();
   }
 
   await new Promise<void>((resolve) => {
@@ -146,6 +146,9 @@ export async function run(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
   });
   log("info", "shutting down");
+  // Last writes land before the Lease is released, so a standby taking over sees them.
+  ctl.stopLeading();
+  await ctl.drain();
   await elector?.stop(); // releases the Lease so a standby takes over at once
   await ctl.stop();
   await close();

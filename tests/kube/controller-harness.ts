@@ -58,7 +58,7 @@ export const quiet = () => {};
 export async function startController(store: Store, opts: { lead?: boolean; concurrency?: number } = {}): Promise<Controller> {
   const c = new Controller({ store, log: process.env.SART_TEST_LOG ? undefined : quiet, concurrency: opts.concurrency });
   await c.start();
-  if (opts.lead !== false) c.startLeading();
+  if (opts.lead !== false) await c.startLeading();
   return c;
 }
 

@@ -101,6 +101,33 @@ function restartScenarios(backend: Backend) {
       }
     });
 
+    test("a new leader recovers from a fresh list, not from caches that lag behind the old leader", async () => {
+      const { store, second, close } = await backend.open();
+      const a = await startController(store);
+      const b = await startController(await second(), { lead: false });
+      try {
+        await store.create(pool("lag", "198.51.100.0/24", { autoAssign: true }));
+        // b's Service cache freezes before any Service exists.
+        b.ctx.inf.services.stop();
+        const names = Array.from({ length: 20 }, (_, i) => `lag-${i}`);
+        await createMany(store, names, 20);
+        const before = await eventually(async () => {
+          const m = await allIngress(store);
+          return m.size === 20 && [...m.values()].every((ips) => ips.length === 1) ? m : undefined;
+        }, "20 allocated by the first leader");
+        a.stopLeading();
+        await a.drain();
+        expect(b.ctx.inf.services.list()).toEqual([]);
+        const report = await b.startLeading();
+        expect(report).toMatchObject({ services: 20, addresses: 20, conflicts: 0 });
+        for (const [name, ips] of before) expect(b.ctx.lb.held(`test/${name}`)?.map((h) => h.ip)).toEqual(ips);
+      } finally {
+        await a.stop();
+        await b.stop();
+        await close();
+      }
+    });
+
     test("two replicas with one Lease: only the leader allocates; failover continues without duplicates", async () => {
       const { store, second, close } = await backend.open();
       const storeB = await second();
@@ -135,7 +162,10 @@ function restartScenarios(backend: Backend) {
         // Only one replica ever held allocations.
         expect(replicas.filter((r) => [...r.ctl.ctx.lb.keys()].length > 0).map((r) => r.id)).toEqual([leader.id]);
 
-        await leader.elector.stop(); // releases the Lease: the other replica takes over
+        // As `sart controller` shuts down: stop reconciling, let the last writes land, release the Lease.
+        leader.ctl.stopLeading();
+        await leader.ctl.drain();
+        await leader.elector.stop(); // the other replica takes over at once
         const follower = replicas.find((r) => r !== leader)!;
         await eventually(() => follower.ctl.isLeading, "failover");
         expect(leader.ctl.isLeading).toBe(false);

@@ -20,8 +20,8 @@ export function blockIndex(block: AddressBlock): number | undefined {
 }
 
 /** Marks the indexes of a pod pool's existing blocks as taken (recovery, or a pool admitted later). */
-export function claimPodBlocks(ctx: Ctx, pool: PoolEntry): void {
-  for (const b of ctx.inf.blocks.list()) {
+export function claimPodBlocks(ctx: Ctx, pool: PoolEntry, blocks: AddressBlock[] = ctx.inf.blocks.list()): void {
+  for (const b of blocks) {
     if (b.spec.type !== "pod" || b.spec.poolRef !== pool.name) continue;
     const i = blockIndex(b);
     if (i === undefined || i >= pool.blocks!.size) {

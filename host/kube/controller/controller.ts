@@ -25,7 +25,7 @@ import { LbAllocations } from "./lb-allocations.ts";
 import { reconcilePool } from "./pool.ts";
 import { PoolRegistry } from "./pools.ts";
 import { WorkQueue } from "./queue.ts";
-import { type RecoveryReport, rebuildAllocations } from "./recovery.ts";
+import { type RecoveryReport, type Snapshot, rebuildAllocations, takeSnapshot } from "./recovery.ts";
 import { reconcileService } from "./service.ts";
 
 export interface ControllerOptions {
@@ -44,6 +44,9 @@ export function stderrLogger(prefix = "sart controller"): Logger {
 export class Controller {
   readonly ctx: Ctx;
   private leading = false;
+  private starting = false;
+  /** Bumped on every stop, so a recovery that was listing when leadership ended is dropped. */
+  private epoch = 0;
   private started = false;
   lastRecovery?: RecoveryReport;
 
@@ -186,11 +189,30 @@ export class Controller {
     await Promise.all(Object.values(this.ctx.inf).map((i: Informer) => i.start()));
   }
 
-  /** Becomes the active replica: rebuild every allocation, then reconcile everything. */
-  startLeading(): RecoveryReport {
-    if (this.leading) return this.lastRecovery!;
+  /**
+   * Becomes the active replica: rebuild every allocation from a fresh list, then reconcile
+   * everything. Resolves with the recovery report (undefined when leadership was lost meanwhile).
+   */
+  async startLeading(): Promise<RecoveryReport | undefined> {
+    if (this.leading || this.starting) return this.lastRecovery;
     const { ctx } = this;
-    const report = rebuildAllocations(ctx);
+    const epoch = ++this.epoch;
+    this.starting = true;
+    let snap: Snapshot | undefined;
+    try {
+      for (let attempt = 0; !snap; attempt++) {
+        try {
+          snap = await takeSnapshot(ctx);
+        } catch (e) {
+          ctx.log("warn", `listing for recovery: ${(e as Error).message}; retrying`);
+          await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
+        }
+        if (epoch !== this.epoch) return undefined; // stopped leading while listing
+      }
+    } finally {
+      this.starting = false;
+    }
+    const report = rebuildAllocations(ctx, snap);
     this.lastRecovery = report;
     ctx.log(
       "info",
@@ -200,6 +222,7 @@ export class Controller {
     this.leading = true;
     for (const queue of Object.values(ctx.q)) queue.start();
     for (const p of ctx.inf.pools.list()) ctx.q.pools.add(p.metadata.name);
+    for (const s of snap.services) ctx.q.services.add(objectKey(s));
     for (const s of ctx.inf.services.list()) ctx.q.services.add(objectKey(s));
     for (const b of ctx.inf.blockRequests.list()) ctx.q.blockRequests.add(b.metadata.name);
     for (const c of ctx.inf.clusterBgps.list()) ctx.q.clusterBgps.add(c.metadata.name);
@@ -211,8 +234,14 @@ export class Controller {
     return report;
   }
 
+  /** Waits until no reconcile is running (call after stopLeading, before releasing the Lease). */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(Object.values(this.ctx.q).map((q) => q.drain(timeoutMs)));
+  }
+
   /** Stops reconciling and forgets every allocation (the next leader rebuilds them from the API). */
   stopLeading(): void {
+    this.epoch++;
     if (!this.leading) return;
     this.leading = false;
     const { ctx } = this;

@@ -85,6 +85,12 @@ export class WorkQueue {
     this.timers.set(key, t);
   }
 
+  /** Resolves once no reconcile is running (after stop(): the last writes have landed), or after timeoutMs. */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+
   get length(): number {
     return this.queue.length - this.head;
   }

@@ -1,8 +1,9 @@
 // Rebuilding allocations when this replica starts leading, before anything new is allocated:
 // pod pool block indexes from the AddressBlocks, LoadBalancer addresses from Service status
 // (oldest Service first, so on a duplicate claim the older Service keeps the address and the
-// newer one is told why it lost it).
-import type { Service } from "../types.ts";
+// newer one is told why it lost it). The input is a fresh list from the API, not the informer
+// caches: right after a failover a cache may not yet show the previous leader's last writes.
+import type { AddressBlock, AddressPool, Service } from "../types.ts";
 import { claimPodBlocks } from "./block-request.ts";
 import type { Ctx } from "./context.ts";
 import { objectKey } from "./fresh.ts";
@@ -25,19 +26,37 @@ function olderFirst(a: Service, b: Service): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-export function rebuildAllocations(ctx: Ctx): RecoveryReport {
+export interface Snapshot {
+  services: Service[];
+  pools: AddressPool[];
+  blocks: AddressBlock[];
+}
+
+/** Lists what recovery reads, straight from the store. */
+export async function takeSnapshot(ctx: Ctx): Promise<Snapshot> {
+  const [services, pools, blocks] = await Promise.all([
+    ctx.store.list<Service>("Service"),
+    ctx.store.list<AddressPool>("AddressPool"),
+    ctx.store.list<AddressBlock>("AddressBlock"),
+  ]);
+  return { services, pools, blocks };
+}
+
+export function rebuildAllocations(ctx: Ctx, snap: Snapshot): RecoveryReport {
   ctx.lb.clear();
   ctx.pools.clear();
   ctx.conflicts.clear();
   ctx.waiting.clear();
-  ctx.pools.sync(ctx.inf.pools.list());
+  ctx.pools.sync(snap.pools);
   const report: RecoveryReport = { services: 0, addresses: 0, conflicts: 0, dropped: 0, podBlocks: 0 };
   for (const pool of ctx.pools.all()) {
     if (pool.type !== "pod") continue;
-    claimPodBlocks(ctx, pool);
+    claimPodBlocks(ctx, pool, snap.blocks);
     report.podBlocks += ctx.pools.inUse(pool);
   }
-  const services = ctx.inf.services.list().filter((s) => isOurLoadBalancer(s) && s.status?.loadBalancer?.ingress?.length);
+  // Reconciles read the newer of this list and the cache.
+  for (const s of snap.services) ctx.services.wrote(s);
+  const services = snap.services.filter((s) => isOurLoadBalancer(s) && s.status?.loadBalancer?.ingress?.length);
   services.sort(olderFirst);
   for (const svc of services) {
     const key = objectKey(svc);
