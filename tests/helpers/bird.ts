@@ -113,3 +113,53 @@ export function parseBirdRoutes(text: string): Map<string, BirdRoute[]> {
   }
   return out;
 }
+
+export interface BirdBgpOptions {
+  name: string;
+  localAddress: string;
+  localPort: number;
+  asn: number;
+  neighbor: string;
+  neighborPort: number;
+  neighborAs: number;
+  families?: ("ipv4" | "ipv6")[];
+  holdTime?: number;
+  passive?: boolean;
+  gracefulRestart?: boolean;
+  /** Extra lines inside the protocol block. */
+  extra?: string;
+}
+
+/**
+ * A BIRD config with one BGP protocol toward a loopback peer, importing and
+ * exporting everything. Next hops resolve through private IGP tables (loopback,
+ * 192.0.2.0/24 and 2001:db8::/32 as blackholes) so routes with loopback or
+ * documentation next hops are usable; no kernel protocol. `statics` are extra
+ * protocol blocks (e.g. static routes to export).
+ */
+export function birdBgpConfig(o: BirdBgpOptions, statics = ""): string {
+  const fams = o.families ?? ["ipv4"];
+  const channel = (f: "ipv4" | "ipv6") =>
+    f === "ipv4"
+      ? "  ipv4 { import all; export all; igp table igp4; };"
+      : "  ipv6 { import all; export all; igp table igp6; next hop address 2001:db8::2; };";
+  return `router id 192.0.2.2;
+ipv4 table igp4;
+ipv6 table igp6;
+protocol device { }
+protocol static igp_4 { ipv4 { table igp4; }; route 127.0.0.0/8 blackhole; route 192.0.2.0/24 blackhole; }
+protocol static igp_6 { ipv6 { table igp6; }; route 2001:db8::/32 blackhole; }
+${statics}
+protocol bgp ${o.name} {
+  local ${o.localAddress} port ${o.localPort} as ${o.asn};
+  neighbor ${o.neighbor} port ${o.neighborPort} as ${o.neighborAs};
+  multihop 2;
+  strict bind on;
+  connect delay time 1;
+  connect retry time 1;
+  error wait time 1, 2;
+${o.holdTime !== undefined ? `  hold time ${o.holdTime};\n  keepalive time ${Math.max(1, Math.floor(o.holdTime / 3))};\n` : ""}${o.passive ? "  passive on;\n" : ""}${o.gracefulRestart ? "  graceful restart on;\n" : ""}${o.extra ?? ""}
+${fams.map(channel).join("\n")}
+}
+`;
+}
