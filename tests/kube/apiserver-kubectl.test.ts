@@ -114,8 +114,10 @@ describe("kubectl", () => {
     expect(pool.spec.autoAssign).toBe(false);
     expect(pool.metadata.generation).toBe(2);
 
-    const deleted = await ok(server, "delete", "-f", file);
-    expect(deleted).toContain('service "app" deleted');
+    // The namespace comes first in the file; its objects may already be gone when kubectl gets to them.
+    const deleted = await ok(server, "delete", "-f", file, "--ignore-not-found");
+    expect(deleted).toContain('namespace "demo" deleted');
+    expect(deleted).toContain('addresspool.sart.terassyi.net "default-lb-pool" deleted');
     const gone = await kubectl(server, "get", "service", "app", "-n", "demo");
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain("NotFound");
@@ -124,13 +126,15 @@ describe("kubectl", () => {
   test("get -w streams changes; the out-of-process test controls compact and close watches", async () => {
     const kubeconfig = join(dir, `kubeconfig-${server.port}`);
     await server.writeKubeconfig(kubeconfig);
+    const watchesBefore = server.stats.watches;
     const child = spawn("kubectl", ["--kubeconfig", kubeconfig, "--cache-dir", join(dir, `cache-${server.port}`), "get", "configmaps", "-n", "default", "-w", "-o", "custom-columns=NAME:.metadata.name,V:.data.v", "--no-headers"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     try {
       const lines = () => out.split("\n").filter(Boolean).map((l) => l.trim().replace(/\s+/g, " "));
       const deadline = Date.now() + 10_000;
-      while (server.store.watcherCount() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // kubectl lists, then watches: change things only once its watch is open.
+      while (server.stats.watches === watchesBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const file = join(dir, "cm.yaml");
       await writeFile(file, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: watched\n  namespace: default\ndata:\n  v: one\n");
       await ok(server, "apply", "-f", file);

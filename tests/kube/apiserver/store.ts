@@ -85,7 +85,7 @@ export interface StoreOptions {
   validator?: CustomResourceValidator;
   /** Service node port range (default 30000-32767). */
   nodePortRange?: { min: number; max: number };
-  /** Delay before a deleted namespace is emptied (default 50 ms). */
+  /** Delay before a deleted namespace is emptied (default 200 ms). */
   namespaceDrainDelayMs?: number;
 }
 
@@ -603,7 +603,7 @@ export class ObjectStore {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         this.drainNamespace(o.metadata.name);
-      }, this.opts.namespaceDrainDelayMs ?? 50);
+      }, this.opts.namespaceDrainDelayMs ?? 200);
       this.timers.add(timer);
       return rec;
     }
