@@ -4,12 +4,12 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../host/bgp/config.ts";
-import { SART, cleanupTmp, tmp } from "./harness.ts";
+import { SART, cleanupTmp, tmpDir } from "./harness.ts";
 
 afterAll(cleanupTmp);
 
 function write(name: string, text: string): string {
-  const file = join(tmp, name);
+  const file = join(tmpDir(), name);
   writeFileSync(file, text);
   return file;
 }
@@ -84,8 +84,8 @@ routes:
     const r = spawnSync(SART, ["speaker", "--config", file], { encoding: "utf8", timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`sart speaker: ${file}: neighbors[1].asn: must be 1..4294967295, not 4294967296\n`);
-    const missing = spawnSync(SART, ["speaker", "--config", join(tmp, "nope.yaml")], { encoding: "utf8", timeout: 30_000 });
+    const missing = spawnSync(SART, ["speaker", "--config", join(tmpDir(), "nope.yaml")], { encoding: "utf8", timeout: 30_000 });
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toContain(`${join(tmp, "nope.yaml")}: (file): cannot read`);
+    expect(missing.stderr).toContain(`${join(tmpDir(), "nope.yaml")}: (file): cannot read`);
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { SART_RT_PROTO } from "../../host/fib/fib.ts";
-import { type SpeakerProc, cleanupTmp, startSpeaker, tmp, waitEstablished, waitFor } from "./harness.ts";
+import { type SpeakerProc, cleanupTmp, startSpeaker, tmpDir, waitEstablished, waitFor } from "./harness.ts";
 
 const ns = `sartspk${process.pid}${Math.floor(Math.random() * 1e4)}`;
 const ip = (...args: string[]) => execFileSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
@@ -19,7 +19,7 @@ function kernelRoutes(): Record<string, string[]> {
 }
 
 function config(asn: number, address: string, extra: Record<string, any>): Record<string, any> {
-  return { asn, routerId: address, listen: { address, port: 179 }, api: { listen: `unix:${join(tmp, `${address}.sock`)}` }, ...extra };
+  return { asn, routerId: address, listen: { address, port: 179 }, api: { listen: `unix:${join(tmpDir(), `${address}.sock`)}` }, ...extra };
 }
 
 let dut: SpeakerProc, p1: SpeakerProc, p2: SpeakerProc;

@@ -10,9 +10,17 @@ import yaml from "js-yaml";
 export const ROOT = resolve(import.meta.dir, "../..");
 export const SART = join(ROOT, "build/bin/sart");
 
-export const tmp = mkdtempSync(join(tmpdir(), "sart-speaker-test-"));
+let tmp: string | undefined;
+
+/** This test file's scratch directory (configs, unix sockets), made on first use. */
+export function tmpDir(): string {
+  tmp ??= mkdtempSync(join(tmpdir(), "sart-speaker-test-"));
+  return tmp;
+}
+
 export function cleanupTmp(): void {
-  rmSync(tmp, { recursive: true, force: true });
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  tmp = undefined;
 }
 
 /** A loopback address of our own (127.A.B.C, away from 127.0.0.1) for one test. */
@@ -70,7 +78,7 @@ export interface StartOptions {
 
 /** Writes the config and starts `sart speaker`; resolves once its API answers. */
 export async function startSpeaker(name: string, config: Record<string, any>, opts: StartOptions = {}): Promise<SpeakerProc> {
-  const file = join(tmp, `${name}.yaml`);
+  const file = join(tmpDir(), `${name}.yaml`);
   writeFileSync(file, yaml.dump(config));
   const api: string = config.api.listen;
   const cmd = opts.netns ? "ip" : SART;
