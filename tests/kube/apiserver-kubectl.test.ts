@@ -149,6 +149,23 @@ describe("kubectl", () => {
     expect(server.store.compactedRV).toBe(server.resourceVersion());
   });
 
+  test("the original project's sample manifests apply (kustomize), and re-apply unchanged", async () => {
+    const samples = new URL("../../crds/samples/", import.meta.url).pathname;
+    const srv = await startApiServer();
+    try {
+      for (const dirName of ["lb", "cni"]) {
+        const out = await ok(srv, "apply", "-k", join(samples, dirName));
+        expect(out).toContain("created");
+        const again = await ok(srv, "apply", "-k", join(samples, dirName));
+        expect(again.trim().split("\n").every((l) => l.endsWith(" unchanged"))).toBe(true);
+      }
+      const pools = JSON.parse(await ok(srv, "get", "addresspools", "-o", "json"));
+      expect(pools.items.map((p: any) => p.metadata.name).sort()).toEqual(["default-lb-pool", "default-pod-pool", "non-default-lb-pool", "non-default-pod-pool"]);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test("server-side schema errors come back as kubectl shows them for a real API server", async () => {
     const file = join(dir, "bad.yaml");
     await writeFile(file, "apiVersion: sart.terassyi.net/v1alpha2\nkind: AddressPool\nmetadata:\n  name: bad\nspec:\n  cidr: 192.0.2.0/33\n  type: service\n");

@@ -166,12 +166,6 @@ export class Collection {
   get(ns: string, name: string): Rec | undefined {
     return this.byNs.get(ns)?.get(name);
   }
-
-  size(): number {
-    let n = 0;
-    for (const m of this.byNs.values()) n += m.size;
-    return n;
-  }
 }
 
 const GENERATE_CHARS = "bcdfghjklmnpqrstvwxz2456789";
