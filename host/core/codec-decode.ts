@@ -61,8 +61,13 @@ class RecordReader {
       switch (tag) {
         case T_ERR: this.error(msg, p); break;
         case T_OPEN: this.open(msg, p); break;
-        case T_CAP: msg.capabilities!.push(this.capability(p, n)); if (msg.capabilities!.at(-1)!.code === 65) msg.asn = msg.capabilities!.at(-1)!.asn as number; break;
-        case T_UPD: upd = new UpdateState(); msg.withdrawn = []; msg.nlri = []; msg.attributes = {}; upd.attrOffset = this.w(p + 8); break;
+        case T_CAP: {
+          const cap = this.capability(p, n);
+          msg.capabilities!.push(cap);
+          if (cap.code === 65) msg.asn = cap.asn as number; // the 4-octet AS capability carries the real AS
+          break;
+        }
+        case T_UPD: upd = new UpdateState(); msg.withdrawn = []; msg.nlri = []; msg.attributes = {}; break;
         case T_PFX: upd?.prefixes(this.dv, p); break;
         case T_ATTR: upd?.attribute(this.dv, p, n, msg.attributes!, (o, l) => this.raw(o, l)); break;
         case T_RAW: upd?.rawAttribute(this.dv, p, msg, (o, l) => this.raw(o, l)); break;
@@ -199,7 +204,6 @@ function segments(dv: DataView, p: number, words: number): AsPathSegment[] {
 
 /** Collects an UPDATE's records; orders the JSON at the end. */
 class UpdateState {
-  attrOffset = 0;
   // Per record section (0 withdrawn field, 1 NLRI field, 2 MP_UNREACH, 3 MP_REACH): the core may emit them in any order.
   sections: { prefixes: string[]; ids: number[] }[] = [0, 1, 2, 3].map(() => ({ prefixes: [], ids: [] }));
   anyPathId = false;
