@@ -344,6 +344,26 @@ describe("custom resources", () => {
   });
 });
 
+describe("KubernetesObjectApi (generic client, resolves kinds through discovery)", () => {
+  test("create/read/patch/delete of a core and a custom kind", async () => {
+    const objs = k8s.KubernetesObjectApi.makeApiClient(kc);
+    const pool = await objs.create({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" }, spec: { cidr: "198.51.100.0/24", type: "service", allocType: "bit", blockSize: 24 } } as k8s.KubernetesObject);
+    expect(pool.metadata?.uid).toBeDefined();
+    const read = await objs.read({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" } });
+    expect((read as any).spec.cidr).toBe("198.51.100.0/24");
+    // Its default patch type is strategic merge patch, which custom resources refuse (415) as on a real server.
+    const smp = await failure(objs.patch({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" }, spec: { autoAssign: true } } as k8s.KubernetesObject));
+    expect(smp.code).toBe(415);
+    const patched = await objs.patch({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" }, spec: { autoAssign: true } } as k8s.KubernetesObject, undefined, undefined, undefined, undefined, k8s.PatchStrategy.MergePatch);
+    expect((patched as any).spec.autoAssign).toBe(true);
+    const svc = await objs.create({ apiVersion: "v1", kind: "Service", metadata: { name: "generic", namespace: "crud" }, spec: { ports: [{ port: 53, protocol: "UDP" }] } } as k8s.KubernetesObject);
+    expect((svc as any).spec.clusterIP).toBeDefined();
+    await objs.delete({ apiVersion: "v1", kind: "Service", metadata: { name: "generic", namespace: "crud" } });
+    await objs.delete({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" } });
+    expect((await failure(objs.read({ apiVersion: `${G}/${V}`, kind: "AddressPool", metadata: { name: "generic" } }))).code).toBe(404);
+  });
+});
+
 describe("Lease (leader election)", () => {
   test("create, replace with resourceVersion, lose on a stale one; MicroTime enforced", async () => {
     const now = () => new k8s.V1MicroTime();
