@@ -39,8 +39,11 @@ export class FreshObjects<T extends KubeObject> {
    * changed that the writer does not already know, so there is nothing to reconcile.
    */
   isOwnWrite(obj: T): boolean {
-    const w = this.written.get(objectKey(obj));
-    return !!w && !!w.metadata.resourceVersion && w.metadata.resourceVersion === obj.metadata.resourceVersion;
+    const key = objectKey(obj);
+    const w = this.written.get(key);
+    if (!w || !w.metadata.resourceVersion || w.metadata.resourceVersion !== obj.metadata.resourceVersion) return false;
+    this.written.delete(key); // the cache holds this version now
+    return true;
   }
 
   /** Records the object a write returned. */
