@@ -4,6 +4,7 @@
 // helper and as restarting speaker. UPDATEs never pass through here as
 // objects: once Established, socket reads go straight into the core.
 import * as net from "node:net";
+import { networkInterfaces } from "node:os";
 import type { DecodedMessage } from "../core/codec.ts";
 import type { FeedEvent, Rib } from "../core/rib.ts";
 import type { Family, NeighborConfig } from "./config.ts";
@@ -97,6 +98,8 @@ class Connection {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     if (!this.holdSeconds || this.closed) return;
+    // Reading is paused while our writes back up (backpressure): silence then is ours, not the peer's.
+    if (this.congested) this.lastRecv = Date.now();
     const left = this.lastRecv + this.holdSeconds * 1000 - Date.now();
     if (left <= 0) {
       this.nb.fail(this, 4, 0, `hold timer expired (${this.holdSeconds} s without a message)`);
@@ -425,6 +428,8 @@ export class Neighbor {
     rib.setPeerRouterId(this.idx, c.peerOpen!.routerId!);
     const local = normalizeAddress(c.socket.localAddress ?? "");
     const localV6 = net.isIPv6(local);
+    // NEXT_HOP self for the other family: an address of that family on the session's interface.
+    const other = n.families.includes(localV6 ? "ipv4-unicast" : "ipv6-unicast") ? siblingAddress(local, localV6 ? "IPv4" : "IPv6") : undefined;
     rib.peerUp(this.idx, {
       as4: n.as4,
       ipv4: n.families.includes("ipv4-unicast"),
@@ -432,8 +437,8 @@ export class Neighbor {
       addPathReceiveV4: n.addPath.includes("ipv4-unicast"),
       addPathReceiveV6: n.addPath.includes("ipv6-unicast"),
       extendedMessage: n.extendedMessage,
-      nextHopV4: localV6 ? undefined : local,
-      nextHopV6: localV6 ? local : undefined,
+      nextHopV4: localV6 ? other : local,
+      nextHopV6: localV6 ? local : other,
     });
     this.resumeAfterRestart(n);
     this.ctx.log(`neighbor ${this.config.address}: Established (hold ${n.holdTime} s, families ${n.families.join(",")})`);
@@ -614,4 +619,14 @@ function ipv4Number(s: string): number {
 /** "::ffff:192.0.2.1" -> "192.0.2.1". */
 export function normalizeAddress(a: string): string {
   return a.startsWith("::ffff:") && net.isIPv4(a.slice(7)) ? a.slice(7) : a;
+}
+
+/** A global address of `family` on the interface that holds `address` (link-local IPv6 never). */
+function siblingAddress(address: string, family: "IPv4" | "IPv6"): string | undefined {
+  for (const addrs of Object.values(networkInterfaces())) {
+    if (!addrs?.some((a) => normalizeAddress(a.address) === address)) continue;
+    const found = addrs.find((a) => a.family === family && !a.address.toLowerCase().startsWith("fe80:"));
+    if (found) return found.address;
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@
 // neighbours and the FIB writer, and runs the work after each burst of input
 // (export to every Established neighbour, Loc-RIB changes to the FIB).
 // `sart speaker` and the agent both embed it.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
@@ -215,10 +215,7 @@ export class Speaker implements SpeakerContext {
     await this.fib.flush();
     const keep = new Set(this.fib.routes());
     const stale = (await kernelRoutes(this.config.fib.table, this.opts.fibNetns)).filter((p) => !keep.has(p));
-    if (stale.length) {
-      this.fib.apply(stale.map((prefix) => ({ prefix, nextHops: [] })));
-      await removeKernelRoutes(stale, this.config.fib.table, this.opts.fibNetns);
-    }
+    if (stale.length) await removeKernelRoutes(stale, this.config.fib.table, this.opts.fibNetns);
   }
 
   // ---- shutdown ----
@@ -258,8 +255,12 @@ async function kernelRoutes(table: number, netns?: string): Promise<string[]> {
   return out;
 }
 
-async function removeKernelRoutes(prefixes: string[], table: number, netns?: string): Promise<void> {
-  for (const p of prefixes) {
-    await ip(["route", "del", p, "table", String(table), "proto", String(SART_RT_PROTO)], netns).catch(() => undefined);
-  }
+/** One `ip -batch` for all of them; a route already gone is not an error (-force goes on). */
+function removeKernelRoutes(prefixes: string[], table: number, netns?: string): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn("ip", [...(netns ? ["-n", netns] : []), "-force", "-batch", "-"], { stdio: ["pipe", "ignore", "ignore"] });
+    child.on("error", () => resolve());
+    child.on("close", () => resolve());
+    child.stdin.end(prefixes.map((p) => `route del ${p} table ${table} proto ${SART_RT_PROTO}`).join("\n") + "\n");
+  });
 }
