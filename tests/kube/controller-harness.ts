@@ -63,7 +63,7 @@ export async function startController(store: Store, opts: { lead?: boolean; conc
 }
 
 /** Polls `fn` until it returns a truthy value (bounded); throws with the last value seen. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
