@@ -4,3 +4,4 @@ export type { AsPathSegment, Capability, CodecError, CodecOptions, DecodedMessag
 export { checkRequiredCapabilities, decodeCounts, decodeMessages, StreamDecoder } from "./codec-decode.ts";
 export { encodeMessage, encodeUpdates } from "./codec-encode.ts";
 export { sessionFlags } from "./codec-names.ts";
+export { negotiatedOptions } from "./codec-negotiate.ts";

@@ -11,6 +11,7 @@ import type { CodecOptions, DecodedMessage } from "./codec-types.ts";
 export type { AsPathSegment, Capability, CodecError, CodecOptions, DecodedMessage, UpdateAttributes } from "./codec-types.ts";
 export { checkRequiredCapabilities } from "./codec-decode.ts";
 export { sessionFlags } from "./codec-names.ts";
+export { negotiatedOptions } from "./codec-negotiate.ts";
 
 /**
  * Decodes a buffer of whole BGP messages. Never throws on malformed input: a
