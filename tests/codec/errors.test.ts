@@ -180,6 +180,12 @@ describe("UPDATE treat-as-withdraw (RFC 7606 3, 4, 7)", () => {
     const short = BASE_ATTRS + "c008"; // fewer than 3 bytes left
     expect(one(message(2, "0000" + h4(short.length / 2) + short + NLRI_24)).treatAsWithdraw).toMatchObject({ code: 3, subcode: 1 });
   });
+  test("an MP_REACH_NLRI with conflicting flags is still parsed so its prefixes can be withdrawn", () => {
+    const reach = attr(0xc0, 14, "000201" + "10" + "20010db8000000000000000000000001" + "00" + "2020010db8"); // transitive: wrong
+    const m = one(update("", ORIGIN_IGP + AS_PATH_4 + reach, ""));
+    expect(m.treatAsWithdraw).toMatchObject({ code: 3, subcode: 4, message: "MP_REACH_NLRI: attribute flags conflict with the attribute type" });
+    expect(m.nlri).toEqual(["2001:db8::/32"]);
+  });
   test("MP_REACH prefixes are withdrawn too when another attribute is malformed", () => {
     const reach = attr(0x80, 14, "000201" + "10" + "20010db8000000000000000000000001" + "00" + "2020010db8");
     const m = one(update("", attr(0x40, 1, "07") + AS_PATH_4 + reach, ""));
