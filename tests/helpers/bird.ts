@@ -132,10 +132,10 @@ export interface BirdBgpOptions {
 
 /**
  * A BIRD config with one BGP protocol toward a loopback peer, importing and
- * exporting everything. Next hops resolve through private IGP tables (loopback,
- * 192.0.2.0/24 and 2001:db8::/32 as blackholes) so routes with loopback or
- * documentation next hops are usable; no kernel protocol. `statics` are extra
- * protocol blocks (e.g. static routes to export).
+ * exporting everything. Next hops resolve through private IGP tables
+ * (192.0.2.0/24 and 2001:db8::/32 as blackholes); BIRD calls 127/8 bogus, so
+ * routes with loopback next hops show as unreachable, attributes intact. No
+ * kernel protocol. `statics` are extra protocol blocks (e.g. static routes).
  */
 export function birdBgpConfig(o: BirdBgpOptions, statics = ""): string {
   const fams = o.families ?? ["ipv4"];
@@ -147,7 +147,7 @@ export function birdBgpConfig(o: BirdBgpOptions, statics = ""): string {
 ipv4 table igp4;
 ipv6 table igp6;
 protocol device { }
-protocol static igp_4 { ipv4 { table igp4; }; route 127.0.0.0/8 blackhole; route 192.0.2.0/24 blackhole; }
+protocol static igp_4 { ipv4 { table igp4; }; route 192.0.2.0/24 blackhole; }
 protocol static igp_6 { ipv6 { table igp6; }; route 2001:db8::/32 blackhole; }
 ${statics}
 protocol bgp ${o.name} {
