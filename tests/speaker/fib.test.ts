@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { SART_RT_PROTO } from "../../host/fib/fib.ts";
-import { type SpeakerProc, cleanupTmp, startSpeaker, tmpDir, waitEstablished, waitFor } from "./harness.ts";
+import { type SpeakerProc, cleanupTmp, sartBgp, startSpeaker, tmpDir, waitEstablished, waitFor } from "./harness.ts";
 
 const ns = `sartspk${process.pid}${Math.floor(Math.random() * 1e4)}`;
 const ip = (...args: string[]) => execFileSync("ip", ["-n", ns, ...args], { encoding: "utf8" });
@@ -68,6 +68,10 @@ describe("FIB in a network namespace", () => {
     });
     // The locally originated route is not installed.
     expect(kernelRoutes()).toEqual({ "198.51.100.0/24": ["192.0.2.10", "192.0.2.11"], "192.0.2.128/26": ["192.0.2.10"] });
+    // The CLI over the unix socket API.
+    const list = sartBgp(dut.api, ["neighbor", "list", "-o", "json"]);
+    expect(list.status).toBe(0);
+    expect(list.json.map((n: any) => [n.address, n.state])).toEqual([["192.0.2.2", "Established"], ["192.0.2.3", "Established"]]);
     const rib = await dut.get<any[]>("/v1/rib?family=ipv4-unicast");
     const ecmp = rib.find((e) => e.prefix === "198.51.100.0/24");
     expect(ecmp.paths.filter((p: any) => p.best || p.multipath)).toHaveLength(2);

@@ -14,10 +14,10 @@ const running: SpeakerProc[] = [];
 
 beforeAll(async () => {
   ca = await speakerConfig(65001, "192.0.2.1", { routes: [{ prefix: "198.51.100.0/24", communities: ["65001:1"] }] });
-  cb = await speakerConfig(65002, "192.0.2.2", { routes: [{ prefix: "203.0.113.0/24" }] });
+  cb = await speakerConfig(65002, "192.0.2.2", { routes: [{ prefix: "203.0.113.0/24" }, { prefix: "2001:db8:b::/48", nextHop: "2001:db8::b" }] });
   cc = await speakerConfig(65002, "192.0.2.3", { routes: [{ prefix: "192.0.2.128/25", communities: ["65002:3"] }] });
-  ca.neighbors = [neighborOf(cb)];
-  cb.neighbors = [neighborOf(ca, { export: "all" }), neighborOf(cc, { export: "all" })];
+  ca.neighbors = [neighborOf(cb, { families: ["ipv4-unicast", "ipv6-unicast"] })];
+  cb.neighbors = [neighborOf(ca, { export: "all", families: ["ipv4-unicast", "ipv6-unicast"] }), neighborOf(cc, { export: "all" })];
   cc.neighbors = [neighborOf(cb)];
   a = await startSpeaker("a", ca, { runtime: "node" });
   running.push(a);
@@ -43,7 +43,8 @@ describe("sart speakers over eBGP and iBGP", () => {
     expect(ab.negotiated.holdTime).toBe(9);
     expect(ab.negotiated.keepalive).toBe(3);
     expect(ab.negotiated.as4).toBe(true);
-    expect(ab.negotiated.families).toEqual(["ipv4-unicast"]);
+    expect(ab.negotiated.families).toEqual(["ipv4-unicast", "ipv6-unicast"]);
+    expect((await waitEstablished(c, cb.listen.address)).negotiated.families).toEqual(["ipv4-unicast"]);
     expect(ab.negotiated.capabilities).toEqual(expect.arrayContaining(["4-octet-as", "route-refresh", "graceful-restart", "extended-message"]));
     const g = await a.get("/v1/global");
     expect(g).toMatchObject({ asn: 65001, routerId: "192.0.2.1", listen: { address: ca.listen.address, port: ca.listen.port } });
@@ -66,6 +67,14 @@ describe("sart speakers over eBGP and iBGP", () => {
     const cAtA = await waitFor("192.0.2.128/25 at A", () => ribEntry(a, "192.0.2.128/25"));
     expect(cAtA.paths[0]).toMatchObject({ nextHop: cb.listen.address, asPath: [{ type: "AS_SEQUENCE", asns: [65002] }], communities: ["65002:3"] });
     expect(cAtA.paths[0].localPref).toBeUndefined();
+  });
+
+  test("IPv6 unicast over the IPv4 session (MP-BGP), only to the neighbour that negotiated it", async () => {
+    const atA = await waitFor("2001:db8:b::/48 at A", () => ribEntry(a, "2001:db8:b::/48"));
+    expect(atA.paths[0]).toMatchObject({ asPath: [{ type: "AS_SEQUENCE", asns: [65002] }], peer: cb.listen.address });
+    const page = await a.get<any[]>("/v1/rib?family=ipv6-unicast");
+    expect(page.map((e) => e.prefix)).toEqual(["2001:db8:b::/48"]);
+    expect(await c.get<any[]>("/v1/rib?family=ipv6-unicast")).toEqual([]);
   });
 
   test("routes added and withdrawn at run time through the API and the CLI propagate", async () => {
