@@ -1,7 +1,7 @@
 // Capability sets other than the full one, against a real BIRD: a peer without
-// 4-octet AS or route refresh, graceful restart for no family (2-octet AS_PATHs on
-// the wire), and
-// a peer sending ADD-PATH (two paths for one prefix, kept apart in sart's RIB).
+// 4-octet AS or route refresh and graceful restart for no family (2-octet AS_PATHs
+// on the wire), and a peer sending ADD-PATH (two paths for one prefix, kept apart
+// in sart's RIB).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Bird, birdBgpConfig } from "../helpers/bird.ts";
 import { freePort, loopbackBlock, waitFor } from "../helpers/net.ts";
