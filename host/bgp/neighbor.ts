@@ -557,6 +557,11 @@ export class Neighbor {
   /** Sends a NOTIFICATION and closes the connection (RFC 4271 6). */
   fail(c: Connection, code: number, subcode: number, reason: string, data?: Uint8Array): void {
     if (c.closed) return;
+    if (c.state === "Connect") {
+      // TCP not up yet: nothing to notify.
+      this.closeConnection(c, reason, false);
+      return;
+    }
     this.lastError = `${reason} (sent NOTIFICATION ${code}/${subcode})`;
     this.lastNotificationSent = { code, subcode, data: data ? Buffer.from(data).toString("hex") : "", at: new Date().toISOString() };
     this.send(c, notification(code, subcode, data), "notification");
