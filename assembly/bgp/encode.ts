@@ -169,14 +169,6 @@ function attribute(p: usize, flags: u32, code: u32, valueLen: u32): u32 {
   return len > 255 || (flags & F_EXTENDED) != 0 ? 4 : 3;
 }
 
-function prefixBytes(afi: u32, entries: usize, count: u32, addPath: bool): u32 {
-  let n: u32 = 0;
-  for (let i: u32 = 0; i < count; i++) {
-    n += afi == AFI_IPV4 ? wireSizeV4(entries + <usize>i * V4_ENTRY, addPath) : wireSizeV6(entries + <usize>i * V6_ENTRY, addPath);
-  }
-  return n;
-}
-
 function writePrefixes(p: usize, afi: u32, entries: usize, count: u32, addPath: bool): u32 {
   let o: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
