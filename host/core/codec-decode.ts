@@ -10,7 +10,8 @@ import { hex, ipv4, ipv6, ipv6Bytes, utf8 } from "./codec-text.ts";
 import type { AsPathSegment, Capability, CodecError, CodecOptions, DecodedMessage, UpdateAttributes } from "./codec-types.ts";
 
 const T_MSG = 1, T_ERR = 2, T_OPEN = 3, T_CAP = 4, T_UPD = 5, T_PFX = 6, T_ATTR = 7, T_RAW = 8, T_NOTIF = 9, T_RR = 10;
-const K_NOTIFICATION = 0, K_TREAT_AS_WITHDRAW = 1, K_DISCARD = 2, K_FRAMING = 3;
+// Error kinds (assembly/bgp/wire.ts K_*): 0 is a NOTIFICATION (session reset), the default below.
+const K_TREAT_AS_WITHDRAW = 1, K_DISCARD = 2, K_FRAMING = 3;
 
 function reasonText(reason: number, attr: number): string {
   const text = REASONS[reason] ?? `error ${reason}`;
