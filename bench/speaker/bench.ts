@@ -4,6 +4,10 @@
 // holding all N. Peak RSS is the device's VmHWM. One JSON line per run on stdout.
 //
 //   bun bench/speaker/bench.ts --device bird --n 100000 --per-update 4 --runs 5 [--timeout 300]
+//     [--first-run K] [--cache DIR]   (run numbering; encoded stream kept in DIR between invocations)
+// Next hop: a documentation address (gobgpd treats 127/8 next hops as invalid).
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { peakRss } from "../../tests/helpers/proc.ts";
 import { loopbackBlock, sleep, waitFor } from "../../tests/helpers/net.ts";
 import { RawPeer } from "../../tests/helpers/raw-peer.ts";
@@ -79,12 +83,42 @@ async function main(): Promise<void> {
   const perUpdate = Number(arg("per-update"));
   const runs = Number(arg("runs", "3"));
   const timeoutS = Number(arg("timeout", "120"));
-  // A documentation address as next hop: gobgpd treats 127/8 next hops as invalid.
-  const chunks = encodeStream(n, perUpdate, TESTER_NEXT_HOP, TESTER_AS);
-  for (let r = 1; r <= runs; r++) {
+  const firstRun = Number(arg("first-run", "1"));
+  const cacheDir = arg("cache", "");
+  const chunks = cacheDir ? cachedStream(cacheDir, n, perUpdate) : encodeStream(n, perUpdate, TESTER_NEXT_HOP, TESTER_AS);
+  for (let r = firstRun; r < firstRun + runs; r++) {
     const res = await once(device, n, perUpdate, chunks, timeoutS, r);
     process.stdout.write(JSON.stringify(res) + "\n");
   }
+}
+
+/**
+ * The encoded stream from `dir` when an earlier invocation left it there (so
+ * interleaved single runs do not re-encode), else encoded now and saved.
+ */
+function cachedStream(dir: string, n: number, perUpdate: number): Uint8Array[] {
+  const file = join(dir, `updates-${n}-${perUpdate}-${TESTER_NEXT_HOP}.bin`);
+  if (!existsSync(file)) {
+    const chunks = encodeStream(n, perUpdate, TESTER_NEXT_HOP, TESTER_AS);
+    writeFileSync(`${file}.tmp`, Buffer.concat(chunks));
+    renameSync(`${file}.tmp`, file);
+    return chunks;
+  }
+  return splitMessages(new Uint8Array(readFileSync(file)));
+}
+
+/** Whole-message chunks of about `chunkBytes` from a byte stream of BGP messages. */
+function splitMessages(all: Uint8Array, chunkBytes = 1 << 16): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0, off = 0;
+  while (off < all.length) {
+    off += (all[off + 16] << 8) | all[off + 17];
+    if (off - start >= chunkBytes || off >= all.length) {
+      out.push(all.subarray(start, off));
+      start = off;
+    }
+  }
+  return out;
 }
 
 main().then(
