@@ -210,6 +210,7 @@ class UpdateState {
   anyPathId = false;
   order: number[] = [];
   extended: number[] = [];
+  partial: number[] = [];
   mpNextHop?: string | string[];
   nextHopAttr?: string;
 
@@ -241,6 +242,7 @@ class UpdateState {
   private noteAttr(code: number, flags: number): void {
     this.order.push(code);
     if (flags & 0x10) this.extended.push(code); // the core clears the bit where the length required it
+    if (flags & 0x20 && code !== 14 && code !== 15) this.partial.push(code);
   }
 
   attribute(dv: DataView, p: number, n: number, a: UpdateAttributes, raw: (o: number, l: number) => Uint8Array): void {
@@ -341,6 +343,8 @@ class UpdateState {
     const sorted = [...this.order].sort((x, y) => x - y);
     if (sorted.some((c, i) => c !== this.order[i])) msg.attributeOrder = this.order;
     if (this.extended.length > 0) msg.extendedLength = this.extended;
+    const partial = this.partial.filter((c) => !(msg.attributes!.unknown ?? []).some((u) => u.code === c));
+    if (partial.length > 0) msg.partial = partial;
     // Put the outcome fields last for readability.
     for (const k of ["treatAsWithdraw", "discardedAttributes"] as const) {
       const v = msg[k];

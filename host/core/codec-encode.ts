@@ -149,7 +149,8 @@ function updateRecords(w: RecordWriter, msg: DecodedMessage): void {
 
   const present = new Map<number, () => void>();
   const ext = new Set(msg.extendedLength ?? []);
-  const flagsOf = (code: number, base: number) => (ext.has(code) ? base | 0x10 : base);
+  const partial = new Set(msg.partial ?? []);
+  const flagsOf = (code: number, base: number) => (ext.has(code) ? base | 0x10 : base) | (partial.has(code) && base === 0xc0 ? 0x20 : 0);
   const attr = (code: number, base: number, values: number[]) => () => w.rec(T_ATTR, [code, flagsOf(code, base), ...values]);
   for (const [key, code] of ATTRIBUTE_CODES) {
     const v = a[key];

@@ -70,6 +70,8 @@ export interface DecodedMessage {
   mpNextHop?: string | string[];
   attributeOrder?: number[];
   extendedLength?: number[];
+  /** Known optional transitive attributes that arrived with the Partial bit (unknown ones keep their flags). */
+  partial?: number[];
   treatAsWithdraw?: CodecError;
   discardedAttributes?: { code: number; message: string }[];
   // NOTIFICATION

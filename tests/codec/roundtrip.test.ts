@@ -174,6 +174,11 @@ describe("UPDATE attributes", () => {
     expect(m.nlri).toEqual(["2001:db8::/32"]);
   });
 
+  test("the Partial bit on a known optional transitive attribute survives a round trip", () => {
+    const m = bytesRoundTrip(update("", BASE_ATTRS + attr(0xe0, 8, "fde80064") + attr(0xe0, 32, "000000010000000200000003"), NLRI_24));
+    expect(m.partial).toEqual([8, 32]);
+  });
+
   test("hand-built IPv4 UPDATE decodes to the expected JSON and re-encodes identically", () => {
     const m = bytesRoundTrip(update("", BASE_ATTRS + attr(0xc0, 8, "fde80064"), NLRI_24 + "20cb007101" + "00"));
     expect(m).toEqual({
