@@ -259,6 +259,31 @@ describe("graceful restart (helper)", () => {
     await waitFor("removed after the restart time", async () => (await ribEntry(x, "192.0.2.224/27")) === undefined || undefined, 10_000);
   });
 
+  test("a restarted peer reconnecting while its old session still looks up: the old one closes, routes turn stale", async () => {
+    const address = loopbackAddress();
+    expect((await x.call("POST", "/v1/neighbors", { address, asn: 65053, passive: true, holdTime: 30 })).status).toBe(201);
+    const gr = { asn: 65053, routerId: "192.0.2.88", gracefulRestart: { restartTime: 30 } };
+    const old = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
+    peers.push(old);
+    await handshake(old, gr);
+    await waitEstablished(x, address);
+    old.sendMessage(announce(["198.51.100.224/27"], [65053], address));
+    await waitFor("route", () => ribEntry(x, "198.51.100.224/27"));
+    // New connection, old one left open (as if its FIN were lost).
+    const fresh = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
+    peers.push(fresh);
+    await fresh.next("OPEN");
+    fresh.sendMessage(openMsg({ ...gr, gracefulRestart: { restartTime: 30, restarting: true, forwarding: true } }));
+    await old.closedPromise;
+    expect(old.drain().filter((m) => m.type === "NOTIFICATION")).toEqual([]);
+    await fresh.next("KEEPALIVE");
+    fresh.sendMessage({ type: "KEEPALIVE" });
+    await waitFor("Established again", async () => (await neighbor(address)).counters.establishedTransitions === 2 || undefined);
+    expect((await ribEntry(x, "198.51.100.224/27")).paths[0].stale).toBe(true);
+    fresh.sendMessage(END_OF_RIB);
+    await waitFor("stale route removed at End-of-RIB", async () => (await ribEntry(x, "198.51.100.224/27")) === undefined || undefined);
+  });
+
   test("a NOTIFICATION ends the session without graceful restart: routes go at once", async () => {
     const { address, peer } = await passivePeer(65052);
     await handshake(peer, { asn: 65052, routerId: "192.0.2.87", gracefulRestart: { restartTime: 60 } });
