@@ -91,6 +91,28 @@ describe("timers", () => {
     expect(after.lastError).toContain("hold timer expired");
   });
 
+  test("idle hold after errors: an active neighbour that keeps failing is retried after growing pauses, Idle meanwhile", async () => {
+    const address = loopbackAddress();
+    const port = await freePort(address);
+    const attempts: number[] = [];
+    const server = net.createServer((s) => {
+      attempts.push(Date.now());
+      const p = new RawPeer(s);
+      void p.next("OPEN").then(() => p.sendMessage(openMsg({ asn: 65099, routerId: "192.0.2.65" })), () => undefined); // wrong AS: 2/2
+    });
+    servers.push(server);
+    await new Promise<void>((res) => server.listen({ host: address, port }, () => res()));
+    expect((await x.call("POST", "/v1/neighbors", { address, asn: 65014, port, holdTime: 30 })).status).toBe(201);
+    await waitFor("three attempts", () => attempts.length >= 3 || undefined, 20_000);
+    const n = await neighbor(address);
+    expect(n.lastNotificationSent).toMatchObject({ code: 2, subcode: 2 });
+    expect(["Idle", "Connect", "OpenSent"]).toContain(n.state);
+    // Lower bounds only (1 s then 2 s idle hold, minus at most 25% jitter): slowness cannot break them.
+    expect(attempts[1] - attempts[0]).toBeGreaterThanOrEqual(700);
+    expect(attempts[2] - attempts[1]).toBeGreaterThanOrEqual(1400);
+    expect((await x.call("DELETE", `/v1/neighbors/${address}`)).status).toBe(200);
+  });
+
   test("hold time 0 negotiated: no keepalives, no hold timer", async () => {
     const { address, peer } = await passivePeer(65013, { holdTime: 0 });
     await handshake(peer, { asn: 65013, routerId: "192.0.2.62", holdTime: 30 });
