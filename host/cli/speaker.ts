@@ -40,9 +40,18 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const speaker = new Speaker(config, { restarting });
-  await speaker.start();
   const api = createApi(speaker);
-  const apiAddress = config.api.listen ? await listenApi(api, config.api.listen) : "";
+  let apiAddress = "";
+  try {
+    await speaker.start();
+    if (config.api.listen) apiAddress = await listenApi(api, config.api.listen);
+  } catch (e) {
+    // A port in use and the like: leave nothing behind (peers get Cease 6/2, FIB routes go).
+    process.stderr.write(`sart speaker: ${file}: ${(e as Error).message}\n`);
+    await speaker.stop().catch(() => undefined);
+    setTimeout(() => process.exit(1), 50).unref();
+    return 1;
+  }
   const bgp = speaker.listening ? `${speaker.listening.address}:${speaker.listening.port}` : "not listening";
   process.stderr.write(`sart speaker: AS ${config.asn}, router id ${config.routerId}, BGP ${bgp}, API ${apiAddress || "off"}, ${config.neighbors.length} neighbors\n`);
 
