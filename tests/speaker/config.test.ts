@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../host/bgp/config.ts";
-import { SART, cleanupTmp, tmpDir } from "./harness.ts";
+import { SART, cleanupTmp, speakerConfig, startSpeaker, tmpDir } from "./harness.ts";
 
 afterAll(cleanupTmp);
 
@@ -78,6 +78,14 @@ routes:
       expect(() => loadConfig(file)).toThrow(`${file}: ${message}`);
     });
   }
+
+  test("listen port 0: no BGP listener; SIGINT stops the speaker with exit code 0", async () => {
+    const cfg = await speakerConfig(65000, "192.0.2.1");
+    cfg.listen.port = 0;
+    const s = await startSpeaker("noListen", cfg);
+    expect((await s.get("/v1/global")).listen.port).toBe(0);
+    expect(await s.stop("SIGINT")).toBe(0);
+  });
 
   test("sart speaker exits 2 with the file and the field on stderr; a missing file is named too", () => {
     const file = write("speaker.yaml", `${BASE}neighbors:\n  - { address: 192.0.2.2, asn: 65001 }\n  - { address: 192.0.2.3, asn: 4294967296 }\n`);

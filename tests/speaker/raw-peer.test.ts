@@ -209,6 +209,19 @@ describe("malformed input", () => {
   });
 });
 
+describe("export policy", () => {
+  test("export none: the neighbour gets End-of-RIB and nothing else", async () => {
+    const { address, peer } = await passivePeer(65041, { export: "none" });
+    await handshake(peer, { asn: 65041, routerId: "192.0.2.81" });
+    await waitEstablished(x, address);
+    const eor = await peer.next("UPDATE");
+    expect(eor).toMatchObject({ withdrawn: [], nlri: [] });
+    await Bun.sleep(300);
+    expect(peer.drain().filter((m) => m.type === "UPDATE")).toEqual([]);
+    expect((await neighbor(address)).counters.advertised).toBe(0);
+  });
+});
+
 describe("route refresh", () => {
   test("ROUTE-REFRESH re-sends the Adj-RIB-Out between BoRR and EoRR (enhanced route refresh)", async () => {
     const { address, peer } = await passivePeer(65040);
