@@ -13,11 +13,12 @@ const rate = (v: number | string | undefined) =>
 const lines: string[] = [];
 lines.push(`Bun ${bun.date} (load ${bun.loadStart} -> ${bun.loadEnd}), Node ${node.date} (load ${node.loadStart} -> ${node.loadEnd}); medians of ${bun.runs} runs.`);
 lines.push("");
-lines.push("| measurement (per second) | Bun | Node |");
-lines.push("| --- | ---: | ---: |");
+lines.push("| measurement | Bun /s | Bun /CPU-s | Node /s | Node /CPU-s |");
+lines.push("| --- | ---: | ---: | ---: | ---: |");
 for (const key of Object.keys(bun)) {
-  if (meta.has(key) || key.includes("bytes")) continue;
-  lines.push(`| ${key} | ${rate(bun[key])} | ${rate(node[key])} |`);
+  if (meta.has(key) || key.includes("bytes") || key.startsWith("cpu: ")) continue;
+  const cpu = `cpu: ${key}`;
+  lines.push(`| ${key} | ${rate(bun[key])} | ${rate(bun[cpu])} | ${rate(node[key])} | ${rate(node[cpu])} |`);
 }
 lines.push("");
 lines.push("| memory | bytes |");
