@@ -3,14 +3,12 @@
 // the two OPENs of each connection, and decodes every message with that context.
 // Browser-safe (no node: imports): the decoder is passed in.
 
+import { negotiatedOptions } from "../core/codec-negotiate.ts";
+import type { CodecOptions, DecodedMessage } from "../core/codec-types.ts";
 import { type Frame, isoTime, readCapture } from "./pcap.ts";
 import { type Connection, type Direction, tcpConnections } from "./tcp-flows.ts";
 
-export interface DecodeOptions {
-  as4?: boolean;
-  addPath?: string[];
-  extendedMessage?: boolean;
-}
+export type DecodeOptions = CodecOptions;
 
 /** Decodes a byte string holding whole BGP messages into DESIGN.md's JSON objects. */
 export type DecodeFn = (bytes: Uint8Array, opts: DecodeOptions) => Record<string, unknown>[];
@@ -70,69 +68,14 @@ function decodeConnection(conn: Connection, decode: DecodeFn, defaults: DecodeOp
   const framed = conn.directions.map((d) => ({ direction: d, messages: frameMessages(d) }));
   const opens = framed.map(({ messages }) => {
     const open = messages.find((m) => !m.problem && m.bytes[18] === OPEN);
-    return open ? decode(open.bytes, defaults)[0] : undefined;
+    return open ? (decode(open.bytes, defaults)[0] as DecodedMessage | undefined) : undefined;
   });
   return framed.map((f, i) => {
     const mine = opens[i];
     const theirs = opens[1 - i];
-    const context = mine && theirs && !mine.error && !theirs.error ? sessionContext(mine, theirs) : defaults;
+    const context = mine && theirs && !mine.error && !theirs.error ? negotiatedOptions(mine, theirs) : defaults;
     return { ...f, context };
   });
-}
-
-interface Capability {
-  code: number;
-  [k: string]: unknown;
-}
-
-/** What a sender's messages look like given both OPENs (RFC 6793, RFC 7911, RFC 8654). */
-export function sessionContext(senderOpen: Record<string, unknown>, receiverOpen: Record<string, unknown>): DecodeOptions {
-  const mine = (senderOpen.capabilities ?? []) as Capability[];
-  const theirs = (receiverOpen.capabilities ?? []) as Capability[];
-  const both = (code: number) => mine.some((c) => c.code === code) && theirs.some((c) => c.code === code);
-  const canSend = addPathModes(mine);
-  const canReceive = addPathModes(theirs);
-  const addPath = [...canSend.entries()]
-    .filter(([family, mode]) => supportsAddPath(family) && mode & SEND && (canReceive.get(family) ?? 0) & RECEIVE)
-    .map(([family]) => family);
-  return { as4: both(65), addPath, extendedMessage: both(6) };
-}
-
-const RECEIVE = 1;
-const SEND = 2;
-
-/** Family name -> send/receive bits (RFC 7911: 1 receive, 2 send, 3 both) over all ADD-PATH capabilities of an OPEN. */
-function addPathModes(caps: Capability[]): Map<string, number> {
-  const modes = new Map<string, number>();
-  for (const cap of caps) {
-    if (cap.code !== 69 || !Array.isArray(cap.families)) continue;
-    for (const f of cap.families as Record<string, unknown>[]) {
-      const family = typeof f.family === "string" ? f.family : familyName(Number(f.afi), Number(f.safi));
-      modes.set(family, (modes.get(family) ?? 0) | addPathBits(f));
-    }
-  }
-  return modes;
-}
-
-function addPathBits(f: Record<string, unknown>): number {
-  const mode = f.sendReceive ?? f.mode;
-  if (typeof mode === "number") return mode & 3;
-  if (mode === "receive") return RECEIVE;
-  if (mode === "send") return SEND;
-  if (mode === "both" || mode === "send/receive") return SEND | RECEIVE;
-  return 0;
-}
-
-/** Families the codec decodes NLRI for; add-path negotiated for others does not change what it reads. */
-function supportsAddPath(family: string): boolean {
-  return family === "ipv4-unicast" || family === "ipv6-unicast";
-}
-
-/** "ipv4-unicast" style names, as `--add-path` and the codec options use them. */
-export function familyName(afi: number, safi: number): string {
-  const a = afi === 1 ? "ipv4" : afi === 2 ? "ipv6" : `afi${afi}`;
-  const s = safi === 1 ? "unicast" : safi === 2 ? "multicast" : `safi${safi}`;
-  return `${a}-${s}`;
 }
 
 /**

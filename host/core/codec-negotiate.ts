@@ -7,8 +7,22 @@ function caps(open: DecodedMessage, code: number) {
   return (open.capabilities ?? []).filter((c) => c.code === code);
 }
 
-const SENDS: Record<string, boolean> = { send: true, both: true };
-const RECEIVES: Record<string, boolean> = { receive: true, both: true };
+const RECEIVE = 1;
+const SEND = 2;
+/** RFC 7911 Send/Receive as decoded ("receive", "send", "both"); other values count as not advertised. */
+const MODE_BITS: Record<string, number> = { receive: RECEIVE, send: SEND, both: SEND | RECEIVE };
+
+/** Family name -> send/receive bits over every ADD-PATH capability of an OPEN. */
+function addPathModes(open: DecodedMessage): Map<string, number> {
+  const modes = new Map<string, number>();
+  for (const c of caps(open, 69)) {
+    for (const f of (c.families as { afi: number; safi: number; sendReceive: string | number }[]) ?? []) {
+      const family = familyName(f.afi, f.safi);
+      modes.set(family, (modes.get(family) ?? 0) | (MODE_BITS[String(f.sendReceive)] ?? 0));
+    }
+  }
+  return modes;
+}
 
 /**
  * Options for decoding what `sender` sends to `receiver`: 4-octet AS when both
@@ -17,18 +31,9 @@ const RECEIVES: Record<string, boolean> = { receive: true, both: true };
  * (RFC 8654).
  */
 export function negotiatedOptions(sender: DecodedMessage, receiver: DecodedMessage): CodecOptions {
-  const addPathModes = (open: DecodedMessage) => {
-    const m = new Map<string, string>();
-    for (const c of caps(open, 69)) {
-      for (const f of (c.families as { afi: number; safi: number; sendReceive: string | number }[]) ?? []) {
-        m.set(familyName(f.afi, f.safi), String(f.sendReceive));
-      }
-    }
-    return m;
-  };
   const sent = addPathModes(sender);
   const received = addPathModes(receiver);
-  const addPath = [...sent].filter(([fam, mode]) => SENDS[mode] && RECEIVES[received.get(fam) ?? ""]).map(([fam]) => fam);
+  const addPath = [...sent].filter(([fam, mode]) => mode & SEND && (received.get(fam) ?? 0) & RECEIVE).map(([fam]) => fam);
   return {
     as4: caps(sender, 65).length > 0 && caps(receiver, 65).length > 0,
     addPath,
