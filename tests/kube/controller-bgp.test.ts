@@ -52,6 +52,7 @@ function bgpScenarios(backend: Backend) {
       expect(nb.spec).toMatchObject({ asn: 65001, routerId: "192.0.2.11", speaker: { path: "127.0.0.1:5000", multipath: true } });
       expect(nb.spec.peers?.map((p) => p.name)).toEqual(["bgppeertemplate-sample-sart-control-plane-65000-9.9.9.9"]);
       expect(nb.metadata.ownerReferences?.map((o) => o.name)).toEqual(["clusterbgp-sample-a"]);
+      expect(nb.metadata.labels?.bgp).toBe("a");
 
       const worker = await eventually(async () => {
         const w = await store.get<NodeBGP>("NodeBGP", { name: "sart-worker" });

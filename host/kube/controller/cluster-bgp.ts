@@ -108,7 +108,7 @@ export async function reconcileClusterBgp(ctx: Ctx, name: string): Promise<Recon
   const templates = (t: string) => ctx.inf.templates.get({ name: t });
 
   // Desired NodeBGPs and BGPPeers of every node any live ClusterBGP selects.
-  const wantNodes = new Map<string, { spec: NodeBGPSpec; owners: ClusterBGP[] }>();
+  const wantNodes = new Map<string, { spec: NodeBGPSpec; owners: ClusterBGP[]; labels?: Record<string, string> }>();
   const problems: { cb: ClusterBGP; message: string }[] = [];
   // Nodes with a problem keep what they have (a missing label must not tear down sessions).
   const untouched = new Set<string>();
@@ -131,6 +131,7 @@ export async function reconcileClusterBgp(ctx: Ctx, name: string): Promise<Recon
       wantNodes.set(node.metadata.name, {
         spec: { asn: nodeAsn(node, first), routerId: nodeRouterId(node, first), speaker: first.spec.speaker, ...(unique.length ? { peers: unique } : {}) },
         owners: selecting,
+        labels: node.metadata.labels,
       });
     } catch (e) {
       problems.push({ cb: first, message: (e as Error).message });
@@ -140,7 +141,7 @@ export async function reconcileClusterBgp(ctx: Ctx, name: string): Promise<Recon
   for (const p of problems) if (!cb || p.cb.metadata.name === name) await warn(ctx, p.cb, Reason.InvalidNode, p.message);
 
   for (const n of untouched) wantNodes.delete(n);
-  for (const [nodeName, want] of wantNodes) await applyNodeBgp(ctx, nodeName, want.spec, want.owners);
+  for (const [nodeName, want] of wantNodes) await applyNodeBgp(ctx, nodeName, want.spec, want.owners, want.labels);
 
   // BGPPeers: create or update the wanted ones, delete ours that nobody wants any more.
   const wantPeers = new Map<string, BGPPeerSpec>();
@@ -170,13 +171,15 @@ export async function reconcileClusterBgp(ctx: Ctx, name: string): Promise<Recon
   if (cb?.metadata.deletionTimestamp) await setFinalizer(ctx, "ClusterBGP", cb, CLUSTER_BGP_FINALIZER, false);
 }
 
-async function applyNodeBgp(ctx: Ctx, nodeName: string, spec: NodeBGPSpec, owners: ClusterBGP[]): Promise<void> {
+/** A new NodeBGP carries its Node's labels, as the original's do. */
+async function applyNodeBgp(ctx: Ctx, nodeName: string, spec: NodeBGPSpec, owners: ClusterBGP[], labels?: Record<string, string>): Promise<void> {
   const ownerReferences = owners
     .filter((o) => o.metadata.uid)
     .map((o) => ({ apiVersion: API_VERSION, kind: "ClusterBGP", name: o.metadata.name, uid: o.metadata.uid! }));
   const existing = ctx.inf.nodeBgps.get({ name: nodeName });
   if (!existing) {
-    const nb: NodeBGP = { apiVersion: API_VERSION, kind: "NodeBGP", metadata: { name: nodeName, ...(ownerReferences.length ? { ownerReferences } : {}) }, spec };
+    const metadata = { name: nodeName, ...(labels ? { labels: { ...labels } } : {}), ...(ownerReferences.length ? { ownerReferences } : {}) };
+    const nb: NodeBGP = { apiVersion: API_VERSION, kind: "NodeBGP", metadata, spec };
     try {
       await ctx.store.create(nb);
     } catch (e) {
