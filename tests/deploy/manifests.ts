@@ -7,7 +7,7 @@ import yaml from "js-yaml";
 export const ROOT = join(import.meta.dir, "../..");
 export const DEPLOY_DIR = join(ROOT, "crds/deploy");
 
-// deno-lint-ignore no-explicit-any
+/** A rendered object: read loosely (deep paths into Deployment/DaemonSet specs), so `any` below. */
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: any };
 
 export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
