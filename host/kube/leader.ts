@@ -18,24 +18,10 @@
 // - stop() releases a held lease (holderIdentity "") so a successor need not
 //   wait for the lease to expire.
 
-import {
-  isAlreadyExists,
-  isConflict,
-  microTime,
-  type KubeObject,
-  type ObjectKey,
-  type Store,
-} from "./store.ts";
+import { isAlreadyExists, isConflict, microTime, type ObjectKey, type Store } from "./store.ts";
+import { KINDS, type Lease } from "./types.ts";
 
-export interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-
-export type Lease = KubeObject<LeaseSpec> & { spec?: LeaseSpec };
+export type { Lease, LeaseSpec } from "./types.ts";
 
 export interface LeaderElectionConfig {
   store: Store;
@@ -155,7 +141,7 @@ export class LeaderElector {
     const lease = await store.get<Lease>("Lease", this.key);
     if (!lease) {
       const fresh: Lease = {
-        apiVersion: "coordination.k8s.io/v1",
+        apiVersion: KINDS.Lease.apiVersion,
         kind: "Lease",
         metadata: { name: this.key.name, namespace: this.key.namespace },
         spec: {
