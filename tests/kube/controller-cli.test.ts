@@ -15,8 +15,12 @@ import { addressesOf, eventually, lbService, pool } from "./controller-harness.t
 const ROOT = join(import.meta.dir, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 
-function sart(args: string[]): { child: ChildProcess; stderr: () => string; exit: Promise<number> } {
-  const child = spawn(BUN, [join(ROOT, "host/cli/main.ts"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+/** Bun runs the sources; Node runs the `make build` bundle through build/bin/sart. */
+function sart(args: string[], runtime: "bun" | "node" = "bun"): { child: ChildProcess; stderr: () => string; exit: Promise<number> } {
+  const child =
+    runtime === "bun"
+      ? spawn(BUN, [join(ROOT, "host/cli/main.ts"), ...args], { stdio: ["ignore", "ignore", "pipe"] })
+      : spawn(join(ROOT, "build/bin/sart"), args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, SART_RUNTIME: "node" } });
   let err = "";
   child.stderr!.on("data", (d) => (err += d));
   const exit = new Promise<number>((r) => child.on("exit", (code) => r(code ?? -1)));
@@ -42,23 +46,27 @@ describe("sart controller (process)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("--kubeconfig --leader-elect: allocates while holding the Lease, releases it on SIGTERM", async () => {
-    const kubeconfig = await server.writeKubeconfig(join(dir, "kubeconfig"));
+  test.each(["bun", "node"] as const)("under %s: --kubeconfig --leader-elect allocates while holding the Lease, releases it on SIGTERM", async (runtime) => {
+    const kubeconfig = await server.writeKubeconfig(join(dir, `kubeconfig-${runtime}`));
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     const store = new KubeStore(kc);
     try {
-      await store.create(pool("cli-pool", "203.0.113.0/24", { autoAssign: true }));
-      const p = sart(["controller", "--kubeconfig", kubeconfig, "--leader-elect", "--id", "cli-test", "--lease-namespace", "kube-system"]);
+      const poolName = `cli-pool-${runtime}`;
+      const cidr = runtime === "bun" ? "203.0.113.0/25" : "203.0.113.128/25";
+      await store.create(pool(poolName, cidr));
+      const lease = `sart-controller-${runtime}`;
+      const p = sart(["controller", "--kubeconfig", kubeconfig, "--leader-elect", "--id", `cli-${runtime}`, "--lease-name", lease, "--lease-namespace", "kube-system"], runtime);
       try {
-        await store.create(lbService("cli-svc", { spec: { allocateLoadBalancerNodePorts: false } }));
-        expect(await addressesOf(store, "cli-svc")).toEqual(["203.0.113.0"]);
-        const lease = await store.get<Lease>("Lease", { name: "sart-controller", namespace: "kube-system" });
-        expect(lease?.spec?.holderIdentity).toBe("cli-test");
+        const svc = `cli-svc-${runtime}`;
+        await store.create(lbService(svc, { annotations: { "sart.terassyi.net/addresspool": poolName }, spec: { allocateLoadBalancerNodePorts: false } }));
+        expect(await addressesOf(store, svc)).toEqual([cidr.split("/")[0]]);
+        const held = await store.get<Lease>("Lease", { name: lease, namespace: "kube-system" });
+        expect(held?.spec?.holderIdentity).toBe(`cli-${runtime}`);
       } finally {
         expect(await stop(p)).toBe(0);
       }
-      const released = await store.get<Lease>("Lease", { name: "sart-controller", namespace: "kube-system" });
+      const released = await store.get<Lease>("Lease", { name: lease, namespace: "kube-system" });
       expect(released?.spec?.holderIdentity).toBe("");
     } finally {
       store.close();
