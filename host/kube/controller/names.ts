@@ -1,27 +1,27 @@
 // Names the controller shares with the original sart (see shared/SART-COMPAT.md) and the
 // few it adds. One place, so reconcilers and tests agree on every string.
 
-export const API_VERSION = "sart.terassyi.net/v1alpha2";
+// Shared with every other area (one source of truth in ../types.ts).
+export {
+  API_VERSION,
+  ANNOTATION_ADDRESSPOOL as POOL_ANNOTATION,
+  ANNOTATION_LOADBALANCER_IPS as LB_IPS_ANNOTATION,
+  ANNOTATION_BGPPEER_GROUP as PEER_GROUP_ANNOTATION,
+  LABEL_SERVICE_NAME as SERVICE_NAME_LABEL,
+  LABEL_BGPPEER_NODE as PEER_NODE_LABEL,
+  LABEL_ADDRESSBLOCK_NODE as BLOCK_NODE_LABEL,
+  LABEL_ADDRESSPOOL as POOL_LABEL,
+  LABEL_NODE_ASN as NODE_ASN_LABEL,
+  LABEL_NODE_ROUTER_ID as NODE_ROUTER_ID_LABEL,
+  FINALIZER_ADDRESSPOOL as POOL_FINALIZER,
+  FINALIZER_CLUSTERBGP as CLUSTER_BGP_FINALIZER,
+} from "../types.ts";
 
-// Annotations.
-export const POOL_ANNOTATION = "sart.terassyi.net/addresspool";
-export const LB_IPS_ANNOTATION = "sart.terassyi.net/loadBalancerIPs";
-export const PEER_GROUP_ANNOTATION = "bgppeer.sart.terassyi.net/group";
-
-// Labels.
-export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
-export const PEER_NODE_LABEL = "bgppeer.sart.terassyi.net/node";
-export const BLOCK_NODE_LABEL = "addressblock.sart.terassyi.net/node";
-export const POOL_LABEL = "sart.terassyi.net/addresspool";
 /** On a pod AddressBlock: the BlockRequest it answered, so a retried request never gets a second block. */
 export const BLOCK_REQUEST_LABEL = "addressblock.sart.terassyi.net/blockrequest";
-export const NODE_ASN_LABEL = "sart.terassyi.net/asn";
-export const NODE_ROUTER_ID_LABEL = "sart.terassyi.net/router-id";
 
-// Finalizers (the original's names where it had one).
+/** The original's name; types.ts has none for Services. */
 export const SERVICE_FINALIZER = "service.sart.terassyi.net/finalizer";
-export const POOL_FINALIZER = "addresspool.sart.terassyi.net/finalizer";
-export const CLUSTER_BGP_FINALIZER = "clusterbgp.sart.terassyi.net/finalizer";
 
 /**
  * spec.loadBalancerClass that selects sart. Services with no class are ours too
