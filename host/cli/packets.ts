@@ -1,6 +1,7 @@
 // Link layer -> IPv4/IPv6 -> TCP: pulls the TCP segment out of one captured frame.
 // Browser-safe (no node: imports).
 
+import { ipv6Bytes } from "../core/codec-text.ts";
 import type { Frame } from "./pcap.ts";
 
 export interface TcpSegment {
@@ -125,7 +126,7 @@ function ipv6(p: Uint8Array): TcpSegment | undefined {
     off += len;
     payloadLen -= len;
   }
-  return tcp(p.subarray(off), payloadLen, ipv6Text(p.subarray(8, 24)), ipv6Text(p.subarray(24, 40)));
+  return tcp(p.subarray(off), payloadLen, ipv6Bytes(p, 8), ipv6Bytes(p, 24));
 }
 
 function tcp(t: Uint8Array, segmentLen: number, src: string, dst: string): TcpSegment | undefined {
@@ -151,30 +152,6 @@ function tcp(t: Uint8Array, segmentLen: number, src: string, dst: string): TcpSe
 
 function be16(b: Uint8Array, off: number): number {
   return (b[off] << 8) | b[off + 1];
-}
-
-/** RFC 5952 text form: lower case, longest run (>= 2) of zero groups as "::". */
-export function ipv6Text(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(be16(b, i));
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
 /** "addr:port", with IPv6 addresses in brackets. */

@@ -3,6 +3,8 @@
 // libraries: no leading zeros in IPv4 octets, no zones, at most one "::".
 // Not for hot paths (config and object validation only).
 
+import { ipv6Bytes } from "../../core/codec-text.ts";
+
 export interface IPAddr {
   family: 4 | 6;
   /** 4 or 16 bytes, network order. */
@@ -101,26 +103,9 @@ export function sameCIDR(a: CIDR, b: CIDR): boolean {
   return a.prefixLength === b.prefixLength && sameIP(a.ip, b.ip);
 }
 
-/** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed). */
+/** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run compressed; IPv4-mapped as ::ffff:a.b.c.d, as Go's netip prints it). */
 export function formatIP(ip: IPAddr): string {
-  if (ip.family === 4) return Array.from(ip.bytes).join(".");
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 1; // a single zero group is not compressed
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (g: number[]) => g.map((v) => v.toString(16)).join(":");
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return ip.family === 4 ? Array.from(ip.bytes).join(".") : ipv6Bytes(ip.bytes);
 }
 
 export function formatCIDR(c: CIDR): string {
