@@ -116,6 +116,9 @@ type Listener = (type: WatchEventType, obj: KubeObject) => void;
 
 const objectKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ""}/${name}`;
 const nsNameKey = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+/** Whether a list or watch with these options includes the object (namespace and label selector). */
+const selects = (opts: ListOptions, obj: KubeObject) =>
+  (!opts.namespace || obj.metadata.namespace === opts.namespace) && matchesLabelSelector(obj.metadata.labels, opts.labelSelector);
 
 export class LocalStore implements Store {
   private readonly objects = new Map<Kind, Map<string, KubeObject>>();
@@ -271,11 +274,7 @@ export class LocalStore implements Store {
   /** The stored objects themselves (not copies): callers must not modify them. */
   select(kind: Kind, opts: ListOptions = {}): KubeObject[] {
     const out: KubeObject[] = [];
-    for (const obj of this.bucket(kind).values()) {
-      if (opts.namespace && obj.metadata.namespace !== opts.namespace) continue;
-      if (!matchesLabelSelector(obj.metadata.labels, opts.labelSelector)) continue;
-      out.push(obj);
-    }
+    for (const obj of this.bucket(kind).values()) if (selects(opts, obj)) out.push(obj);
     return out.sort((a, b) => (nsNameKey(a) < nsNameKey(b) ? -1 : 1));
   }
 
@@ -665,10 +664,7 @@ export class LocalInformer<T extends KubeObject> implements Informer<T> {
 
   list(opts: ListOptions = {}): T[] {
     const out: T[] = [];
-    for (const obj of this.cache.values()) {
-      if (opts.namespace && obj.metadata.namespace !== opts.namespace) continue;
-      if (matchesLabelSelector(obj.metadata.labels, opts.labelSelector)) out.push(obj);
-    }
+    for (const obj of this.cache.values()) if (selects(opts, obj)) out.push(obj);
     return out;
   }
 
@@ -676,10 +672,7 @@ export class LocalInformer<T extends KubeObject> implements Informer<T> {
   private observe(type: WatchEventType, obj: T): void {
     const k = nsNameKey(obj);
     const had = this.cache.has(k);
-    const matches =
-      (!this.opts.namespace || obj.metadata.namespace === this.opts.namespace) &&
-      matchesLabelSelector(obj.metadata.labels, this.opts.labelSelector);
-    if (type !== "DELETED" && matches) {
+    if (type !== "DELETED" && selects(this.opts, obj)) {
       this.cache.set(k, obj);
       this.enqueue({ type: had ? "MODIFIED" : "ADDED", object: obj });
     } else if (had) {
