@@ -1,5 +1,5 @@
-// The controller's RBAC covers exactly what `sart controller` does: the real controller
-// process, started with the Deployment's own command line, runs the LoadBalancer, pool,
+// The controller's RBAC covers exactly what `sart controller` does: two real controller
+// processes (leader and standby, then a failover), started with the Deployment's own command line, run the LoadBalancer, pool,
 // pod block and ClusterBGP scenarios against the test API server through a recording proxy;
 // every request it made must be allowed by the rules bound to its ServiceAccount in
 // crds/deploy, and every rule it holds must have been used (or be listed below with the
@@ -44,6 +44,13 @@ function grantedCalls(rules: { apiGroups?: string[]; resources?: string[]; verbs
   return out;
 }
 
+interface Replica {
+  podName: string;
+  child: ChildProcess;
+  stderr: string;
+  exit: Promise<number>;
+}
+
 function node(name: string, labels: Record<string, string>, internalIP: string): Node {
   return { apiVersion: "v1", kind: "Node", metadata: { name, labels }, spec: {}, status: { addresses: [{ type: "InternalIP", address: internalIP }] } };
 }
@@ -58,9 +65,7 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
   let dir: string;
   let manifests: Manifest[];
   let admin: KubeStore;
-  let child: ChildProcess | undefined;
-  let stderr = "";
-  let exit: Promise<number>;
+  const replicas: Replica[] = [];
 
   beforeAll(async () => {
     manifests = await renderDeploy();
@@ -73,7 +78,7 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
+    for (const r of replicas) if (r.child.exitCode === null) r.child.kill("SIGKILL");
     admin?.close();
     await proxy?.stop();
     await server?.stop();
@@ -85,8 +90,7 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
     const deployment = find(manifests, "Deployment", "sart-controller");
     const pod = deployment.spec.template.spec;
     const container = pod.containers.find((c: Manifest) => c.name === "controller");
-    const argv = commandLine(container, { POD_NAME: "sart-controller-7d9f-abcde", POD_NAMESPACE: NAMESPACE, NODE_NAME: "node-a" });
-    expect(argv.slice(0, 2)).toEqual(["sart", "controller"]);
+    expect(commandLine(container, {}).slice(0, 2)).toEqual(["sart", "controller"]);
     const kubeconfig = join(dir, "kubeconfig");
     await writeFile(kubeconfig, kubeconfigYaml(proxy.url, NAMESPACE));
 
@@ -94,16 +98,31 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
     await admin.create(node("node-a", { bgp: "a", "sart.terassyi.net/asn": "65001" }, "192.0.2.11"));
     await admin.create(node("node-b", { bgp: "a", bgp2: "c", "sart.terassyi.net/asn": "65002" }, "192.0.2.12"));
 
-    child = spawn(BUN, [join(ROOT, "host/cli/main.ts"), ...argv.slice(1), "--kubeconfig", kubeconfig], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: { ...process.env, POD_NAME: "sart-controller-7d9f-abcde", POD_NAMESPACE: NAMESPACE, NODE_NAME: "node-a", KUBECONFIG: "" },
-    });
-    child.stderr!.on("data", (d) => (stderr += d));
-    exit = new Promise<number>((r) => child!.on("exit", (code) => r(code ?? -1)));
+    // Two replicas, as the Deployment runs them: one leads, the other stands by.
+    const start = (podName: string): Replica => {
+      const env = { POD_NAME: podName, POD_NAMESPACE: NAMESPACE, NODE_NAME: "node-a" };
+      const child = spawn(BUN, [join(ROOT, "host/cli/main.ts"), ...commandLine(container, env).slice(1), "--kubeconfig", kubeconfig], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, ...env, KUBECONFIG: "" },
+      });
+      const r: Replica = { podName, child, stderr: "", exit: new Promise<number>((done) => child.on("exit", (code) => done(code ?? -1))) };
+      child.stderr!.on("data", (d) => (r.stderr += d));
+      replicas.push(r);
+      return r;
+    };
+    const holder = async () => (await admin.get<KubeObject & { spec?: { holderIdentity?: string } }>("Lease", { name: "sart-controller", namespace: NAMESPACE }))?.spec?.holderIdentity ?? "";
+    const stop = async (r: Replica) => {
+      r.child.kill("SIGTERM");
+      const code = await Promise.race([r.exit, new Promise<number>((done) => setTimeout(() => done(-2), 15_000))]);
+      if (code !== 0) throw new Error(`sart controller ${r.podName} exited ${code}: ${r.stderr.slice(-2000)}`);
+    };
+    const first = start("sart-controller-7d9f-aaaaa");
+    let second: Replica | undefined;
 
     try {
-      // Leading: the Lease in the pod's namespace.
-      await eventually(async () => (await admin.get<KubeObject & { spec?: { holderIdentity?: string } }>("Lease", { name: "sart-controller", namespace: NAMESPACE }))?.spec?.holderIdentity, "the Lease held");
+      // Leading: the Lease in the pod's namespace; then the standby starts.
+      await eventually(async () => (await holder()).startsWith(first.podName), "the first replica holding the Lease");
+      second = start("sart-controller-7d9f-bbbbb");
 
       // The original's LB samples: pools, template, ClusterBGPs, Services with annotations.
       for (const f of ["lb_address_pool.yaml", "peer_template.yaml", "cluster_bgp_a.yaml", "cluster_bgp_c.yaml", "lb.yaml", "lb_another.yaml"]) {
@@ -159,10 +178,13 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
       await admin.delete("AddressBlock", { name: "pods-0" });
       await admin.create({ apiVersion: API_VERSION, kind: "BlockRequest", metadata: { name: "node-b-pods" }, spec: { pool: "pods", node: "node-b" } } as KubeObject);
       await eventually(() => admin.get<AddressBlock>("AddressBlock", { name: "pods-0" }).then((b) => b?.spec.nodeRef === "node-b"), "index 0 reused for node-b");
+      // Failover: the leader stops and releases the Lease, the standby takes it and goes on.
+      await stop(first);
+      await eventually(async () => (await holder()).startsWith(second!.podName), "the standby holding the Lease", 30_000);
+      await admin.create({ apiVersion: "v1", kind: "Service", metadata: { name: "after-failover", namespace: "test" }, spec: { type: "LoadBalancer", allocateLoadBalancerNodePorts: false, ports: [{ port: 80 }] } } as Service);
+      await addressesOf(admin, "after-failover");
     } finally {
-      child.kill("SIGTERM");
-      const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-2), 15_000))]);
-      if (code !== 0) throw new Error(`sart controller exited ${code}: ${stderr.slice(-2000)}`);
+      for (const r of [first, second]) if (r && r.child.exitCode === null) await stop(r);
     }
 
     // What it did.
@@ -187,5 +209,5 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
     expect(granted.filter((c) => !used.has(c) && !(c in UNEXERCISED))).toEqual([]);
     // The exceptions name grants that exist (a retry may reach one in some runs: fine).
     expect(Object.keys(UNEXERCISED).filter((c) => !granted.includes(c))).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 });
