@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { Controller } from "../../host/kube/controller/controller.ts";
 import type { Store } from "../../host/kube/store.ts";
-import type { AddressPool, Service } from "../../host/kube/types.ts";
+import type { AddressPool, BGPAdvertisement, Service } from "../../host/kube/types.ts";
 import {
   type Backend,
   addressesOf,
@@ -218,13 +218,27 @@ function scenarios(backend: Backend) {
       expect(await addressesOf(store, "next")).toEqual([ip]);
     });
 
-    test("delete releases the address (finalizer) and deletes the advertisement", async () => {
+    test("delete releases the address (finalizer), withdraws from every peer, then deletes the advertisement", async () => {
+      await store.create(bgpPeer("peer-a", "node-a"));
       await svcWithSlice(lbService("gone"));
       const [ip] = await addressesOf(store, "gone");
-      await eventually(async () => (await advertisements(store, "gone")).length === 1, "advertisement");
-      await store.delete("Service", { name: "gone", namespace: "test" });
-      await eventually(async () => !(await store.get("Service", { name: "gone", namespace: "test" })), "Service gone");
-      await eventually(async () => (await advertisements(store, "gone")).length === 0, "advertisement deleted");
+      await eventually(async () => (await advertisements(store, "gone"))[0]?.status?.peers?.["peer-a"] === "NotAdvertised", "advertisement");
+      // Watch the advertisement as an agent would.
+      const seen: { type: string; peers?: Record<string, string> }[] = [];
+      const watch = store.informer<BGPAdvertisement>("BGPAdvertisement", { namespace: "test", resyncMs: 0 });
+      watch.on((e) => seen.push({ type: e.type, peers: e.object.status?.peers }));
+      await watch.start();
+      try {
+        await store.delete("Service", { name: "gone", namespace: "test" });
+        await eventually(async () => !(await store.get("Service", { name: "gone", namespace: "test" })), "Service gone");
+        await eventually(async () => (await advertisements(store, "gone")).length === 0, "advertisement deleted");
+        await eventually(() => seen.some((e) => e.type === "DELETED"), "DELETED seen by the watch");
+        const withdrawn = seen.findIndex((e) => e.type === "MODIFIED" && e.peers?.["peer-a"] === "Withdraw");
+        expect(withdrawn).toBeGreaterThanOrEqual(0);
+        expect(withdrawn).toBeLessThan(seen.findIndex((e) => e.type === "DELETED"));
+      } finally {
+        watch.stop();
+      }
       await svcWithSlice(lbService("after"));
       expect(await addressesOf(store, "after")).toEqual([ip]);
     });
