@@ -4,18 +4,7 @@
 import { expect, test } from "bun:test";
 import { type CodecOptions, type DecodedMessage, decodeMessages, encodeMessage, StreamDecoder } from "../../host/core/codec.ts";
 import { attr, BASE_ATTRS, cap, concat, h8, message, NLRI_24, open, update } from "./wire.ts";
-
-/** mulberry32: a small seeded PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "./bytes.ts";
 
 function seeds(): Uint8Array[] {
   const v6 = { origin: "IGP", asPath: [{ type: "AS_SEQUENCE", asns: [65001] }], nextHop: ["2001:db8::1", "fe80::1"] };

@@ -50,12 +50,4 @@ export function cap(code: number, valueHex: string): string {
   return "02" + h2(2 + valueHex.length / 2) + h2(code) + h2(valueHex.length / 2) + valueHex;
 }
 
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concat } from "./bytes.ts";

@@ -3,6 +3,8 @@
 // pcapng files in either byte order. Used to replay real fixture payloads under every
 // file format, link type and TCP misbehaviour the reader must handle.
 
+import { concat } from "../codec/bytes.ts";
+
 export interface Segment {
   src: string;
   dst: string;
@@ -11,16 +13,6 @@ export interface Segment {
   seq: number;
   flags?: { syn?: boolean; ack?: boolean; fin?: boolean };
   payload?: Uint8Array;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function be16(n: number): number[] {

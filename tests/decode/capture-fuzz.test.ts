@@ -8,17 +8,7 @@ import { decodeCapture } from "../../host/cli/bgp-capture.ts";
 import { CaptureError } from "../../host/cli/pcap.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
 import { expected, type Msg, PCAPS } from "./fixture-data.ts";
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from "../codec/bytes.ts";
 
 function mutate(input: Uint8Array, rand: () => number): Uint8Array {
   const b = new Uint8Array(input);

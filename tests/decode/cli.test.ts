@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readCapture } from "../../host/cli/pcap.ts";
 import { tcpConnections } from "../../host/cli/tcp-flows.ts";
+import { concat } from "../codec/bytes.ts";
 import { decodeFixture, expected, type Msg, PCAPS, SART } from "./fixture-data.ts";
 
 const RUNTIMES = ["bun", "node"] as const;
@@ -37,14 +38,7 @@ function rawStream(fixture: string, senderPrefix: string): Uint8Array {
   const port = expected[fixture].port;
   const conns = tcpConnections(frames, (s) => s.srcPort === port || s.dstPort === port);
   const dir = conns.flatMap((c) => c.directions).find((d) => d.flow.startsWith(senderPrefix))!;
-  const parts = dir.chunks.map((c) => c.bytes);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(...dir.chunks.map((c) => c.bytes));
 }
 
 function withoutCaptureFields(messages: Msg[]): Msg[] {

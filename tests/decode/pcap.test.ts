@@ -10,27 +10,18 @@ import { type CaptureResult, decodeCapture } from "../../host/cli/bgp-capture.ts
 import { isoTime, readCapture } from "../../host/cli/pcap.ts";
 import { tcpConnections } from "../../host/cli/tcp-flows.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
+import { concat } from "../codec/bytes.ts";
 import { frame, ipPacket, LINK, type NgPacket, pcapFile, pcapngSection, type Record_, type Segment, segmentsOf } from "./capture-builder.ts";
 import { decodeFixture, type Msg, PCAPS } from "./fixture-data.ts";
 
 // The first connection of the fixture: each side's byte stream and sart's decoding of it.
 const original = readCapture(readFileSync(join(PCAPS, "gobgp-bird.pcap")));
 const conn = tcpConnections(original.frames, (s) => s.srcPort === 179 || s.dstPort === 179)[0];
-const streams = conn.directions.map((d) => concat(d.chunks.map((c) => c.bytes)));
+const streams = conn.directions.map((d) => concat(...d.chunks.map((c) => c.bytes)));
 const reference = conn.directions.map((d) =>
   decodeFixture("gobgp-bird.pcap").messages.filter((m) => m.flow === d.flow).map(strip),
 );
 const senderIsServer = conn.directions[0].srcPort === 179;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 function strip(m: Msg): Msg {
   const { flow: _f, time: _t, ...rest } = m;
@@ -198,10 +189,10 @@ describe("file formats and timestamps", () => {
     const segs = interleave(r);
     const half = Math.floor(segs.length / 2);
     const pk = (s: Segment, i: number): NgPacket => ({ iface: 0, data: frame(ipPacket(s), LINK.LINUX_SLL2), units: T0 / 1000n + BigInt(i) });
-    const file = concat([
+    const file = concat(
       pcapngSection([{ linkType: LINK.LINUX_SLL2 }], segs.slice(0, half).map(pk), { littleEndian: true }),
       pcapngSection([{ linkType: LINK.LINUX_SLL2 }], segs.slice(half).map((s, i) => pk(s, half + i)), { littleEndian: false }),
-    ]);
+    );
     expectSameAsReference(decode(file), r);
   });
 
@@ -235,7 +226,7 @@ describe("TCP reassembly", () => {
       const next = all[i + 1];
       if (next?.payload && s.payload) {
         // and a segment overlapping this one's second half and the next one's first half
-        const both = concat([s.payload, next.payload]);
+        const both = concat(s.payload, next.payload);
         out.push({ ...s, seq: (s.seq + 20) >>> 0, payload: both.subarray(20, 60) });
       }
       return out;

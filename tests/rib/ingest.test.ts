@@ -223,14 +223,14 @@ describe("framing and events", () => {
   });
 
   test("a stream split at every byte gives the same RIB and the same events", () => {
-    const stream = concat([
+    const stream = concat(
       update({ nlri: [P1, "192.0.2.0/25"], asPath: [65001, 65010] }),
       KEEPALIVE,
       update({ nlri: [P2], asPath: [65001], communities: ["65001:7"] }),
       update({ withdrawn: ["192.0.2.0/25"] }),
       update({ mpReach: { nextHop: "2001:db8::11", nlri: ["2001:db8:5::/48"] }, asPath: [65001] }),
       KEEPALIVE,
-    ]);
+    );
     const whole = session();
     const wholeEvents = whole.rib.feed(whole.a, stream);
     expect(wholeEvents.map((e) => e.kind)).toEqual(["message", "message"]);
@@ -248,7 +248,7 @@ describe("framing and events", () => {
     const rib = freshRib();
     const a = rib.addPeer({ asn: 65001, address: "192.0.2.11" });
     const open = message(1, [4, 0xfd, 0xe9, 0, 90, 10, 0, 0, 11, 0]);
-    const ev = rib.feed(a, concat([open, KEEPALIVE, update({ nlri: [P1] })]));
+    const ev = rib.feed(a, concat(open, KEEPALIVE, update({ nlri: [P1] })));
     expect(ev.map((e) => e.kind === "message" && e.type)).toEqual([1]);
     expect((ev[0] as any).bytes).toEqual(open);
     expect(rib.resume(a).map((e) => e.kind === "message" && e.type)).toEqual([4]);
@@ -260,7 +260,7 @@ describe("framing and events", () => {
   test("a NOTIFICATION from the peer pauses input", () => {
     const { rib, a } = session();
     const notification = message(3, [6, 2]);
-    const ev = rib.feed(a, concat([notification, update({ nlri: [P1] })]));
+    const ev = rib.feed(a, concat(notification, update({ nlri: [P1] })));
     expect(ev.map((e) => e.kind === "message" && e.type)).toEqual([3]);
     expect(paths(rib, P1)).toEqual([]);
   });

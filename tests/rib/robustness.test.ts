@@ -4,17 +4,7 @@
 import { expect, test } from "bun:test";
 import type { Rib, RibPath } from "../../host/core/rib.ts";
 import { KEEPALIVE, concat, freshRib, update } from "./wire.ts";
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from "../codec/bytes.ts";
 
 interface PeerInfo { idx: number; asn: number; address: string; routerId: number }
 
@@ -97,13 +87,13 @@ test("random announcements and withdrawals: the core's best path matches the ref
 
 test("mutated UPDATE streams never trap the core and leave nothing behind", () => {
   const rand = prng(7);
-  const base = concat([
+  const base = concat(
     update({ nlri: ["198.51.100.0/24", "203.0.113.0/25"], asPath: [65001, 65002], med: 5, communities: ["65001:1"] }),
     update({ withdrawn: ["198.51.100.0/24"], nlri: ["192.0.2.0/26"], asPath: [{ type: 1, asns: [65010, 65011] }] }),
     update({ mpReach: { nextHop: "2001:db8::1", nlri: ["2001:db8:1::/48", "2001:db8:2::/64"] }, asPath: [65001], localPref: 5 }),
     update({ mpUnreach: { nlri: ["2001:db8:1::/48"] } }),
     KEEPALIVE,
-  ]);
+  );
   let notifications = 0;
   for (let round = 0; round < 400; round++) {
     const rib = freshRib();

@@ -150,15 +150,7 @@ export function message(type: number, body: number[]): Uint8Array {
 
 export const KEEPALIVE = message(4, []);
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concat } from "../codec/bytes.ts";
 
 // ---- decoding exported UPDATEs ----
 
