@@ -18,7 +18,7 @@ function byId<T extends HTMLElement>(id: string): T {
 const status = byId<HTMLElement>("status");
 const hexInput = byId<HTMLTextAreaElement>("hex");
 const fileInput = byId<HTMLInputElement>("file");
-const view = new MessageView(byId("messages-body"), byId("detail-title"), byId("detail-json"));
+const view = new MessageView(byId("messages-body"), byId("detail-title"), byId("detail-problem"), byId("detail-json"));
 const options = {
   as4: byId<HTMLInputElement>("opt-as4"),
   addPathV4: byId<HTMLInputElement>("opt-addpath-v4"),

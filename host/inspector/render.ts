@@ -1,8 +1,11 @@
 // The message table and the detail pane (plain DOM; text only through textContent).
 import { type RowSummary, shortTime, summarize } from "./summary.ts";
 
-/** Rows beyond this are not rendered (the status line says so): a DOM table of a full table dump would hang the tab. */
-export const MAX_ROWS = 5000;
+/**
+ * Rows beyond this are not rendered (the status line says so): style and layout of a DOM table
+ * grow with its cells (2000 rows: ~0.3 s on an idle 2-core machine, several seconds loaded).
+ */
+export const MAX_ROWS = 2000;
 
 /** Prefixes shown in a cell before "… N more" (the detail pane has them all). */
 const PREFIXES_SHOWN = 3;
@@ -45,11 +48,14 @@ function fillRow(row: HTMLTableRowElement, index: number, s: RowSummary): void {
 
 export class MessageView {
   private messages: Record<string, unknown>[] = [];
+  private summaries: RowSummary[] = [];
   private selected = -1;
 
   constructor(
     private readonly tbody: HTMLTableSectionElement,
     private readonly detailTitle: HTMLElement,
+    /** The row's details in full when the message has a problem (the table cell is cut to one line). */
+    private readonly detailProblem: HTMLElement,
     private readonly detailJson: HTMLElement,
   ) {
     tbody.addEventListener("click", (ev) => {
@@ -71,12 +77,14 @@ export class MessageView {
   /** Replaces the table's contents; selects the first message with a problem, else the first one. */
   show(messages: Record<string, unknown>[]): void {
     this.messages = messages;
+    this.summaries = [];
     this.selected = -1;
     const body = document.createDocumentFragment();
     let firstProblem = -1;
     for (let i = 0; i < this.rendered(); i++) {
       const row = document.createElement("tr");
       const s = summarize(messages[i]);
+      this.summaries.push(s);
       fillRow(row, i, s);
       if (firstProblem < 0 && s.severity !== "ok") firstProblem = i;
       body.append(row);
@@ -88,6 +96,7 @@ export class MessageView {
 
   private clearDetail(): void {
     this.detailTitle.textContent = "No message selected";
+    this.detailProblem.hidden = true;
     this.detailJson.textContent = "";
   }
 
@@ -100,6 +109,10 @@ export class MessageView {
     row.scrollIntoView({ block: "nearest" });
     const msg = this.messages[index];
     this.detailTitle.textContent = `Message ${index + 1} of ${this.messages.length}${msg.type ? `: ${msg.type}` : ""}`;
+    const { severity, details } = this.summaries[index];
+    this.detailProblem.hidden = severity === "ok";
+    this.detailProblem.className = severity;
+    this.detailProblem.textContent = severity === "ok" ? "" : details;
     // Exactly the object `sart decode` prints for this message.
     this.detailJson.textContent = JSON.stringify(msg, null, 2);
   }

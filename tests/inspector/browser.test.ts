@@ -263,6 +263,8 @@ test("malformed messages are marked with their NOTIFICATION code/subcode", async
   // The first problem is selected on its own.
   expect(bad.selected).toBe(true);
   expect(JSON.parse((await page.locator("#detail-json").textContent())!)).toEqual(expected[1]);
+  expect(await page.locator("#detail-problem").textContent()).toBe(bad.title.details);
+  expect(await page.locator("#detail-problem").isVisible()).toBe(true);
   const t = expected[2].treatAsWithdraw;
   const withdrawn = await row(2);
   expect(withdrawn.className).toBe("warning");
@@ -273,6 +275,23 @@ test("malformed messages are marked with their NOTIFICATION code/subcode", async
 
   await pasteHex("ff ff zz");
   await page.waitForFunction(() => document.getElementById("status")!.textContent!.includes("is not a hex digit"));
+});
+
+test("a long raw stream: the table stops at 2000 rows and says so; arrow keys move the selection", async () => {
+  const keepalives = 2002;
+  const bytes = concat(...Array.from({ length: keepalives }, () => message(4, [])));
+  await page.setInputFiles("#file", { name: "keepalives.bin", mimeType: "application/octet-stream", buffer: Buffer.from(bytes) });
+  await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("2002 messages from keepalives.bin (raw"));
+  expect(await page.locator("#status").textContent()).toContain("table shows the first 2000");
+  expect(await rowCount()).toBe(2000);
+  expect((await row(0)).selected).toBe(true);
+  expect(await page.locator("#detail-problem").isVisible()).toBe(false);
+  await page.focus("#messages");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowUp");
+  expect((await row(1)).selected).toBe(true);
+  expect(await page.locator("#detail-title").textContent()).toBe("Message 2 of 2002: KEEPALIVE");
 });
 
 test("sart.wasm was fetched and instantiated once, nothing left loopback, no page errors", async () => {
