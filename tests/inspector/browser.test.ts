@@ -295,10 +295,13 @@ test("a long raw stream: the table stops at 2000 rows and says so; arrow keys mo
 });
 
 test("sart.wasm was fetched and instantiated once, nothing left loopback, no page errors", async () => {
+  // One more decode on the same page, so this holds whichever tests ran before.
+  await pasteHex("ffffffffffffffffffffffffffffffff001304");
+  await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("1 message from pasted hex"));
   expect(server!.requests.get("/sart.wasm")).toBe(1);
   const counts = await page.evaluate(() => ({ page: (window as any).sartInspector, wasm: (window as any).wasmCounts }));
   expect(counts.page.coreLoads).toBe(1);
-  expect(counts.page.decodes).toBeGreaterThanOrEqual(5);
+  expect(counts.page.decodes).toBeGreaterThanOrEqual(1);
   expect(counts.wasm.instantiate + counts.wasm.instantiateStreaming + counts.wasm.Instance).toBe(1);
   expect(blocked).toEqual([]);
   expect(pageErrors).toEqual([]);
