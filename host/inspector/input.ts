@@ -1,10 +1,11 @@
-// What the inspector decodes: pasted hex or a file's bytes (a pcap/pcapng capture, or a
-// raw stream of BGP messages), through the same codec and capture modules as `sart decode`,
+// What the inspector decodes: pasted hex or a file's bytes (a pcap/pcapng capture, an MRT
+// file, or a raw stream of BGP messages), through the same codec and capture modules as `sart decode`,
 // so the page shows exactly the objects the CLI prints. Browser-safe: no node: imports.
 import { decodeCapture } from "../cli/bgp-capture.ts";
 import { CaptureError, captureFormat } from "../cli/pcap.ts";
 import { type CodecOptions, decodeMessages } from "../core/codec-portable.ts";
 import type { Core } from "../core/wasm.ts";
+import { looksLikeMrt, readMrt } from "./mrt.ts";
 
 export class InputError extends Error {}
 
@@ -17,10 +18,12 @@ export interface DecodeSettings {
 
 export interface Decoded {
   messages: Record<string, unknown>[];
-  /** "pcap", "pcapng" or "raw" (a byte stream of whole messages). */
+  /** "pcap", "pcapng", "mrt" or "raw" (a byte stream of whole messages). */
   format: string;
-  /** Why a capture broke off; the messages before that point are still decoded. */
+  /** Why a capture or MRT file broke off; the messages before that point are still decoded. */
   problem?: string;
+  /** Records read but not shown (MRT RIB dumps, state changes), e.g. "2 TABLE_DUMP_V2". */
+  skipped?: string;
 }
 
 /** Pasted hex to bytes: whitespace, ':' and ',' separators and 0x prefixes are allowed anywhere. */
@@ -35,10 +38,11 @@ export function parseHexText(text: string): Uint8Array {
   return out;
 }
 
-/** Decodes a capture (recognised by its magic number) or a raw message stream. */
+/** Decodes a capture (recognised by its magic number), an MRT file, or a raw message stream. */
 export function decodeBytes(core: Core, bytes: Uint8Array, settings: DecodeSettings): Decoded {
   const format = captureFormat(bytes);
   const decode = (b: Uint8Array, o: CodecOptions) => decodeMessages(core, b, o) as Record<string, unknown>[];
+  if (!format && looksLikeMrt(bytes)) return decodeMrt(bytes, decode, settings);
   if (!format) return { messages: decode(bytes, settings.codec), format: "raw" };
   try {
     const { messages, problem } = decodeCapture(bytes, decode, { port: settings.port, defaults: settings.codec });
@@ -47,4 +51,20 @@ export function decodeBytes(core: Core, bytes: Uint8Array, settings: DecodeSetti
     if (err instanceof CaptureError) return { messages: [], format, problem: err.message };
     throw err;
   }
+}
+
+/**
+ * MRT: each record's message decoded with what its subtype says (4-octet AS, add-path) and
+ * the extended-message setting (records do not say), with flow and time as in a capture.
+ */
+function decodeMrt(bytes: Uint8Array, decode: (b: Uint8Array, o: CodecOptions) => Record<string, unknown>[], settings: DecodeSettings): Decoded {
+  const { messages, skipped, problem } = readMrt(bytes);
+  const out: Record<string, unknown>[] = [];
+  for (const m of messages) {
+    for (const obj of decode(m.bytes, { ...m.context, extendedMessage: settings.codec.extendedMessage })) {
+      out.push({ flow: m.flow, time: m.time, ...obj });
+    }
+  }
+  const kinds = Object.entries(skipped).map(([kind, n]) => `${n} ${kind}`);
+  return { messages: out, format: "mrt", problem, skipped: kinds.length ? kinds.join(", ") : undefined };
 }

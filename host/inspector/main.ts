@@ -1,5 +1,5 @@
 // The inspector page: loads sart.wasm once (the file every other consumer loads, served
-// beside this bundle), decodes pasted hex or an opened/dropped pcap, pcapng or raw BGP
+// beside this bundle), decodes pasted hex or an opened/dropped pcap, pcapng, MRT or raw BGP
 // stream with the same codec and capture modules as `sart decode`, and renders the result.
 import { type Core, loadCoreFrom } from "../core/wasm.ts";
 import { type DecodeSettings, InputError, decodeBytes, parseHexText } from "./input.ts";
@@ -61,7 +61,8 @@ function decode(bytes: Uint8Array, name: string): void {
     if (broken) parts.push(`${broken} malformed`);
     if (flagged) parts.push(`${flagged} with RFC 7606 outcomes`);
     if (n > MAX_ROWS) parts.push(`table shows the first ${MAX_ROWS}`);
-    if (result.problem) parts.push(`capture problem: ${result.problem}`);
+    if (result.skipped) parts.push(`records without a BGP message skipped: ${result.skipped}`);
+    if (result.problem) parts.push(`${result.format === "mrt" ? "MRT" : "capture"} problem: ${result.problem}`);
     setStatus(parts.join(" · "), broken || result.problem ? "error" : flagged ? "warning" : "info");
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
@@ -130,7 +131,7 @@ async function start(): Promise<void> {
   }
   document.body.dataset.state = "ready";
   if (last) decode(last.bytes, last.name);
-  else setStatus("ready: paste hex, open a file, or drop a pcap / pcapng / raw BGP stream on the page");
+  else setStatus("ready: paste hex, open a file, or drop a pcap / pcapng / MRT file / raw BGP stream on the page");
 }
 
 void start();

@@ -11,6 +11,9 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { buildInspector } from "../../scripts/build-inspector.ts";
 import { decodeCapture } from "../../host/cli/bgp-capture.ts";
 import { type DecodedMessage, decodeMessages, encodeMessage } from "../../host/core/codec.ts";
+import { nodeCore } from "../../host/core/node.ts";
+import { decodeBytes } from "../../host/inspector/input.ts";
+import { bgp4mp, record } from "./mrt-builder.ts";
 import { type StaticServer, serveDirectory } from "./static-server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -238,6 +241,24 @@ test("a capture dropped on the page is decoded", async () => {
   const notification = cli.findIndex((m) => m.type === "NOTIFICATION");
   expect(await detailOf(notification)).toEqual(cli[notification]);
   expect((await row(notification)).text.details).toContain(`${cli[notification].code}/${cli[notification].subcode} Cease`);
+});
+
+test("an MRT file (BGP4MP records) renders its messages with peer flows", async () => {
+  const update = encodeMessage({ type: "UPDATE", nlri: ["198.51.100.0/24"], attributes: { origin: "IGP", asPath: [{ type: "AS_SEQUENCE", asns: [4200000002] }], nextHop: "192.0.2.2" } });
+  const file = new Uint8Array([
+    ...record(13, 1, [0, 0, 0, 0]),
+    ...record(17, 4, bgp4mp(true, 4200000002, 65001, [192, 0, 2, 2], [192, 0, 2, 1], update), 250000),
+    ...record(16, 7, bgp4mp(true, 4200000002, 65001, [192, 0, 2, 2], [192, 0, 2, 1], message(4, []))),
+  ]);
+  const expected = decodeBytes(nodeCore(), file, { codec: { as4: true }, port: 179 });
+  expect(expected.messages).toHaveLength(2);
+  await page.setInputFiles("#file", { name: "updates.mrt", mimeType: "application/octet-stream", buffer: Buffer.from(file) });
+  await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("2 messages from updates.mrt (mrt"));
+  expect(await page.locator("#status").textContent()).toContain("records without a BGP message skipped: 1 TABLE_DUMP_V2");
+  expect(await rowCount()).toBe(2);
+  const first = await row(0);
+  expect([first.text.flow, first.text.time, first.text.asPath]).toEqual(["192.0.2.2 AS4200000002 -> 192.0.2.1 AS65001", "06:33:18.250000", "4200000002"]);
+  expect(await allDetails()).toEqual(expected.messages);
 });
 
 test("malformed messages are marked with their NOTIFICATION code/subcode", async () => {
