@@ -17,6 +17,7 @@
 //   first). An established peer whose export is never called holds the change
 //   log, so call it for every up peer.
 import type { Core } from "./wasm.ts";
+import { ORIGINS, SEGMENT_TYPES } from "./codec-names.ts";
 import { ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
@@ -124,8 +125,6 @@ export interface RibStats {
 }
 
 const POLICY: Record<ExportPolicy, number> = { local: 0, all: 1, none: 2 };
-const SEGMENTS = ["", "AS_SET", "AS_SEQUENCE", "AS_CONFED_SEQUENCE", "AS_CONFED_SET"] as const;
-const ORIGINS = ["IGP", "EGP", "INCOMPLETE"] as const;
 
 function familyOf(f: Family): number {
   if (f === "ipv4-unicast") return 0;
@@ -133,21 +132,21 @@ function familyOf(f: Family): number {
   throw new Error(`rib: unknown family ${JSON.stringify(f)} (ipv4-unicast or ipv6-unicast)`);
 }
 
-/** 16 bytes, network order; IPv4 in the first 4. */
-function addressBytes(addr: string, what: string): Uint8Array {
+/** Address words (as codec-text parses them) -> 16 bytes, network order; IPv4 in the first 4. */
+function wordBytes(words: number[]): Uint8Array {
   const b = new Uint8Array(16);
   const dv = new DataView(b.buffer);
-  if (isIpv6(addr)) parseIpv6(addr, what).forEach((w, i) => dv.setUint32(4 * i, w));
-  else dv.setUint32(0, parseIpv4(addr, what));
+  words.forEach((w, i) => dv.setUint32(4 * i, w));
   return b;
+}
+
+function addressBytes(addr: string, what: string): Uint8Array {
+  return wordBytes(isIpv6(addr) ? parseIpv6(addr, what) : [parseIpv4(addr, what)]);
 }
 
 function prefixBytes(prefix: string, what: string): { fam: number; len: number; bytes: Uint8Array } {
   const p = parsePrefix(prefix, what);
-  const b = new Uint8Array(16);
-  const dv = new DataView(b.buffer);
-  p.words.forEach((w, i) => dv.setUint32(4 * i, w));
-  return { fam: p.v6 ? 1 : 0, len: p.length, bytes: b };
+  return { fam: p.v6 ? 1 : 0, len: p.length, bytes: wordBytes(p.words) };
 }
 
 export class Rib {
@@ -437,13 +436,13 @@ function decodeCanonical(b: Uint8Array): CanonicalFields {
     const v = q + (ext ? 4 : 3);
     q = v + len;
     switch (type) {
-      case 1: r.origin = ORIGINS[b[v]] ?? "INCOMPLETE"; break;
+      case 1: r.origin = (ORIGINS[b[v]] ?? "INCOMPLETE") as RibPath["origin"]; break;
       case 2:
         for (let s = v; s < v + len; ) {
           const n = b[s + 1];
           const asns: number[] = [];
           for (let i = 0; i < n; i++) asns.push(dv.getUint32(s + 2 + 4 * i));
-          r.asPath.push({ type: (SEGMENTS[b[s]] || "AS_SEQUENCE") as AsPathSegment["type"], asns });
+          r.asPath.push({ type: (SEGMENT_TYPES[b[s]] ?? "AS_SEQUENCE") as AsPathSegment["type"], asns });
           s += 2 + 4 * n;
         }
         break;
