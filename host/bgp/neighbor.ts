@@ -183,10 +183,6 @@ export class Neighbor {
     return [...this.staleFamilies];
   }
 
-  get isCongested(): boolean {
-    return !!this.session?.congested;
-  }
-
   // ---- lifecycle ----
 
   start(): void {
