@@ -65,8 +65,10 @@ function decode(bytes: Uint8Array, name: string): void {
     if (result.problem) parts.push(`${result.format === "mrt" ? "MRT" : "capture"} problem: ${result.problem}`);
     setStatus(parts.join(" · "), broken || result.problem ? "error" : flagged ? "warning" : "info");
   } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    setStatus(err.message, "error");
+    // The codec reports malformed input as messages; what lands here is a bad option, or the
+    // core failing (e.g. out of memory on a huge file): say so instead of a stale status.
+    if (!(err instanceof InputError)) console.error(err);
+    setStatus(err instanceof InputError ? err.message : `decoding ${name} failed: ${(err as Error).message}`, "error");
   }
 }
 
@@ -81,7 +83,14 @@ function decodeHex(): void {
 
 async function decodeFile(file: File): Promise<void> {
   setStatus(`reading ${file.name}…`);
-  decode(new Uint8Array(await file.arrayBuffer()), file.name);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await file.arrayBuffer());
+  } catch (err) {
+    setStatus(`cannot read ${file.name}: ${(err as Error).message}`, "error");
+    return;
+  }
+  decode(bytes, file.name);
 }
 
 byId("decode-hex").addEventListener("click", decodeHex);
