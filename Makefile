@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host test bench demo clean
+.PHONY: build wasm host inspector test bench demo clean
 
 build: wasm host build/bin/sart build/bin/sart-cni
 
@@ -36,6 +36,13 @@ build/bin/%: scripts/bin-wrapper.sh
 	@mkdir -p build/bin
 	cp $< $@
 	chmod +x $@
+
+# The browser inspector as a static directory (index.html, main.js, sart.wasm): serve
+# build/inspector/ from any static web server and open index.html.
+inspector: build/inspector/main.js
+
+build/inspector/main.js: build/sart.wasm $(HOST_SRC) host/inspector/index.html scripts/build-inspector.ts | $(ASC)
+	$(BUN) scripts/build-inspector.ts build/inspector
 
 test: build
 	$(BUN) test --timeout $(TEST_TIMEOUT) tests/
