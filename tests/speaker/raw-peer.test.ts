@@ -209,6 +209,33 @@ describe("malformed input", () => {
   });
 });
 
+describe("negotiated capabilities in use", () => {
+  test("add-path receive: two paths of one prefix kept apart by path id", async () => {
+    const { address, peer } = await passivePeer(65042);
+    await handshake(peer, { asn: 65042, routerId: "192.0.2.82", addPathSend: true });
+    expect((await waitEstablished(x, address)).negotiated.addPath).toEqual(["ipv4-unicast"]);
+    const update = { ...announce(["203.0.113.192/26", "203.0.113.192/26"], [65042], address), pathIds: [1, 2] };
+    peer.send(encodeMessage(update, { addPath: ["ipv4-unicast"] }));
+    const e = await waitFor("two paths", async () => {
+      const r = await ribEntry(x, "203.0.113.192/26");
+      return r?.paths.length === 2 ? r : undefined;
+    });
+    expect(e.paths.map((p: any) => p.pathId).sort()).toEqual([1, 2]);
+  });
+
+  test("extended message: an UPDATE over 4096 bytes is accepted", async () => {
+    const { address, peer } = await passivePeer(65043);
+    await handshake(peer, { asn: 65043, routerId: "192.0.2.83", extendedMessage: true });
+    expect((await waitEstablished(x, address)).negotiated.extendedMessage).toBe(true);
+    const prefixes = Array.from({ length: 1500 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.0/24`);
+    const bytes = encodeMessage(announce(prefixes, [65043], address), { extendedMessage: true });
+    expect(bytes.length).toBeGreaterThan(4096);
+    peer.send(bytes);
+    await waitFor("all 1500 prefixes", async () => (await neighbor(address)).counters.received === 1500 || undefined);
+    expect((await neighbor(address)).state).toBe("Established");
+  });
+});
+
 describe("export policy", () => {
   test("export none: the neighbour gets End-of-RIB and nothing else", async () => {
     const { address, peer } = await passivePeer(65041, { export: "none" });

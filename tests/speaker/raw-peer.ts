@@ -88,6 +88,9 @@ export interface OpenOptions {
   version?: number;
   gracefulRestart?: { restartTime: number; restarting?: boolean; forwarding?: boolean };
   enhancedRouteRefresh?: boolean;
+  /** Add-path send for IPv4 unicast. */
+  addPathSend?: boolean;
+  extendedMessage?: boolean;
 }
 
 export function openMsg(o: OpenOptions): DecodedMessage {
@@ -97,6 +100,8 @@ export function openMsg(o: OpenOptions): DecodedMessage {
     { code: 65, asn: o.asn },
   ];
   if (o.enhancedRouteRefresh) caps.push({ code: 70 });
+  if (o.addPathSend) caps.push({ code: 69, families: [{ afi: 1, safi: 1, sendReceive: "send" }] });
+  if (o.extendedMessage) caps.push({ code: 6 });
   if (o.gracefulRestart) {
     caps.push({
       code: 64, restartTime: o.gracefulRestart.restartTime, restarting: !!o.gracefulRestart.restarting,
