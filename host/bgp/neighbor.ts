@@ -382,8 +382,8 @@ export class Neighbor {
    * RFC 4271 6.8 on receipt of an OPEN: against a connection in OpenConfirm,
    * the one initiated by the speaker with the higher BGP identifier survives;
    * against an Established session the new connection is closed, except
-   * when the peer restarts gracefully (RFC 4724 4.2: the old session ends and
-   * its routes turn stale). Returns false when `c` lost.
+   * when the peer restarts gracefully, R bit set (RFC 4724 4.2: the old
+   * session ends and its routes turn stale). Returns false when `c` lost.
    */
   private resolveCollision(c: Connection): boolean {
     const remoteId = ipv4Number(c.peerOpen!.routerId!);
@@ -391,8 +391,10 @@ export class Neighbor {
     for (const o of [...this.conns]) {
       if (o === c || o.closed) continue;
       if (o.state === "Established") {
+        // Only an OPEN with the Restart State bit proves a restart: without it, this is the
+        // late OPEN of a simultaneous connection, and the Established session stays.
         const gr = c.negotiated!.gracefulRestart;
-        if (gr && o.negotiated?.gracefulRestart) {
+        if (gr?.restarting && o.negotiated?.gracefulRestart) {
           this.closeConnection(o, "peer restarted (graceful restart)", false);
           continue;
         }

@@ -346,6 +346,26 @@ describe("graceful restart (helper)", () => {
     await waitFor("stale route removed at End-of-RIB", async () => (await ribEntry(x, "198.51.100.224/27")) === undefined || undefined);
   });
 
+  test("a second connection's OPEN without the Restart State bit is a collision: the Established session stays", async () => {
+    const address = loopbackAddress();
+    expect((await x.call("POST", "/v1/neighbors", { address, asn: 65054, passive: true, holdTime: 30 })).status).toBe(201);
+    const gr = { asn: 65054, routerId: "192.0.2.89", gracefulRestart: { restartTime: 30 } };
+    const first = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
+    peers.push(first);
+    await handshake(first, gr);
+    await waitEstablished(x, address);
+    const late = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
+    peers.push(late);
+    await late.next("OPEN");
+    late.sendMessage(openMsg(gr));
+    const n = await late.next("NOTIFICATION");
+    expect([n.code, n.subcode]).toEqual([6, 7]);
+    const nb = await neighbor(address);
+    expect(nb.state).toBe("Established");
+    expect(nb.counters.establishedTransitions).toBe(1);
+    expect(first.closed).toBe(false);
+  });
+
   test("a NOTIFICATION ends the session without graceful restart: routes go at once", async () => {
     const { address, peer } = await passivePeer(65052);
     await handshake(peer, { asn: 65052, routerId: "192.0.2.87", gracefulRestart: { restartTime: 60 } });
