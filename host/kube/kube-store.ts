@@ -59,7 +59,7 @@ import {
   type WatchEventType,
   type WriteOptions,
 } from "./store.ts";
-import { KINDS, type KindInfo } from "./types.ts";
+import { KINDS, keyNamespace, requireStatusSubresource, type KindInfo } from "./types.ts";
 
 const MERGE_PATCH = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -300,13 +300,8 @@ export class KubeStore implements Store {
     return c;
   }
 
-  /** The namespace to address: "default" for namespaced kinds when none is given, none for cluster-scoped ones. */
-  private ns(kind: Kind, namespace: string | undefined): string | undefined {
-    return KINDS[kind]?.namespaced ? namespace || "default" : undefined;
-  }
-
   async get<T extends KubeObject>(kind: Kind, key: ObjectKey): Promise<T | undefined> {
-    const ns = this.ns(kind, key.namespace);
+    const ns = keyNamespace(kind, key.namespace);
     try {
       return (await this.client(kind).get(ns, key.name)) as T;
     } catch (e) {
@@ -336,7 +331,7 @@ export class KubeStore implements Store {
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
-    const ns = this.ns(kind, obj.metadata?.namespace);
+    const ns = keyNamespace(kind, obj.metadata?.namespace);
     const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
     try {
       return (await this.client(kind).create(ns, body)) as T;
@@ -347,7 +342,7 @@ export class KubeStore implements Store {
 
   async update<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
-    const ns = this.ns(kind, obj.metadata.namespace);
+    const ns = keyNamespace(kind, obj.metadata.namespace);
     const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
     try {
       return (await this.client(kind).replace(ns, obj.metadata.name, body)) as T;
@@ -357,7 +352,7 @@ export class KubeStore implements Store {
   }
 
   async patch<T extends KubeObject>(kind: Kind, key: ObjectKey, patch: unknown, opts: WriteOptions = {}): Promise<T> {
-    const ns = this.ns(kind, key.namespace);
+    const ns = keyNamespace(kind, key.namespace);
     // A resourceVersion in a merge patch makes the server check it (optimistic concurrency).
     const body = opts.resourceVersion ? mergePatch(patch, { metadata: { resourceVersion: opts.resourceVersion } }) : patch;
     try {
@@ -368,11 +363,9 @@ export class KubeStore implements Store {
   }
 
   async patchStatus<T extends KubeObject>(kind: Kind, key: ObjectKey, status: unknown, opts: WriteOptions = {}): Promise<T> {
-    const ns = this.ns(kind, key.namespace);
+    const ns = keyNamespace(kind, key.namespace);
     const k = { name: key.name, namespace: ns };
-    if (!KINDS[kind]?.hasStatus) {
-      throw new StoreError(`${describeObject(kind, k)}: ${kind} has no status subresource`, 404, kind, k, "NotFound");
-    }
+    requireStatusSubresource(kind, k);
     const body: Record<string, unknown> = { status };
     if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
     try {
@@ -383,7 +376,7 @@ export class KubeStore implements Store {
   }
 
   async delete(kind: Kind, key: ObjectKey): Promise<void> {
-    const ns = this.ns(kind, key.namespace);
+    const ns = keyNamespace(kind, key.namespace);
     try {
       await this.client(kind).delete(ns, key.name);
     } catch (e) {
@@ -535,8 +528,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
   }
 
   get(key: ObjectKey): T | undefined {
-    const namespace = KINDS[this.kind].namespaced ? key.namespace || "default" : undefined;
-    return this.lw?.get(key.name, namespace) as T | undefined;
+    return this.lw?.get(key.name, keyNamespace(this.kind, key.namespace)) as T | undefined;
   }
 
   list(opts: ListOptions = {}): T[] {

@@ -26,7 +26,7 @@ import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/pr
 import { basename, dirname, join, relative } from "node:path";
 import yaml from "js-yaml";
 import { admit, crdFor } from "./schema/index.ts";
-import { KINDS } from "./types.ts";
+import { KINDS, keyNamespace, requireStatusSubresource } from "./types.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -231,9 +231,7 @@ export class LocalStore implements Store {
 
   async patchStatus<T extends KubeObject>(kind: Kind, key: ObjectKey, status: unknown, opts: WriteOptions = {}): Promise<T> {
     const k = this.normalizeKey(kind, key);
-    if (!KINDS[kind].hasStatus) {
-      throw new StoreError(`${describeObject(kind, k)}: ${kind} has no status subresource`, 404, kind, k, "NotFound");
-    }
+    requireStatusSubresource(kind, k);
     const cur = this.mustGet(kind, k);
     this.checkPreconditions(kind, k, cur, opts.resourceVersion, undefined);
     const next = structuredClone(cur);
@@ -301,7 +299,8 @@ export class LocalStore implements Store {
   }
 
   private normalizeKey(kind: Kind, key: ObjectKey): ObjectKey {
-    return KINDS[kind].namespaced ? { name: key.name, namespace: key.namespace || "default" } : { name: key.name };
+    const namespace = keyNamespace(kind, key.namespace);
+    return namespace ? { name: key.name, namespace } : { name: key.name };
   }
 
   private mustGet(kind: Kind, key: ObjectKey): KubeObject {
@@ -658,8 +657,7 @@ export class LocalInformer<T extends KubeObject> implements Informer<T> {
   }
 
   get(key: ObjectKey): T | undefined {
-    const namespace = KINDS[this.kind].namespaced ? key.namespace || "default" : undefined;
-    return this.cache.get(`${namespace ?? ""}/${key.name}`);
+    return this.cache.get(nsNameKey({ metadata: { name: key.name, namespace: keyNamespace(this.kind, key.namespace) } }));
   }
 
   list(opts: ListOptions = {}): T[] {

@@ -10,7 +10,7 @@
 //
 // Core kinds are minimal hand-written subsets of the fields sart uses.
 
-import type { KubeObject, Kind, ObjectMeta } from "./store.ts";
+import { StoreError, describeObject, type KubeObject, type Kind, type ObjectKey, type ObjectMeta } from "./store.ts";
 import {
   arrayOf,
   boolean,
@@ -443,6 +443,18 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = {
 };
 
 export const CUSTOM_KINDS = Object.keys(SHAPES) as CustomKind[];
+
+/** The namespace a key of this kind addresses: "default" for namespaced kinds when none is given, none for cluster-scoped ones. */
+export function keyNamespace(kind: Kind, namespace: string | undefined): string | undefined {
+  return KINDS[kind]?.namespaced ? namespace || "default" : undefined;
+}
+
+/** A status patch of a kind without a status subresource is a 404, as the API server answers it (both stores). */
+export function requireStatusSubresource(kind: Kind, key: ObjectKey): void {
+  if (!KINDS[kind]?.hasStatus) {
+    throw new StoreError(`${describeObject(kind, key)}: ${kind} has no status subresource`, 404, kind, key, "NotFound");
+  }
+}
 
 /** The kind served at a plural resource name (URL path segment), if any. */
 export function kindOfPlural(group: string, plural: string): Kind | undefined {
