@@ -312,12 +312,7 @@ export class KubeStore implements Store {
   }
 
   async list<T extends KubeObject>(kind: Kind, opts: ListOptions = {}): Promise<T[]> {
-    try {
-      const ns = KINDS[kind]?.namespaced ? opts.namespace : undefined;
-      return (await this.client(kind).list(ns, opts.labelSelector)).items as T[];
-    } catch (e) {
-      throw toStoreError(e, "list", kind, { name: "*", namespace: opts.namespace });
-    }
+    return (await this.listWithVersion(kind, opts.namespace, opts.labelSelector)).items as T[];
   }
 
   /** The raw list with its resourceVersion (for informers). */
@@ -332,9 +327,8 @@ export class KubeStore implements Store {
   async create<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
     const ns = keyNamespace(kind, obj.metadata?.namespace);
-    const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
     try {
-      return (await this.client(kind).create(ns, body)) as T;
+      return (await this.client(kind).create(ns, inNamespace(obj, ns))) as T;
     } catch (e) {
       throw toStoreError(e, "create", kind, { name: obj.metadata?.name || `${obj.metadata?.generateName ?? ""}*`, namespace: ns });
     }
@@ -343,9 +337,8 @@ export class KubeStore implements Store {
   async update<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
     const ns = keyNamespace(kind, obj.metadata.namespace);
-    const body = ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
     try {
-      return (await this.client(kind).replace(ns, obj.metadata.name, body)) as T;
+      return (await this.client(kind).replace(ns, obj.metadata.name, inNamespace(obj, ns))) as T;
     } catch (e) {
       throw toStoreError(e, "update", kind, { name: obj.metadata.name, namespace: ns });
     }
@@ -415,6 +408,11 @@ export class KubeStore implements Store {
   log(message: string): void {
     (this.opts.log ?? ((m: string) => console.error(m)))(message);
   }
+}
+
+/** The body to send: `obj` with metadata.namespace set to the namespace addressed (when it differs). */
+function inNamespace<T extends KubeObject>(obj: T, ns: string | undefined): T {
+  return ns && obj.metadata.namespace !== ns ? { ...obj, metadata: { ...obj.metadata, namespace: ns } } : obj;
 }
 
 /**
