@@ -6,7 +6,7 @@ import {
   ATTRIBUTE_NAMES, CAPABILITY_NAMES, MESSAGE_TYPES, ORIGINS, REASONS, SEGMENT_TYPES,
   codeName, familyName, sessionFlags, subcodeName,
 } from "./codec-names.ts";
-import { hex, ipv4, ipv6, ipv6Bytes, utf8 } from "./codec-text.ts";
+import { hex, ipv4, ipv6, utf8 } from "./codec-text.ts";
 import type { AsPathSegment, Capability, CodecError, CodecOptions, DecodedMessage, UpdateAttributes } from "./codec-types.ts";
 
 const T_MSG = 1, T_ERR = 2, T_OPEN = 3, T_CAP = 4, T_UPD = 5, T_PFX = 6, T_ATTR = 7, T_RAW = 8, T_NOTIF = 9, T_RR = 10;
@@ -272,12 +272,12 @@ class UpdateState {
         break;
       }
       case 14: {
+        // The next hop's words follow AFI, SAFI and its length (4, 16 or 32: global + link-local).
         const nhLen = at(2);
-        const b = new Uint8Array(nhLen);
-        for (let i = 0; i < nhLen / 4; i++) new DataView(b.buffer).setUint32(4 * i, at(3 + i));
+        const v6 = (i: number) => ipv6([at(i), at(i + 1), at(i + 2), at(i + 3)]);
         if (nhLen === 4) this.mpNextHop = ipv4(at(3));
-        else if (nhLen === 16) this.mpNextHop = ipv6Bytes(b);
-        else this.mpNextHop = [ipv6Bytes(b), ipv6Bytes(b, 16)];
+        else if (nhLen === 16) this.mpNextHop = v6(3);
+        else this.mpNextHop = [v6(3), v6(7)];
         this.mp = { ...this.mp, reach: { afi: at(0), safi: at(1) } };
         break;
       }
