@@ -29,8 +29,8 @@ export interface SpeakerContext {
   /** Export, FIB and anything else that runs after a burst of input. */
   scheduleFlush(): void;
   log(line: string): void;
-  /** One of our sessions reached Established (restarting speaker bookkeeping). */
-  onEstablished?(nb: Neighbor): void;
+  /** A session reached Established, or an Established session ended (reason). */
+  onSessionChange?(nb: Neighbor, up: boolean, reason: string): void;
   onEndOfRib?(nb: Neighbor, family: Family): void;
 }
 
@@ -440,7 +440,7 @@ export class Neighbor {
     });
     this.resumeAfterRestart(n);
     this.ctx.log(`neighbor ${this.config.address}: Established (hold ${n.holdTime} s, families ${n.families.join(",")})`);
-    this.ctx.onEstablished?.(this);
+    this.ctx.onSessionChange?.(this, true, "");
   }
 
   /** Graceful restart helper: stale families the restarted peer does not keep forwarding go now; the rest wait for End-of-RIB. */
@@ -599,6 +599,7 @@ export class Neighbor {
       }
       if (reason) this.lastError = reason;
       else this.lastError ||= "connection closed by the peer";
+      this.ctx.onSessionChange?.(this, false, this.lastError);
       // Sessions that flap quickly back off; one that lasted resets the idle hold.
       if (Date.now() - this.establishedAt > 30_000) this.idleHold = this.timings.idleHoldMin;
       this.ctx.scheduleFlush();

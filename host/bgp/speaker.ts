@@ -20,6 +20,8 @@ export interface SpeakerOptions {
   /** Run `ip` for the FIB in this network namespace. */
   fibNetns?: string;
   log?: (line: string) => void;
+  /** Called when a neighbour's session comes up or goes down (e.g. for BGPPeer status). */
+  onSessionChange?: (address: string, up: boolean, reason: string) => void;
   /** The core to hold this speaker's RIB (default: the process-wide one; the RIB is per core). */
   core?: Core;
 }
@@ -195,6 +197,10 @@ export class Speaker implements SpeakerContext {
     if (!routes.length) return;
     fib.apply(routes);
     if (withdrawals) void fib.flush();
+  }
+
+  onSessionChange(nb: Neighbor, up: boolean, reason: string): void {
+    this.opts.onSessionChange?.(nb.config.address, up, reason);
   }
 
   // ---- graceful restart (restarting speaker) ----
