@@ -63,6 +63,14 @@ let paramCount: u32 = 0;
 
 let badPeerAs = false;
 
+/** n graceful-restart or add-path tuples at p, AFI(2) SAFI(1) octet(1) each, as three words per tuple. */
+function afiSafiOctets(p: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const e = p + <usize>i * 4;
+    OUT.w(rd16(e)); OUT.w(rd8(e + 2)); OUT.w(rd8(e + 3));
+  }
+}
+
 /** Validates and records one capability; false when it is malformed (2/0, RFC 4271 6.2). */
 function capability(code: u32, v: usize, len: u32): bool {
   const o = off(v);
@@ -89,20 +97,14 @@ function capability(code: u32, v: usize, len: u32): bool {
       rec(T_CAP, 5 + n * 3); OUT.w(code); OUT.w(o); OUT.w(len);
       const ft = rd16(v);
       OUT.w(ft >> 12); OUT.w(ft & 0xfff);
-      for (let i: u32 = 0; i < n; i++) {
-        const e = v + 2 + <usize>i * 4;
-        OUT.w(rd16(e)); OUT.w(rd8(e + 2)); OUT.w(rd8(e + 3));
-      }
+      afiSafiOctets(v + 2, n);
       break;
     }
     case 69: { // add-path: AFI(2) SAFI(1) send/receive(1)
       if (len == 0 || len % 4 != 0) return false;
       const n = len / 4;
       rec(T_CAP, 3 + n * 3); OUT.w(code); OUT.w(o); OUT.w(len);
-      for (let i: u32 = 0; i < n; i++) {
-        const e = v + <usize>i * 4;
-        OUT.w(rd16(e)); OUT.w(rd8(e + 2)); OUT.w(rd8(e + 3));
-      }
+      afiSafiOctets(v, n);
       break;
     }
     case 5: { // extended next hop: AFI(2) SAFI(2) next hop AFI(2)

@@ -266,6 +266,20 @@ const E_RECORDS: i32 = -2;
 let recBase: usize = 0;
 @inline function word(p: usize): u32 { return load<u32>(p); }
 
+/**
+ * Graceful restart and add-path families: the (AFI, SAFI, octet) word triples of
+ * a T_CAP record from word `from` on, as AFI(2) SAFI(1) octet(1) at v. Returns the bytes written.
+ */
+function writeAfiSafiOctets(v: usize, parsed: usize, from: u32, n: u32): u32 {
+  let len: u32 = 0;
+  for (let i = from; i + 2 < n - 3; i += 3) {
+    const e = parsed + <usize>i * 4;
+    wr16(v + len, word(e)); wr8(v + len + 2, word(e + 4)); wr8(v + len + 3, word(e + 8));
+    len += 4;
+  }
+  return len;
+}
+
 /** Wire bytes of one capability from its T_CAP record at r (payload start, n words). */
 function writeCapability(p: usize, r: usize, n: u32): u32 {
   const code = word(r);
@@ -285,24 +299,11 @@ function writeCapability(p: usize, r: usize, n: u32): u32 {
     case 1: wr16(v, word(parsed)); wr8(v + 2, 0); wr8(v + 3, word(parsed + 4)); len = 4; break;
     case 2: case 6: case 70: case 128: len = 0; break;
     case 65: wr32(v, word(parsed)); len = 4; break;
-    case 64: {
+    case 64:
       wr16(v, ((word(parsed) & 0xf) << 12) | (word(parsed + 4) & 0xfff));
-      len = 2;
-      for (let i: u32 = 2; i + 2 < n - 3; i += 3) {
-        const e = parsed + <usize>i * 4;
-        wr16(v + len, word(e)); wr8(v + len + 2, word(e + 4)); wr8(v + len + 3, word(e + 8));
-        len += 4;
-      }
+      len = writeAfiSafiOctets(v + 2, parsed, 2, n) + 2;
       break;
-    }
-    case 69: {
-      for (let i: u32 = 0; i + 2 < n - 3; i += 3) {
-        const e = parsed + <usize>i * 4;
-        wr16(v + len, word(e)); wr8(v + len + 2, word(e + 4)); wr8(v + len + 3, word(e + 8));
-        len += 4;
-      }
-      break;
-    }
+    case 69: len = writeAfiSafiOctets(v, parsed, 0, n); break;
     case 5: {
       for (let i: u32 = 0; i + 2 < n - 3; i += 3) {
         const e = parsed + <usize>i * 4;
