@@ -52,7 +52,8 @@ export async function run(args: string[]): Promise<number> {
     setTimeout(() => process.exit(1), 50).unref();
     return 1;
   }
-  const bgp = speaker.listening ? `${speaker.listening.address}:${speaker.listening.port}` : "not listening";
+  const l = speaker.listening;
+  const bgp = l ? `${l.address.includes(":") ? `[${l.address}]` : l.address}:${l.port}` : "not listening";
   process.stderr.write(`sart speaker: AS ${config.asn}, router id ${config.routerId}, BGP ${bgp}, API ${apiAddress || "off"}, ${config.neighbors.length} neighbors\n`);
 
   return new Promise<number>((resolve) => {
