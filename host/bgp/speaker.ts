@@ -207,7 +207,7 @@ export class Speaker implements SpeakerContext {
 
   onEndOfRib(): void {
     if (!this.restartPending) return;
-    const waiting = [...this.neighbors.values()].filter((nb) => !nb.config.families.every((f) => nb.endOfRibReceived.has(f)));
+    const waiting = [...this.neighbors.values()].filter((nb) => !(nb.negotiated?.families ?? nb.config.families).every((f) => nb.endOfRibReceived.has(f)));
     if (!waiting.length) void this.finishRestart("End-of-RIB from every neighbor");
   }
 
@@ -218,6 +218,8 @@ export class Speaker implements SpeakerContext {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.log(`graceful restart finished (${why})`);
     if (!this.fib) return;
+    // Everything the Loc-RIB holds now must be in the kernel before we judge what is stale.
+    this.drainToFib(this.fib);
     await this.fib.flush();
     const keep = new Set(this.fib.routes());
     const stale = (await kernelRoutes(this.config.fib.table, this.opts.fibNetns)).filter((p) => !keep.has(p));

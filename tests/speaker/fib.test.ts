@@ -23,6 +23,7 @@ function config(asn: number, address: string, extra: Record<string, any>): Recor
 }
 
 let dut: SpeakerProc, p1: SpeakerProc, p2: SpeakerProc;
+let dutConfig: Record<string, any>;
 
 beforeAll(async () => {
   execFileSync("ip", ["netns", "add", ns]);
@@ -34,11 +35,12 @@ beforeAll(async () => {
   ip("addr", "add", "192.0.2.2/24", "dev", "v1");
   ip("addr", "add", "192.0.2.3/24", "dev", "v1");
   const peer = (address: string, asn: number) => ({ address, asn, holdTime: 9 });
-  dut = await startSpeaker("dut", config(65000, "192.0.2.1", {
+  dutConfig = config(65000, "192.0.2.1", {
     multipath: true, fib: { enabled: true, table: 254 },
     neighbors: [peer("192.0.2.2", 65011), peer("192.0.2.3", 65011)],
     routes: [{ prefix: "203.0.113.0/24" }],
-  }), { netns: ns });
+  });
+  dut = await startSpeaker("dut", dutConfig, { netns: ns });
   running.push(dut);
   p1 = await startSpeaker("p1", config(65011, "192.0.2.2", {
     neighbors: [peer("192.0.2.1", 65000)],
@@ -87,6 +89,26 @@ describe("FIB in a network namespace", () => {
     expect(metrics).toMatch(/sart_fib_operations_total [1-9]/);
     expect(metrics).toContain("sart_fib_failures_total 0");
 
+    expect(await dut.stop("SIGTERM")).toBe(0);
+    expect(kernelRoutes()).toEqual({});
+  });
+
+  test("graceful restart: kernel routes survive kill -9 and the restart; the ones not re-learned go after End-of-RIB", async () => {
+    dut = await startSpeaker("dut2", dutConfig, { netns: ns });
+    running.push(dut);
+    expect((await p1.call("POST", "/v1/rib", { prefix: "192.0.2.192/26", nextHop: "192.0.2.10" })).status).toBe(201);
+    await waitFor("two routes", () => Object.keys(kernelRoutes()).length === 2 || undefined, 20_000);
+    await dut.stop("SIGKILL");
+    expect(Object.keys(kernelRoutes()).sort()).toEqual(["192.0.2.192/26", "198.51.100.0/24"]);
+    // While the speaker is away, one route is withdrawn at its source.
+    expect((await p1.call("DELETE", "/v1/rib", { prefix: "192.0.2.192/26" })).status).toBe(200);
+    dut = await startSpeaker("dut3", dutConfig, { netns: ns, args: ["--graceful-restart"] });
+    running.push(dut);
+    // Forwarding continues on the old routes until the neighbours' End-of-RIB.
+    expect(kernelRoutes()["198.51.100.0/24"]).toEqual(["192.0.2.10"]);
+    await waitFor("restart over", async () => (await dut.get("/v1/global")).gracefulRestart.restarting === false || undefined, 20_000);
+    await waitFor("stale kernel route removed", () => !kernelRoutes()["192.0.2.192/26"] || undefined);
+    expect(kernelRoutes()).toEqual({ "198.51.100.0/24": ["192.0.2.10"] });
     expect(await dut.stop("SIGTERM")).toBe(0);
     expect(kernelRoutes()).toEqual({});
   });
