@@ -8,7 +8,7 @@
 import {
   A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
 } from "./attrs";
-import { consumerAdvance, log, logBase, logEnd, trim } from "./log";
+import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
 import { V4_ENTRY, V6_ENTRY } from "../bgp/nlri";
 import { AFI_IPV6 } from "../bgp/wire";
@@ -369,19 +369,9 @@ export function exportFor(peerIdx: u32): u32 {
   messages = 0;
   let n: u32 = 0;
   while (peer.syncing && n < BATCH) {
-    const pool = tableOf(peer.walkFam).pool;
-    if (peer.walkPos >= pool.count) {
-      if (peer.walkFam == FAM_V4) {
-        peer.walkFam = FAM_V6;
-        peer.walkPos = 1;
-        continue;
-      }
-      peer.syncing = false;
-      peer.eorPending = peer.walkEor;
-      peer.walkEor = false;
-      break;
-    }
-    classify(peer, peerIdx, peer.walkFam, peer.walkPos++);
+    const pos = walkNext(peer);
+    if (!pos) break;
+    classify(peer, peerIdx, peer.walkFam, pos);
     n++;
   }
   if (!peer.syncing) {

@@ -12,11 +12,11 @@
 // canonical attribute bytes.
 
 import { A_FLAGS, A_LEN, A_NHLEN, AF_LOCAL, attrBytesPtr, attrNh, attrPtr } from "./attrs";
-import { consumerAdvance, log, logBase, logEnd, trim } from "./log";
+import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { Vec32 } from "./mem";
 import { out } from "./export";
 import {
-  FAM_V4, FAM_V6, P_ADDR, P_FLAGS, P_HEAD, P_LEN, PF_LIVE, T_ATTR, T_FLAGS, T_NEXT, T_PATHID, T_PEER, TF_BEST, TF_MULTIPATH,
+  FAM_V6, P_ADDR, P_FLAGS, P_HEAD, P_LEN, PF_LIVE, T_ATTR, T_FLAGS, T_NEXT, T_PATHID, T_PEER, TF_BEST, TF_MULTIPATH,
   keyHi, keyLen, keyLo, keyV4, pathRec, peerAt, tableOf,
 } from "./state";
 
@@ -73,17 +73,9 @@ export function drain(maxRecords: u32): u32 {
   if (!c0.consumer) return 0;
   let n: u32 = 0;
   while (c0.syncing && n < maxRecords) {
-    const pool = tableOf(c0.walkFam).pool;
-    if (c0.walkPos >= pool.count) {
-      if (c0.walkFam == FAM_V4) {
-        c0.walkFam = FAM_V6;
-        c0.walkPos = 1;
-        continue;
-      }
-      c0.syncing = false;
-      break;
-    }
-    const rec = pool.at(c0.walkPos++);
+    const pos = walkNext(c0);
+    if (!pos) break;
+    const rec = tableOf(c0.walkFam).pool.at(pos);
     if (!(load<u8>(rec + P_FLAGS) & PF_LIVE) || !load<u32>(rec + P_HEAD)) continue;
     writeChange(c0.walkFam, rec);
     n++;

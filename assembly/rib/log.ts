@@ -4,7 +4,7 @@
 // the prefix's current state, so a prefix needs at most one pending entry.
 // A consumer that starts late first walks the whole table ("sync").
 
-import { FAM_BIT, MAX_PEERS, P_FLAGS, P_HEAD, P_OUT, P_SEQ, PF_LIVE, Peer, peerAt, prefixRec, tableOf } from "./state";
+import { FAM_BIT, FAM_V4, FAM_V6, MAX_PEERS, P_FLAGS, P_HEAD, P_OUT, P_SEQ, PF_LIVE, Peer, peerAt, prefixRec, tableOf } from "./state";
 import { Vec32 } from "./mem";
 
 export const log = new Vec32();
@@ -54,6 +54,26 @@ export function consumerStop(peer: Peer): void {
   peer.walkEor = false;
   consumers--;
   trim();
+}
+
+/**
+ * The next table position of a consumer's sync walk (the IPv4 table, then the
+ * IPv6 one; peer.walkFam is its family), or 0 once the walk is over: syncing is
+ * cleared, and eorPending set when an End-of-RIB follows this walk.
+ */
+export function walkNext(peer: Peer): u32 {
+  for (;;) {
+    if (peer.walkPos < tableOf(peer.walkFam).pool.count) return peer.walkPos++;
+    if (peer.walkFam == FAM_V4) {
+      peer.walkFam = FAM_V6;
+      peer.walkPos = 1;
+      continue;
+    }
+    peer.syncing = false;
+    peer.eorPending = peer.walkEor;
+    peer.walkEor = false;
+    return 0;
+  }
 }
 
 export function consumerAdvance(peer: Peer, cursor: u32): void {
