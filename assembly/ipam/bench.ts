@@ -36,6 +36,7 @@ export const CHURN_SAMPLED: u32 = 2;
  * Sets up a steady state for benchChurn: allocates the `count + holes` lowest free
  * addresses, releases `holes` of them at random (scattered free addresses below the
  * top), and keeps the other `count` in a shuffled list. Returns the count held.
+ * One list at a time: a new prepare drops the previous list (that bitmap keeps its state).
  */
 export function benchPrepare(d: usize, count: u32, holes: u32, seed: u32): u32 {
   benchFinish(d);
