@@ -223,7 +223,15 @@ export class Speaker implements SpeakerContext {
     await this.fib.flush();
     const keep = new Set(this.fib.routes());
     const stale = (await kernelRoutes(this.config.fib.table, this.opts.fibNetns)).filter((p) => !keep.has(p));
-    if (stale.length) await removeKernelRoutes(stale, this.config.fib.table, this.opts.fibNetns);
+    if (!stale.length) return;
+    await removeKernelRoutes(stale, this.config.fib.table, this.opts.fibNetns);
+    // A prefix learned again while we listed and deleted goes back in.
+    const installed = new Set(this.fib.routes());
+    const back = stale.filter((p) => installed.has(p)).map((prefix): FibRoute => {
+      const paths = this.rib.lookup(prefix)?.paths.filter((x) => (x.best || x.multipath) && x.peer !== "local") ?? [];
+      return { prefix, nextHops: paths.map((x) => x.nextHop) };
+    }).filter((r) => r.nextHops.length);
+    if (back.length) this.fib.apply(back);
   }
 
   // ---- shutdown ----
