@@ -103,6 +103,15 @@ describe("LbAllocations", () => {
     expect(lb.allocate("n", req(lbService("n", { annotations: { "sart.terassyi.net/addresspool": "named" } })))).toMatchObject({ ok: true, held: [{ ip: "203.0.113.0" }] });
   });
 
+  test("named pools of a family the Service does not use are skipped; none left is NoPool", () => {
+    const lb = new LbAllocations(registry());
+    const both = { "sart.terassyi.net/addresspool": "named,auto6" };
+    expect(lb.allocate("v4", req(lbService("v4", { annotations: both, spec: { ipFamilies: ["IPv4"] } })))).toMatchObject({ ok: true, held: [{ pool: "named" }] });
+    expect(lb.allocate("dual", req(lbService("dual", { annotations: both, spec: { ipFamilyPolicy: "RequireDualStack" } })))).toMatchObject({ ok: true, held: [{ pool: "named" }, { pool: "auto6" }] });
+    const only6 = lb.allocate("x", req(lbService("x", { annotations: { "sart.terassyi.net/addresspool": "auto6" }, spec: { ipFamilies: ["IPv4"] } })));
+    expect(only6).toMatchObject({ ok: false, reason: "NoPool" });
+  });
+
   test("a large IPv6 pool is carved into core blocks on demand", () => {
     const r = new PoolRegistry();
     r.sync([pool("v6big", "2001:db8:ff::/64", { autoAssign: true })]);
