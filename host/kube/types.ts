@@ -10,7 +10,7 @@
 //
 // Core kinds are minimal hand-written subsets of the fields sart uses.
 
-import { StoreError, describeObject, type KubeObject, type Kind, type ObjectKey, type ObjectMeta } from "./store.ts";
+import { StoreError, describeObject, type KubeObject, type Kind, type ObjectKey } from "./store.ts";
 import {
   arrayOf,
   boolean,
@@ -454,21 +454,4 @@ export function requireStatusSubresource(kind: Kind, key: ObjectKey): void {
   if (!KINDS[kind]?.hasStatus) {
     throw new StoreError(`${describeObject(kind, key)}: ${kind} has no status subresource`, 404, kind, key, "NotFound");
   }
-}
-
-/** The kind served at a plural resource name (URL path segment), if any. */
-export function kindOfPlural(group: string, plural: string): Kind | undefined {
-  for (const [kind, info] of Object.entries(KINDS) as [Kind, KindInfo][]) {
-    if (info.group === group && info.plural === plural) return kind;
-  }
-  return undefined;
-}
-
-/** A new object of one of our kinds with apiVersion and kind filled in. */
-export function newObject<K extends CustomKind>(
-  kind: K,
-  metadata: ObjectMeta,
-  spec: Infer<(typeof SHAPES)[K]["spec"]>,
-): KubeObject<Infer<(typeof SHAPES)[K]["spec"]>, Infer<(typeof SHAPES)[K]["status"]>> {
-  return { apiVersion: API_VERSION, kind, metadata, spec };
 }
