@@ -176,8 +176,10 @@ function updateRecords(w: RecordWriter, msg: DecodedMessage): void {
       case 9: present.set(code, attr(code, 0x80, [parseIpv4(v as string, "originatorId")])); break;
       case 10: present.set(code, attr(code, 0x80, (v as string[]).map((s) => parseIpv4(s, "clusterList")))); break;
       case 16: {
-        const bytes = fromHex((v as string[]).join(""), "extendedCommunities");
-        if ((v as string[]).some((s) => s.length !== 16)) throw new Error("extendedCommunities: each is 8 bytes (16 hex digits)");
+        const list = v as string[];
+        const bad = list.find((s) => s.length !== 16);
+        if (bad !== undefined) throw new Error(`extendedCommunities: ${JSON.stringify(bad)} is not 8 bytes (16 hex digits)`);
+        const bytes = fromHex(list.join(""), "extendedCommunities");
         present.set(code, attr(code, 0xc0, [w.blob(bytes), bytes.length]));
         break;
       }

@@ -206,6 +206,14 @@ describe("UPDATE attributes", () => {
     expect(m.nlri!.length).toBe(3000);
     expect(m.length).toBeGreaterThan(4096);
   });
+
+  test("encoding errors name the field and the bad value", () => {
+    const attrs = { origin: "IGP", asPath: [], nextHop: "192.0.2.1" };
+    const msg = (a: object): DecodedMessage => ({ type: "UPDATE", withdrawn: [], nlri: ["192.0.2.0/24"], attributes: { ...attrs, ...a } });
+    expect(() => encodeMessage(msg({ extendedCommunities: ["0002fde800000064", "0102c0"] }))).toThrow('extendedCommunities: "0102c0" is not 8 bytes');
+    expect(() => encodeMessage(msg({ extendedCommunities: ["0002fde80000006z"] }))).toThrow(/extendedCommunities: not a hex string/);
+    expect(() => encodeMessage(msg({ communities: ["65001:70000"] }))).toThrow(/community 65001:70000/);
+  });
 });
 
 describe("streams", () => {
