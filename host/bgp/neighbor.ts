@@ -98,7 +98,7 @@ class Connection {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.holdTimer = undefined;
     if (!this.holdSeconds || this.closed) return;
-    // Reading is paused while our writes back up (backpressure): silence then is ours, not the peer's.
+    // Reading may be paused while our writes back up (backpressure): silence then is ours, not the peer's.
     if (this.congested) this.lastRecv = Date.now();
     const left = this.lastRecv + this.holdSeconds * 1000 - Date.now();
     if (left <= 0) {
@@ -535,7 +535,13 @@ export class Neighbor {
       if (!c.write(chunk)) {
         c.congested = true;
         c.socket.pause();
+        // Two speakers both waiting for the other to read would wait forever: reading resumes
+        // after a while even without a drain (export stays paused; the core holds the changes).
+        const unstick = setTimeout(() => {
+          if (!c.closed && c.congested) c.socket.resume();
+        }, 1000);
         c.socket.once("drain", () => {
+          clearTimeout(unstick);
           c.congested = false;
           if (!c.closed) c.socket.resume();
           this.ctx.scheduleFlush();

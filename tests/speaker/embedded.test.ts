@@ -61,4 +61,19 @@ describe("embedded Speaker", () => {
     expect(eb[1]).toBe(`${a.address} down: received NOTIFICATION 6/3 (Cease: Peer De-configured)`);
     expect(ea[1]).toStartWith(`${b.address} down: neighbor removed (peer de-configured) (sent NOTIFICATION 6/3)`);
   });
+
+  test("full tables both ways at once (backpressure on both sockets): everything arrives", async () => {
+    const N = 200_000;
+    const a = await embedded(65111, "192.0.2.21", []);
+    const b = await embedded(65112, "192.0.2.22", []);
+    for (let i = 0; i < N; i++) {
+      a.s.originate({ prefix: `${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`, nextHop: "self", communities: [] });
+      b.s.originate({ prefix: `${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`, nextHop: "self", communities: [] });
+    }
+    a.s.addNeighbor(neighborFromJson({ address: b.address, asn: 65112, port: b.port }));
+    b.s.addNeighbor(neighborFromJson({ address: a.address, asn: 65111, port: a.port, passive: true }));
+    await waitFor("both full tables", () => (a.s.rib.stats().ipv4Prefixes === 2 * N && b.s.rib.stats().ipv4Prefixes === 2 * N) || undefined, 60_000);
+    expect(b.s.rib.peerCounters(b.s.neighbors.get(a.address)!.idx).received).toBe(N);
+    expect(a.s.rib.peerCounters(a.s.neighbors.get(b.address)!.idx).received).toBe(N);
+  });
 });
