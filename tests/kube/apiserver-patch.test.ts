@@ -60,6 +60,9 @@ describe("merge patch and JSON patch", () => {
     expect(doc.a).toEqual([1, 2]);
     expect(() => jsonPatch(doc, [{ op: "remove", path: "/nope" }])).toThrow();
     expect(() => jsonPatch(doc, [{ op: "replace", path: "/a/5", value: 1 }])).toThrow();
+    // "test" compares structurally: member order does not matter (RFC 6902 4.6), values do.
+    expect(jsonPatch({ o: { a: 1, b: 2 } }, [{ op: "test", path: "/o", value: { b: 2, a: 1 } }])).toEqual({ o: { a: 1, b: 2 } });
+    expect(() => jsonPatch({ o: { a: 1 } }, [{ op: "test", path: "/o", value: { a: 2 } }])).toThrow(/testing value \/o failed/);
   });
 });
 

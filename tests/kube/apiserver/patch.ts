@@ -1,5 +1,6 @@
 // PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and strategic merge patch
 // (smp.ts, for built-in kinds only: custom resources answer 415 as the real server does).
+import { deepEqual } from "./equal.ts";
 import { ApiError, badRequest, unsupportedMediaType } from "./errors.ts";
 import { strategicMergePatch } from "./smp.ts";
 
@@ -33,10 +34,6 @@ function invalidPatch(message: string): ApiError {
 
 function clone<T>(v: T): T {
   return v === undefined ? v : structuredClone(v);
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Resolves the parent container of a pointer; the document has been copied on the path. */
