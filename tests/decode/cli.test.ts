@@ -110,6 +110,10 @@ describe("raw message streams", () => {
     writeFileSync(file, rawStream("gobgp-bird.pcap", "127.0.0.1:179 -> 127.0.0.2:"));
     const r = sart("bun", ["--file", file]);
     const got = JSON.parse(r.stdout) as Msg[];
+    // Every message is still there, but the path identifiers are read as prefix bytes: errors, exit 1.
+    expect(got.map((m) => m.type)).toEqual(decodeFixture("gobgp-bird.pcap").messages.filter((m) => (m.flow as string).startsWith("127.0.0.1:179 -> 127.0.0.2:")).map((m) => m.type));
+    expect(got.some((m) => m.error)).toBe(true);
+    expect(r.status).toBe(1);
     expect(got.some((m) => (m.nlri ?? []).includes("192.0.2.0/24") && !m.pathIds)).toBe(false);
   });
 
