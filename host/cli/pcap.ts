@@ -29,7 +29,7 @@ export type CaptureFormat = "pcap" | "pcapng";
 /** Recognises a capture file by its magic number; undefined for anything else (e.g. a raw BGP stream). */
 export function captureFormat(bytes: Uint8Array): CaptureFormat | undefined {
   if (bytes.length < 4) return undefined;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dv = view(bytes);
   const be = dv.getUint32(0, false);
   const le = dv.getUint32(0, true);
   if (be === PCAPNG_SHB) return "pcapng";
