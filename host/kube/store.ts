@@ -37,6 +37,8 @@
 //   informers; `loadKubeConfig()` (./kubeconfig.ts) finds the API server.
 // - `new LeaderElector({ store, lease, identity, ... })` (./leader.ts).
 
+import type { CustomKind } from "./types.ts";
+
 export interface OwnerReference {
   apiVersion: string;
   kind: string;
@@ -69,16 +71,9 @@ export interface KubeObject<Spec = unknown, Status = unknown> {
   status?: Status;
 }
 
-/** Every kind the store serves: our CRDs plus the core kinds the controller and agent read or write. */
+/** Every kind the store serves: our CRDs (CustomKind, ./types.ts) plus the core kinds the controller and agent read or write. */
 export type Kind =
-  | "AddressPool"
-  | "AddressBlock"
-  | "BlockRequest"
-  | "ClusterBGP"
-  | "NodeBGP"
-  | "BGPPeer"
-  | "BGPPeerTemplate"
-  | "BGPAdvertisement"
+  | CustomKind
   | "Service"
   | "Node"
   | "Pod"
