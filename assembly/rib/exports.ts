@@ -138,13 +138,19 @@ export function ribPeerUp(peer: u32, flags: u32, maxMsg: u32): u32 {
 export function ribPeerDown(peer: u32, keepStale: u32): void {
   if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
   const p = peerAt(peer);
-  if (keepStale) markStale(peer);
+  if (keepStale) markStale(peer, 3);
   else flushAdjRibIn(peer);
   clearAdjRibOut(p);
   p.up = false;
   p.errored = false;
   p.paused = false;
   p.tail.len = 0;
+}
+
+/** Enhanced route refresh (RFC 7313), BoRR from the peer: its paths of famMask (1 IPv4, 2 IPv6) turn stale; EoRR sweeps them. */
+export function ribPeerMarkStale(peer: u32, famMask: u32): void {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return;
+  markStale(peer, famMask);
 }
 
 /** Removes the peer's stale paths (famMask 1 IPv4, 2 IPv6, 3 both); returns how many. */

@@ -126,14 +126,20 @@ export function flushAdjRibIn(peerIdx: u32): void {
   }
 }
 
-/** Graceful restart (RFC 4724 helper): the peer's paths stay in use, marked stale. */
-export function markStale(peerIdx: u32): void {
+/**
+ * The peer's paths of the families in famMask (1 IPv4, 2 IPv6) stay in use, marked
+ * stale until re-announced or swept: graceful restart (RFC 4724 helper) and
+ * enhanced route refresh (RFC 7313 BoRR).
+ */
+export function markStale(peerIdx: u32, famMask: u32): void {
   if (!peerAt(peerIdx).received) return;
   const n = paths.count;
   for (let p: u32 = 1; p < n; p++) {
     const r = pathRec(p);
     const f = load<u16>(r + T_FLAGS);
-    if ((f & TF_LIVE) && <u32>load<u16>(r + T_PEER) == peerIdx) store<u16>(r + T_FLAGS, f | TF_STALE);
+    if (!(f & TF_LIVE) || <u32>load<u16>(r + T_PEER) != peerIdx) continue;
+    if (!((1 << (load<u32>(r + T_PREFIX) >>> 31)) & famMask)) continue;
+    store<u16>(r + T_FLAGS, f | TF_STALE);
   }
 }
 

@@ -138,6 +138,8 @@ export class Neighbor {
   private staleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Enhanced route refresh: EoRR to send once the re-advertisement is out. */
   private pendingEoRR: Family[] = [];
+  /** Enhanced route refresh from the peer (RFC 7313): families between its BoRR and EoRR, and the timers that sweep them when no EoRR comes. */
+  private refreshing = new Map<Family, ReturnType<typeof setTimeout>>();
   readonly messagesIn = zeroCounts();
   readonly messagesOut = zeroCounts();
   establishedTransitions = 0;
@@ -195,6 +197,7 @@ export class Neighbor {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.staleTimer) clearTimeout(this.staleTimer);
+    this.endPeerRefreshes();
     const closing = [...this.conns].map((c) => this.closeGracefully(c, subcode, reason));
     await Promise.all(closing);
   }
@@ -464,13 +467,28 @@ export class Neighbor {
     this.ctx.scheduleFlush();
   }
 
-  /** Core events of an Established session. */
+  /**
+   * Core events of an Established session. The UPDATEs behind a BoRR must be
+   * applied after it marked the paths stale: when the core pauses at a
+   * ROUTE-REFRESH, its event ends the batch and reading resumes here. (The core
+   * does not pause there yet: a BoRR in the same read as UPDATEs behind it
+   * marks those stale too, and they go at EoRR.)
+   */
   private onEvents(c: Connection, events: FeedEvent[]): void {
+    for (let batch = events; batch.length && this.onEventBatch(c, batch); ) {
+      const last = batch[batch.length - 1];
+      if (c.closed || last.kind !== "message" || last.type !== MSG_ROUTE_REFRESH) return;
+      batch = this.ctx.rib.resume(this.idx);
+    }
+  }
+
+  /** Handles one batch of core events; false when the session failed or ended. */
+  private onEventBatch(c: Connection, events: FeedEvent[]): boolean {
     for (const e of events) {
-      if (c.closed) return;
+      if (c.closed) return false;
       if (e.kind === "notification") {
         this.fail(c, e.code, e.subcode, `error in received message (${e.code}/${e.subcode})`, e.data);
-        return;
+        return false;
       }
       if (e.kind === "end-of-rib") {
         const fam = familyOf(e.afi, e.safi);
@@ -481,14 +499,44 @@ export class Neighbor {
         continue;
       }
       this.messagesIn[MESSAGE_NAMES[e.type] ?? "unknown"]++;
-      if (e.type === MSG_NOTIFICATION) return this.receivedNotification(c, e.bytes);
+      if (e.type === MSG_NOTIFICATION) {
+        this.receivedNotification(c, e.bytes);
+        return false;
+      }
       if (e.type === MSG_KEEPALIVE) continue;
       if (e.type === MSG_ROUTE_REFRESH) {
         this.onRouteRefresh(c, e.bytes);
         continue;
       }
-      return this.fail(c, 5, 3, `${MESSAGE_NAMES[e.type] ?? `type ${e.type}`} in Established`);
+      this.fail(c, 5, 3, `${MESSAGE_NAMES[e.type] ?? `type ${e.type}`} in Established`);
+      return false;
     }
+    return true;
+  }
+
+  /** BoRR (RFC 7313 4): the peer re-sends the family; what it does not re-send by EoRR (or within staleTimeout) goes. */
+  private onBoRR(fam: Family): void {
+    const t = this.refreshing.get(fam);
+    if (t) clearTimeout(t);
+    this.refreshing.set(fam, setTimeout(() => this.onEoRR(fam), this.timings.staleTimeout * 1000));
+    this.ctx.rib.markStale(this.idx, [fam]);
+  }
+
+  /** EoRR (or its timer): the family's paths not re-sent since BoRR are purged; an EoRR without BoRR is ignored. */
+  private onEoRR(fam: Family): void {
+    const t = this.refreshing.get(fam);
+    if (!t) return;
+    clearTimeout(t);
+    this.refreshing.delete(fam);
+    const n = this.ctx.rib.sweepStale(this.idx, [fam]);
+    if (n) this.ctx.log(`neighbor ${this.config.address}: ${n} paths not re-sent in its route refresh removed (${fam})`);
+    this.ctx.scheduleFlush();
+  }
+
+  /** Session down: refreshes in progress end without a sweep (peerDown dealt with the paths). */
+  private endPeerRefreshes(): void {
+    for (const t of this.refreshing.values()) clearTimeout(t);
+    this.refreshing.clear();
   }
 
   private onRouteRefresh(c: Connection, b: Uint8Array): void {
@@ -497,7 +545,9 @@ export class Neighbor {
     const fam = familyOf(afi, b[22]);
     const n = c.negotiated!;
     if (!fam || !n.families.includes(fam)) return; // RFC 2918 4: ignore unconfigured families
-    if (subtype !== 0) return; // BoRR / EoRR from the peer: its re-advertisement replaces routes as they come
+    if (subtype === 1 && n.enhancedRouteRefresh) return this.onBoRR(fam);
+    if (subtype === 2 && n.enhancedRouteRefresh) return this.onEoRR(fam);
+    if (subtype !== 0) return; // RFC 7313 5: unknown subtypes (and BoRR/EoRR without the capability) are ignored
     if (n.enhancedRouteRefresh) {
       for (const f of n.families) this.send(c, routeRefresh(...FAMILY_CODES[f], 1), "route_refresh");
       this.pendingEoRR = [...n.families];
@@ -587,6 +637,7 @@ export class Neighbor {
     setTimeout(() => c.socket.destroy(), 500).unref?.();
     if (this.session === c) {
       this.session = undefined;
+      this.endPeerRefreshes();
       const gr = c.negotiated?.gracefulRestart;
       const keep = !notified && !this.stopped && gr;
       const grFamilies = keep ? gr!.families.map((f) => f.family).filter((f) => c.negotiated!.families.includes(f)) : [];

@@ -208,6 +208,12 @@ export class Rib {
     this.x.ribPeerDown(idx, opts.keepStale ? 1 : 0);
   }
 
+  /** Marks the peer's paths of these families stale (BoRR, RFC 7313): re-announced ones turn fresh, sweepStale drops the rest. */
+  markStale(idx: number, families: Family[]): void {
+    const mask = families.reduce((m, f) => m | (1 << familyOf(f)), 0);
+    this.x.ribPeerMarkStale(idx, mask);
+  }
+
   /** Drops the peer's paths still stale (after its End-of-RIB, or when the restart timer expires); returns how many. */
   sweepStale(idx: number, families: Family[] = ["ipv4-unicast", "ipv6-unicast"]): number {
     const mask = families.reduce((m, f) => m | (1 << familyOf(f)), 0);
