@@ -13,9 +13,12 @@ import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings
 
 export interface SpeakerOptions {
   timings?: Partial<Timings>;
-  /** This start is a graceful restart (RFC 4724): R and F bits in our OPENs, kernel routes kept until the peers' End-of-RIB. */
+  /**
+   * This start is a graceful restart (RFC 4724): R and F bits in our OPENs; export to
+   * peers doing graceful restart and FIB changes wait (kernel routes kept) until the peers' End-of-RIB.
+   */
   restarting?: boolean;
-  /** Our restart time advertised in the graceful restart capability (seconds). */
+  /** Our restart time advertised in the graceful restart capability (seconds); also bounds the wait for End-of-RIB. */
   restartTime?: number;
   /** Run `ip` for the FIB in this network namespace. */
   fibNetns?: string;
@@ -177,9 +180,10 @@ export class Speaker implements SpeakerContext {
 
   private flush(): void {
     for (const nb of this.neighbors.values()) {
-      if (nb.state === "Established") this.exportBytes += nb.exportPending();
+      if (nb.state === "Established" && !this.exportDeferred(nb)) this.exportBytes += nb.exportPending();
     }
-    if (this.fib) this.drainToFib(this.fib);
+    // Restarting: the kernel keeps the old routes; finishRestart installs the new selection.
+    if (this.fib && !this.restartPending) this.drainToFib(this.fib);
   }
 
   private drainToFib(fib: FibWriter): void {
@@ -205,9 +209,23 @@ export class Speaker implements SpeakerContext {
 
   // ---- graceful restart (restarting speaker) ----
 
+  /**
+   * RFC 4724 4.1: while restarting, a peer doing graceful restart gets our routes
+   * only after every peer's End-of-RIB; one without it, or restarting itself
+   * (its R bit: it must not wait for us), is served at once.
+   */
+  private exportDeferred(nb: Neighbor): boolean {
+    const gr = nb.negotiated?.gracefulRestart;
+    return this.restartPending && !!gr && !gr.restarting;
+  }
+
   onEndOfRib(): void {
     if (!this.restartPending) return;
-    const waiting = [...this.neighbors.values()].filter((nb) => !(nb.negotiated?.families ?? nb.config.families).every((f) => nb.endOfRibReceived.has(f)));
+    // Peers up without graceful restart may never send End-of-RIB: they are not waited for.
+    const waiting = [...this.neighbors.values()].filter((nb) => {
+      if (nb.state === "Established" && !nb.negotiated!.gracefulRestart) return false;
+      return !(nb.negotiated?.families ?? nb.config.families).every((f) => nb.endOfRibReceived.has(f));
+    });
     if (!waiting.length) void this.finishRestart("End-of-RIB from every neighbor");
   }
 
@@ -217,6 +235,7 @@ export class Speaker implements SpeakerContext {
     this.restartPending = false;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.log(`graceful restart finished (${why})`);
+    this.scheduleFlush(); // the deferred exports
     if (!this.fib) return;
     // Everything the Loc-RIB holds now must be in the kernel before we judge what is stale.
     this.drainToFib(this.fib);
