@@ -234,9 +234,8 @@ export class LocalStore implements Store {
     requireStatusSubresource(kind, k);
     const cur = this.mustGet(kind, k);
     this.checkPreconditions(kind, k, cur, opts.resourceVersion, undefined);
-    const next = structuredClone(cur);
-    next.status = mergePatch(cur.status, status);
-    const result = this.replace(kind, cur, next, "status");
+    // replace() copies cur for the "status" part and takes only .status from here.
+    const result = this.replace(kind, cur, { ...cur, status: mergePatch(cur.status, status) }, "status");
     await this.persistUnlessEvent(kind);
     return structuredClone(result) as T;
   }
