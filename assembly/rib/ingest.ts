@@ -4,8 +4,10 @@
 //
 // Event record (16 bytes): u8 kind, u8 a, u8 b, u8 0, u32 ptr, u32 len, u32 0
 //   EV_MESSAGE: a = message type; ptr/len = the whole message in linear memory
-//     (valid until the next ribFeed). Processing pauses after an OPEN or a
-//     NOTIFICATION, and at any message before the peer is marked up: the rest
+//     (valid until the next ribFeed). Processing pauses after an OPEN, a
+//     NOTIFICATION or a ROUTE-REFRESH (an enhanced refresh's BoRR must mark
+//     routes stale before the UPDATEs behind it in the same read are applied),
+//     and at any message before the peer is marked up: the rest
 //     is kept and processed by the next ribFeed (len 0 resumes).
 //   EV_NOTIFY: a = code, b = subcode, ptr/len = data: send this NOTIFICATION
 //     and close; the peer's input is ignored until ribPeerDown.
@@ -107,7 +109,7 @@ function handle(peerIdx: u32, peer: Peer, p: usize, len: u32): void {
     return;
   }
   emit(EV_MESSAGE, type, 0, p, len);
-  if (type == 1 || type == 3 || !peer.up) peer.paused = true;
+  if (type == 1 || type == 3 || type == 5 || !peer.up) peer.paused = true;
 }
 
 /** Processes `len` bytes the host wrote at `input.ptr` (0: resume saved bytes). Returns the number of events. */

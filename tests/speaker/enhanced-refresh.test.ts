@@ -2,7 +2,7 @@
 // BoRR, re-sends part of its routes, then EoRR; sart purges the rest and a
 // downstream peer sees them withdrawn.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { DecodedMessage } from "../../host/core/codec.ts";
+import { type DecodedMessage, encodeMessage } from "../../host/core/codec.ts";
 import { type SpeakerProc, cleanupTmp, loopbackAddress, ribEntry, speakerConfig, startSpeaker, waitEstablished, waitFor } from "./harness.ts";
 import { END_OF_RIB, RawPeer, type OpenOptions, announce, handshake } from "./raw-peer.ts";
 
@@ -76,4 +76,23 @@ test("BoRR marks the peer's routes stale, re-sent ones turn fresh, EoRR purges t
   expect(n.counters.messagesIn.route_refresh).toBe(2);
   expect(n.counters.received).toBe(1);
 
+});
+
+test("BoRR, re-sent routes and EoRR in one TCP read: the re-sent route survives, the rest is purged", async () => {
+  const up = await establishedPeer(65043, { asn: 65043, routerId: "192.0.2.93", enhancedRouteRefresh: true });
+  const C = "198.51.100.0/26";
+  const D = "198.51.100.64/26";
+  up.peer.sendMessage(announce([C], [65043], up.address));
+  up.peer.sendMessage(announce([D], [65043], up.address));
+  up.peer.sendMessage(END_OF_RIB);
+  await waitFor("C and D learned", async () => Boolean((await ribEntry(x, C)) && (await ribEntry(x, D))));
+
+  const burst = [
+    encodeMessage({ type: "ROUTE-REFRESH", afi: 1, safi: 1, subtype: 1 }),
+    encodeMessage(announce([C], [65043], up.address)),
+    encodeMessage({ type: "ROUTE-REFRESH", afi: 1, safi: 1, subtype: 2 }),
+  ];
+  up.peer.send(Uint8Array.from(burst.flatMap((m) => [...m])));
+  await waitFor("D purged at EoRR", async () => !(await ribEntry(x, D)));
+  expect((await ribEntry(x, C)).paths).toMatchObject([{ best: true, stale: false, peer: up.address }]);
 });
