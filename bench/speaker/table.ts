@@ -42,7 +42,7 @@ for (const k of keys) {
   const g = time(n, perUpdate, "gobgpd");
   const b = time(n, perUpdate, "bird");
   const rss = median(runs.map((r) => r.peakRssBytes)) / 1e6;
-  const ratio = (ref?: number) => (t !== undefined && ref !== undefined ? `${(t / ref).toFixed(2)}x` : "-");
+  const ratio = (ref?: number) => (t !== undefined && ref !== undefined ? `${Number((t / ref).toPrecision(2))}x` : "-");
   const failed = ok.length < runs.length ? ` (${runs.find((r) => r.error)?.error?.split("\n")[0]})` : "";
   out.push(
     `| ${fmt(n)} | ${perUpdate} | ${device} | ${ok.length}/${runs.length}${failed} | ${t !== undefined ? fmt(t, 2) : "-"} | ${t !== undefined ? fmt(n / t) : "-"} | ${fmt(rss)} | ${ratio(g)} | ${ratio(b)} |`,
