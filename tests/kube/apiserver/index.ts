@@ -2,7 +2,7 @@
 // and benchmarks driven through the real @kubernetes/client-node and kubectl. See README.md.
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { REPO_CRD_DIR, startupCrds } from "./crds.ts";
+import { REPO_CRD_DIR, readCrdFiles } from "./crds.ts";
 import { ApiHandler, type HttpStats } from "./http.ts";
 import { ObjectStore, type CustomResourceValidator } from "./store.ts";
 import { defaultTransport, listen, type TransportKind } from "./transport.ts";
@@ -10,15 +10,14 @@ import { loadProjectValidator } from "./validation.ts";
 
 export { ApiError } from "./errors.ts";
 export { ObjectStore, type CustomResourceValidator } from "./store.ts";
-export { SART_GROUP, SART_KINDS, SART_VERSION } from "./crds.ts";
 
 export interface ApiServerOptions {
   /** Listen address (default 127.0.0.1) and port (default 0: any free port). */
   host?: string;
   port?: number;
   /**
-   * CRDs installed at start: "sart" (default) = the repository's crds/*.yaml plus a minimal
-   * schema-less CRD for each sart kind they do not define; "none" = no CRDs; or directories to read.
+   * CRDs installed at start: "sart" (default) = the repository's crds/*.yaml; "none" = no CRDs;
+   * or directories to read.
    */
   crds?: "sart" | "none" | string[];
   /** Namespaces that exist at start (default: default, kube-system, kube-public, kube-node-lease). */
@@ -27,7 +26,7 @@ export interface ApiServerOptions {
   historyLimit?: number;
   /** Interval of BOOKMARK events to watchers that allow them (default 5000 ms; the real server uses about a minute). */
   bookmarkIntervalMs?: number;
-  /** Custom resource validation: "auto" (default) uses host/kube/schema when it exists; "none"; or a function. */
+  /** Custom resource validation: "auto" (default) uses host/kube/schema's admit(); "none"; or a function. */
   validator?: "auto" | "none" | CustomResourceValidator;
   /**
    * Service node port range, like kube-apiserver's --service-node-port-range (default "30000-32767":
@@ -74,7 +73,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   }
   const crdType = store.resolve("apiextensions.k8s.io/v1", "customresourcedefinitions")!;
   const crdMode = opts.crds ?? "sart";
-  const crds = crdMode === "none" ? [] : crdMode === "sart" ? startupCrds([REPO_CRD_DIR], true) : startupCrds(crdMode, false);
+  const crds = crdMode === "none" ? [] : (crdMode === "sart" ? [REPO_CRD_DIR] : crdMode).flatMap(readCrdFiles);
   for (const crd of crds) {
     try {
       await store.create(crdType, "", crd);
