@@ -3,18 +3,7 @@
 // lowest-free on nearly full /8s where the summary levels do all the work.
 import { describe, expect, test } from "bun:test";
 import { BlockAllocator, BlockIndexAllocator } from "../../host/core/ipam.ts";
-
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { mulberry32 as rng } from "../codec/bytes.ts";
 
 /** The operations both allocators share, on offsets / indexes. */
 interface Offsets {
