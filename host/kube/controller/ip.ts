@@ -1,5 +1,6 @@
 // Address and CIDR arithmetic for the controller (control-plane rates: bigint is fine here;
 // per-address bitmaps live in the wasm core).
+import { ipv4 } from "../../core/codec-text.ts";
 
 export type Family = 4 | 6;
 
@@ -72,12 +73,13 @@ export function parseIp(s: string): Ip | undefined {
   return v === undefined ? undefined : { family: 4, value: v };
 }
 
-/** Canonical text (RFC 5952 for IPv6), so names and comparisons never depend on how a user wrote an address. */
+/**
+ * Canonical text (RFC 5952 for IPv6), so names and comparisons never depend on how a user wrote
+ * an address. IPv6 is not codec-text's ipv6(): that prints IPv4-mapped addresses as
+ * ::ffff:a.b.c.d, this in hex (::ffff:c000:201), as tests/kube/controller-logic expects.
+ */
 export function formatIp(ip: Ip): string {
-  if (ip.family === 4) {
-    const v = Number(ip.value);
-    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-  }
+  if (ip.family === 4) return ipv4(Number(ip.value));
   const g: number[] = [];
   for (let i = 7; i >= 0; i--) g.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
   // Longest run of zero groups (length >= 2) becomes "::".
