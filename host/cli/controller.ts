@@ -83,26 +83,9 @@ async function openStore(o: Options): Promise<{ store: Store; namespace: string;
   const { loadKubeConfig } = await import("../kube/kubeconfig.ts");
   const { KubeStore } = await import("../kube/kube-store.ts");
   const loaded = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-  reuseConnections(loaded.kc);
+  // KubeStore keeps connections alive itself (one keep-alive agent per option set).
   const store = new KubeStore(loaded.kc, { component: "sart-controller", host: process.env.NODE_NAME });
   return { store, namespace: loaded.namespace, close: async () => store.close() };
-}
-
-/**
- * client-node 1.4 builds a new http(s).Agent for every request, so every request opens a new
- * connection (and, against a real API server, a new TLS handshake): under Node that costs
- * more CPU than the request itself. One keep-alive agent per distinct option set instead.
- */
-function reuseConnections(kc: object): void {
-  const target = kc as { createAgent: (cluster: { server?: string; proxyUrl?: string } | null, opts: object) => unknown };
-  const create = target.createAgent.bind(kc);
-  const agents = new Map<string, unknown>();
-  target.createAgent = (cluster, opts) => {
-    const key = JSON.stringify([cluster?.server, cluster?.proxyUrl, opts]);
-    let agent = agents.get(key);
-    if (!agent) agents.set(key, (agent = create(cluster, { ...opts, keepAlive: true })));
-    return agent;
-  };
 }
 
 export async function run(args: string[]): Promise<number> {
