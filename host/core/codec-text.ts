@@ -28,11 +28,15 @@ export function parseIpv4(s: string, what: string): number {
   return a >>> 0;
 }
 
-/** RFC 5952: lowercase, no leading zeros, the longest run (>= 2) of zero groups as "::", IPv4-mapped as ::ffff:a.b.c.d. */
-export function ipv6(words: ArrayLike<number>): string {
+/**
+ * RFC 5952: lowercase, no leading zeros, the longest run (>= 2) of zero groups as "::";
+ * IPv4-mapped as ::ffff:a.b.c.d unless `dottedMapped` is false (then in hex, ::ffff:c000:201,
+ * as IPAM and the controller print every address of a block the same way).
+ */
+export function ipv6(words: ArrayLike<number>, dottedMapped = true): string {
   const g: number[] = [];
   for (let i = 0; i < 4; i++) g.push(words[i] >>> 16, words[i] & 0xffff);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+  if (dottedMapped && g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${ipv4(words[3] >>> 0)}`;
   }
   let bestStart = -1;

@@ -8,7 +8,7 @@
 // a block has at most 2^24 addresses and is aligned, so address = base | offset.
 import { nodeCore } from "./node.ts";
 import type { Core } from "./wasm.ts";
-import { ipv4 } from "./codec-text.ts";
+import { ipv4, ipv6 } from "./codec-text.ts";
 
 /** Largest block the core allocates from: an IPv4 /8 or an IPv6 /104. */
 export const MAX_BLOCK_BITS = 24;
@@ -103,35 +103,8 @@ export function parseAddress(s: string): { family: Family; words: [number, numbe
   return v4 === undefined ? undefined : { family: 4, words: [0, 0, 0, v4] };
 }
 
-/**
- * RFC 5952 text: lowercase, the longest run (>= 2) of zero groups as "::". Not codec-text's
- * ipv6(): that one prints IPv4-mapped addresses as ::ffff:a.b.c.d, this one in hex
- * (::ffff:c000:201), which normalizeAddress's callers and tests expect.
- */
-function formatIPv6(w0: number, w1: number, w2: number, w3: number): string {
-  const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(":");
-  if (bestAt < 0) return hex(0, 8);
-  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
-}
-
 function formatWords(family: Family, w: readonly number[]): string {
-  return family === 4 ? ipv4(w[3]!) : formatIPv6(w[0]!, w[1]!, w[2]!, w[3]!);
+  return family === 4 ? ipv4(w[3]!) : ipv6(w, false);
 }
 
 /** The canonical text of an address (IPv6 compressed, lowercase); throws on bad input. */
@@ -368,7 +341,7 @@ export class BlockAllocator {
     const w = this.net.words;
     return this.family === 4
       ? ipv4((w[3] | offset) >>> 0)
-      : formatIPv6(w[0], w[1], w[2], (w[3] | offset) >>> 0);
+      : ipv6([w[0], w[1], w[2], (w[3] | offset) >>> 0], false);
   }
 
   /** The offset of `addr` in this block; throws naming both when it is outside. */

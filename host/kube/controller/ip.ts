@@ -1,6 +1,6 @@
 // Address and CIDR arithmetic for the controller (control-plane rates: bigint is fine here;
 // per-address bitmaps live in the wasm core).
-import { ipv4 } from "../../core/codec-text.ts";
+import { ipv4, ipv6 } from "../../core/codec-text.ts";
 
 export type Family = 4 | 6;
 
@@ -74,33 +74,14 @@ export function parseIp(s: string): Ip | undefined {
 }
 
 /**
- * Canonical text (RFC 5952 for IPv6), so names and comparisons never depend on how a user wrote
- * an address. IPv6 is not codec-text's ipv6(): that prints IPv4-mapped addresses as
- * ::ffff:a.b.c.d, this in hex (::ffff:c000:201), as tests/kube/controller-logic expects.
+ * Canonical text (RFC 5952 for IPv6, IPv4-mapped in hex like IPAM's addresses), so names and
+ * comparisons never depend on how a user wrote an address.
  */
 export function formatIp(ip: Ip): string {
   if (ip.family === 4) return ipv4(Number(ip.value));
-  const g: number[] = [];
-  for (let i = 7; i >= 0; i--) g.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
-  // Longest run of zero groups (length >= 2) becomes "::".
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  const words: number[] = [];
+  for (let i = 3; i >= 0; i--) words.push(Number((ip.value >> BigInt(i * 32)) & 0xffffffffn));
+  return ipv6(words, false);
 }
 
 /** The canonical form of an address string, or undefined when it is not an address. */
