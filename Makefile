@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host inspector test bench demo clean
+.PHONY: build wasm host inspector deps test bench demo clean
 
 build: wasm host build/bin/sart build/bin/sart-cni
 
@@ -44,13 +44,17 @@ inspector: build/inspector/main.js
 build/inspector/main.js: build/sart.wasm $(HOST_SRC) host/inspector/index.html scripts/build-inspector.ts | $(ASC)
 	$(BUN) scripts/build-inspector.ts build/inspector
 
-test: build
+# Debian packages for the demo and the tests (installed when missing and run as root).
+deps:
+	@bash scripts/install-deps.sh
+
+test: build deps
 	$(BUN) test --timeout $(TEST_TIMEOUT) tests/
 
 bench: build
 	bash bench/run.sh
 
-demo: build
+demo: build deps
 	bash scripts/demo.sh
 
 clean:

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the demo and the tests use, when missing: real BGP peers
+# (gobgpd, bird2, exabgp), capture and dissection (tcpdump, tshark), netns plumbing
+# (iproute2), reference CNI plugins, and Chromium for the inspector's browser test
+# (driven by playwright-core). Run by `make test`, `make demo` and .ci/run.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(gobgpd bird2 exabgp tshark tcpdump iproute2 containernetworking-plugins procps chromium)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "sart: missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "sart: installing ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
