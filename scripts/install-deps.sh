@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the tests use, when missing: real BGP peers
 # (gobgpd, bird2, exabgp), capture and dissection (tcpdump, tshark), netns plumbing
-# (iproute2), reference CNI plugins, and Chromium for the inspector's browser test
+# (iproute2), FRR routers for the agent lab, reference CNI plugins, podman + busybox-static
+# (a real CNI runtime on a local rootfs), buildah (make image), and Chromium for the inspector's browser test
 # (driven by playwright-core). Run by `make test`, `make demo` and .ci/run.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(gobgpd bird2 exabgp tshark tcpdump iproute2 containernetworking-plugins procps chromium)
+packages=(gobgpd bird2 exabgp frr tshark tcpdump iproute2 containernetworking-plugins procps chromium podman busybox-static buildah)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0
