@@ -1,3 +1,51 @@
-// Placeholder until the CNI plugin lands.
-process.stderr.write("sart-cni: not implemented yet\n");
-process.exitCode = 1;
+// sart-cni: the CNI plugin the container runtime runs. A thin client: it checks the
+// environment and the network config, forwards the call to the sart agent over its unix
+// socket, prints the agent's answer (or the spec's error JSON) and exits. It never waits
+// past the config's `timeout`. VERSION is answered here, without the agent.
+// Start-up cost is paid per pod: import nothing but node:fs, node:net and ./protocol.ts.
+import { readFileSync } from "node:fs";
+import { callAgent } from "./call.ts";
+import { CniError, Code, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
+
+const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1];
+
+function fail(version: string, e: unknown): void {
+  const err = e instanceof CniError ? e : new CniError(Code.Internal, (e as Error)?.message ?? String(e));
+  process.stdout.write(`${errorJson(version, err.body())}\n`);
+  process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  let version: string = LATEST;
+  try {
+    let stdin: string;
+    try {
+      stdin = readFileSync(0, "utf8");
+    } catch (e) {
+      throw new CniError(Code.IoFailure, `reading the network config from stdin: ${(e as Error).message}`);
+    }
+    let asked: unknown;
+    try {
+      asked = JSON.parse(stdin).cniVersion;
+    } catch {}
+    // Errors carry the config's version when it is one we speak.
+    if ((SUPPORTED_VERSIONS as readonly string[]).includes(asked as string)) version = asked as string;
+    const env = readEnv(process.env);
+    if (env.command === "VERSION") {
+      process.stdout.write(`${JSON.stringify({ cniVersion: typeof asked === "string" ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`);
+      return;
+    }
+    const { config, transport } = readTransport(stdin, env.command);
+    const answer = await callAgent(transport.socket, { env, config, deadline: Date.now() + transport.timeoutMs }, transport.timeoutMs, env.command);
+    if ("error" in answer) {
+      process.stdout.write(`${errorJson(version, answer.error)}\n`);
+      process.exitCode = 1;
+    } else if (answer.result) {
+      process.stdout.write(`${JSON.stringify(answer.result)}\n`);
+    }
+  } catch (e) {
+    fail(version, e);
+  }
+}
+
+await main();

@@ -81,7 +81,7 @@ export async function warn(ctx: Ctx, about: KubeObject, reason: string, message:
  * On a conflict, re-reads and tries again. Returns the written object (undefined: gone).
  */
 export async function setFinalizer<T extends KubeObject>(
-  ctx: Ctx,
+  ctx: Pick<Ctx, "store">,
   kind: Kind,
   obj: T,
   finalizer: string,

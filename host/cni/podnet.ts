@@ -1,0 +1,233 @@
+// A pod's network, as the original sart built it (SART-COMPAT): a veth pair, host side
+// `veth` + 8 hex characters derived from the container ID and interface name, the pod's
+// /32 and /128 on the container side with a scope-link route to the node's address and a
+// default route via it (IPv6: via fe80::1 on the host side), and the pod's host routes in
+// one dedicated table that one `ip rule` per family consults before main. Two `ip -batch`
+// runs per ADD (one in the node's namespace, one in the pod's), one `ip link del` per DEL:
+// deleting the host end removes the pair, its addresses and every route through it.
+// The host veth's alias `SART:pool:containerID:ifname` lets the kernel say who holds what.
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { CniError, Code } from "./protocol.ts";
+
+/** Our rtnetlink protocol id (the FIB writer's too, in another table). */
+export const POD_ROUTE_PROTO = 196;
+/** The host veth's MAC: the same on every pod link (each is its own segment), so it needs no lookup. */
+export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
+/** The pods' IPv6 gateway: a link-local address on every host veth. */
+export const IPV6_GATEWAY = "fe80::1";
+/** The IPv4 gateway when the node has no IPv4 address to give (a link-local one, as Calico does). */
+export const FALLBACK_IPV4_GATEWAY = "169.254.1.1";
+const ALIAS_PREFIX = "SART";
+const ALIAS_MAX = 255;
+
+export interface PodNetOptions {
+  /** Kernel table for the per-pod host routes. */
+  table: number;
+  /** Priority of the `ip rule` that sends lookups to the table. */
+  rulePriority: number;
+  hostAddresses: { ipv4?: string; ipv6?: string };
+}
+
+export interface PodLink {
+  veth: string;
+  containerId: string;
+  ifname: string;
+  /** CNI_NETNS: any path to a network namespace file. */
+  netns: string;
+  pools: string[];
+  addresses: string[];
+  mtu: number;
+}
+
+/** What recovery finds on the host: our veths and the pod addresses routed through them. */
+export interface HostVeth {
+  veth: string;
+  containerId: string;
+  ifname: string;
+  pools: string[];
+  addresses: string[];
+}
+
+export function vethName(containerId: string, ifname: string): string {
+  return `veth${createHash("sha256").update(`${containerId}/${ifname}`).digest("hex").slice(0, 8)}`;
+}
+
+export function vethAlias(pools: string[], containerId: string, ifname: string): string {
+  const alias = `${ALIAS_PREFIX}:${pools.join(",")}:${containerId}:${ifname}`;
+  // The pool is a hint (the address says its pool); drop it rather than exceed IFALIASZ.
+  return alias.length <= ALIAS_MAX ? alias : `${ALIAS_PREFIX}::${containerId}:${ifname}`;
+}
+
+export function parseAlias(alias: string | undefined): { pools: string[]; containerId: string; ifname: string } | undefined {
+  const cols = alias?.split(":");
+  if (!cols || cols.length !== 4 || cols[0] !== ALIAS_PREFIX || !cols[2] || !cols[3]) return undefined;
+  return { pools: cols[1] ? cols[1].split(",") : [], containerId: cols[2], ifname: cols[3] };
+}
+
+/** The container side's MAC: 0a:58 and the IPv4 address (as Kubernetes' bridge plugins do), else hash bytes. */
+export function containerMac(addresses: string[], containerId: string): string {
+  const v4 = addresses.find((a) => !a.includes(":"));
+  const bytes = v4 ? v4.split(".").map(Number) : [...createHash("sha256").update(containerId).digest().subarray(0, 4)];
+  return ["0a", "58", ...bytes.map((b) => b.toString(16).padStart(2, "0"))].join(":");
+}
+
+export class PodNetwork {
+  readonly ipv4Gateway: string;
+
+  constructor(private readonly o: PodNetOptions) {
+    this.ipv4Gateway = o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY;
+  }
+
+  /** Forwarding on, and the rule per family that sends lookups to the pod table (once). */
+  async init(): Promise<void> {
+    writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
+    writeFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+    for (const family of ["-4", "-6"]) {
+      if (!(await this.ruleInstalled(family))) {
+        await ip([family, "rule", "add", "pref", String(this.o.rulePriority), "table", String(this.o.table)]);
+      }
+    }
+  }
+
+  /** Whether the rule of `family` (or both) is in place: STATUS reports limited connectivity without it. */
+  async ruleInstalled(family?: "-4" | "-6"): Promise<boolean> {
+    if (!family) return (await this.ruleInstalled("-4")) && (await this.ruleInstalled("-6"));
+    const rules = JSON.parse((await ip(["-j", family, "rule", "show", "pref", String(this.o.rulePriority)])).stdout || "[]") as { table?: string }[];
+    return rules.some((r) => r.table === String(this.o.table));
+  }
+
+  /** Builds the pod's network; on failure removes what it made and throws CniError 999 naming the step. */
+  async add(p: PodLink): Promise<{ containerMac: string }> {
+    const cmac = containerMac(p.addresses, p.containerId);
+    const v4 = p.addresses.filter((a) => !a.includes(":"));
+    const v6 = p.addresses.filter((a) => a.includes(":"));
+    const table = `table ${this.o.table} proto ${POD_ROUTE_PROTO}`;
+    const host = [
+      `link add ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} type veth peer name ${p.ifname} mtu ${p.mtu} address ${cmac} netns ${p.netns}`,
+      `link set ${p.veth} alias ${vethAlias(p.pools, p.containerId, p.ifname)} up`,
+      ...(v4.length ? [`addr add ${this.ipv4Gateway}/32 dev ${p.veth}`] : []),
+      ...(v6.length ? [`addr add ${IPV6_GATEWAY}/64 dev ${p.veth} nodad`] : []),
+      ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
+      ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
+    ];
+    const pod = [
+      `link set ${p.ifname} up`,
+      ...v4.flatMap((a) => [
+        `addr add ${a}/32 dev ${p.ifname}`,
+        `route add ${this.ipv4Gateway}/32 dev ${p.ifname} scope link`,
+        `route add 0.0.0.0/0 via ${this.ipv4Gateway} dev ${p.ifname}`,
+      ]),
+      ...v6.flatMap((a) => [`addr add ${a}/128 dev ${p.ifname} nodad`, `route add ::/0 via ${IPV6_GATEWAY} dev ${p.ifname}`]),
+    ];
+    try {
+      await ipBatch(host, undefined, `creating ${p.veth} for ${p.containerId}/${p.ifname}`);
+      await ipBatch(pod, p.netns, `configuring ${p.ifname} in ${p.netns}`);
+    } catch (e) {
+      await this.del(p.veth).catch(() => {});
+      throw e;
+    }
+    return { containerMac: cmac };
+  }
+
+  /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
+  async del(veth: string): Promise<void> {
+    const r = await ip(["link", "del", veth], true);
+    if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) {
+      throw new CniError(Code.Internal, `deleting ${veth}: ${r.stderr.trim()}`);
+    }
+  }
+
+  /** Throws CniError 104 naming the first thing that differs from what ADD made. */
+  async check(p: PodLink): Promise<void> {
+    const fail = (what: string) => {
+      throw new CniError(Code.CheckFailed, `${p.containerId}/${p.ifname}: ${what}`);
+    };
+    const links = JSON.parse((await ip(["-j", "link", "show", "dev", p.veth], true)).stdout || "[]") as { ifalias?: string; flags?: string[] }[];
+    if (!links.length) fail(`host veth ${p.veth} is missing`);
+    const alias = parseAlias(links[0]!.ifalias);
+    if (alias?.containerId !== p.containerId || alias.ifname !== p.ifname) fail(`host veth ${p.veth} belongs to ${links[0]!.ifalias ?? "nobody"}`);
+    if (!links[0]!.flags?.includes("UP")) fail(`host veth ${p.veth} is down`);
+    const routed = new Set((await this.podRoutes(["dev", p.veth])).map((r) => r.dst));
+    for (const a of p.addresses) if (!routed.has(a)) fail(`no route to ${a} through ${p.veth} in table ${this.o.table}`);
+    const inside = await ipIn(p.netns, ["-j", "addr", "show", "dev", p.ifname]);
+    if (inside.code !== 0) fail(`${p.ifname} in ${p.netns}: ${inside.stderr.trim()}`);
+    const addrs = new Set((JSON.parse(inside.stdout || "[]") as { addr_info?: { local: string }[] }[]).flatMap((l) => (l.addr_info ?? []).map((a) => a.local)));
+    for (const a of p.addresses) if (!addrs.has(a)) fail(`${p.ifname} in ${p.netns} lacks ${a}`);
+  }
+
+  /** Host routes in the pod table (both families), destinations without their /32 or /128; none when the table does not exist yet. */
+  private async podRoutes(filter: string[]): Promise<{ dst: string; dev?: string }[]> {
+    const out: { dst: string; dev?: string }[] = [];
+    for (const family of ["-4", "-6"]) {
+      const r = await ip(["-j", family, "route", "show", "table", String(this.o.table), ...filter], true);
+      if (r.code !== 0) {
+        if (/table does not exist/.test(r.stderr)) continue;
+        throw new CniError(Code.Internal, `listing table ${this.o.table}: ${r.stderr.trim()}`);
+      }
+      for (const route of JSON.parse(r.stdout || "[]") as { dst: string; dev?: string }[]) out.push({ dst: route.dst.replace(/\/(32|128)$/, ""), dev: route.dev });
+    }
+    return out;
+  }
+
+  /** Our veths on the host (by alias) with the pod addresses routed through each. */
+  async list(): Promise<HostVeth[]> {
+    const links = JSON.parse((await ip(["-j", "link", "show", "type", "veth"])).stdout || "[]") as { ifname: string; ifalias?: string }[];
+    const byDev = new Map<string, string[]>();
+    for (const r of await this.podRoutes([])) {
+      if (!r.dev) continue;
+      const list = byDev.get(r.dev) ?? [];
+      list.push(r.dst);
+      byDev.set(r.dev, list);
+    }
+    const out: HostVeth[] = [];
+    for (const l of links) {
+      const a = parseAlias(l.ifalias);
+      if (a) out.push({ veth: l.ifname, ...a, addresses: byDev.get(l.ifname) ?? [] });
+    }
+    return out;
+  }
+}
+
+interface IpResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ip ARGS` (stdin `input`); throws on failure unless `tolerate`. */
+function ip(args: string[], tolerate = false, input?: string, prefix: string[] = []): Promise<IpResult> {
+  const [cmd, ...rest] = [...prefix, "ip", ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, rest, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", (e) => reject(new CniError(Code.Internal, `running ${cmd}: ${e.message}`)));
+    child.on("close", (code) => {
+      const r = { code: code ?? -1, stdout, stderr };
+      if (r.code !== 0 && !tolerate) reject(new CniError(Code.Internal, `ip ${args.join(" ")}: ${stderr.trim() || `exit ${r.code}`}`));
+      else resolve(r);
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** `ip` inside the namespace at `netns`: `ip -n NAME` for /run/netns names, else through nsenter. */
+function ipIn(netns: string, args: string[], input?: string): Promise<IpResult> {
+  const named = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns);
+  return named ? ip(["-n", named[1]!, ...args], true, input) : ip(args, true, input, ["nsenter", `--net=${netns}`]);
+}
+
+/** One `ip -batch -` run (stops at the first failing line); throws CniError 999 with `what` and ip's message. */
+async function ipBatch(lines: string[], netns: string | undefined, what: string): Promise<void> {
+  const input = `${lines.join("\n")}\n`;
+  const r = netns ? await ipIn(netns, ["-batch", "-"], input) : await ip(["-batch", "-"], true, input);
+  if (r.code !== 0) {
+    const line = /Command failed -:(\d+)/.exec(r.stderr);
+    const failed = line ? ` (at "${lines[Number(line[1]) - 1]}")` : "";
+    throw new CniError(Code.Internal, `${what}: ${r.stderr.replace(/Command failed -:\d+/, "").trim()}${failed}`);
+  }
+}

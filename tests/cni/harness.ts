@@ -1,0 +1,246 @@
+// A node for CNI tests: a network namespace with an address, the CNI server in a child
+// process inside it (tests/cni/node-agent.ts: local store + controller + CniServer), and
+// helpers that call the real sart-cni binary as a runtime would (env + stdin), or the
+// agent's socket directly for many calls at once. Pods are network namespaces.
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { callAgent } from "../../host/cni/call.ts";
+import type { WireRequest, WireResponse } from "../../host/cni/protocol.ts";
+import { waitFor } from "../helpers/net.ts";
+import { Netns } from "../helpers/netns.ts";
+import { Daemon, removeDir, startDaemon, tempDir } from "../helpers/proc.ts";
+import { ROOT } from "../helpers/sart.ts";
+
+export const SART_CNI = join(ROOT, "build/bin/sart-cni");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+
+export interface Pool {
+  name: string;
+  cidr: string;
+  blockSize?: number;
+  autoAssign?: boolean;
+}
+
+export function poolManifest(p: Pool): Record<string, unknown> {
+  return {
+    apiVersion: "sart.terassyi.net/v1alpha2",
+    kind: "AddressPool",
+    metadata: { name: p.name },
+    spec: { cidr: p.cidr, type: "pod", allocType: "bit", ...(p.blockSize ? { blockSize: p.blockSize } : {}), autoAssign: p.autoAssign ?? false },
+  };
+}
+
+export interface NodeOptions {
+  pools: Pool[];
+  /** The node's address, put on lo (the pods' IPv4 gateway). */
+  ipv4?: string;
+  ipv6?: string;
+  releaseDelayMs?: number;
+  /** Prefix of the node namespace's name. */
+  name?: string;
+}
+
+export interface CniCall {
+  command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
+  containerId?: string;
+  netns?: string;
+  ifname?: string;
+  args?: string;
+  config: Record<string, unknown> | string;
+  env?: Record<string, string>;
+}
+
+export interface CniOutcome {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** The JSON on stdout, if any. */
+  json?: Record<string, unknown> & { code?: number; msg?: string; details?: string };
+}
+
+/** Runs the real sart-cni binary as a runtime does; bounded by `timeoutMs`. */
+export async function runCni(call: CniCall, timeoutMs = 30_000, runtime: "bun" | "node" = "bun"): Promise<CniOutcome> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    CNI_COMMAND: call.command,
+    CNI_PATH: "/usr/lib/cni",
+    ...(call.containerId ? { CNI_CONTAINERID: call.containerId } : {}),
+    ...(call.netns ? { CNI_NETNS: call.netns } : {}),
+    ...(call.ifname ? { CNI_IFNAME: call.ifname } : {}),
+    ...(call.args ? { CNI_ARGS: call.args } : {}),
+    ...(runtime === "node" ? { SART_RUNTIME: "node" } : {}),
+    ...call.env,
+  };
+  const stdin = typeof call.config === "string" ? call.config : JSON.stringify(call.config);
+  return runPlugin(SART_CNI, env, stdin, timeoutMs);
+}
+
+/** Runs a CNI plugin binary with `env` and `stdin`; resolves with its exit code and output. */
+export function runPlugin(bin: string, env: Record<string, string>, stdin: string, timeoutMs = 30_000): Promise<CniOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${bin} ${env.CNI_COMMAND} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      let json: CniOutcome["json"];
+      try {
+        json = stdout.trim() ? JSON.parse(stdout) : undefined;
+      } catch {}
+      resolve({ exitCode: code ?? -1, stdout, stderr, json });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+export class CniNode {
+  daemon?: Daemon;
+  private starts = 0;
+
+  private constructor(
+    readonly ns: Netns,
+    readonly dir: string,
+    readonly opts: NodeOptions,
+    readonly nodeName: string,
+  ) {}
+
+  static async create(opts: NodeOptions): Promise<CniNode> {
+    const ns = await Netns.create(opts.name ?? "cnin");
+    const dir = tempDir("cni-node");
+    const node = new CniNode(ns, dir, opts, ns.name);
+    mkdirSync(join(dir, "config"));
+    node.writePools(opts.pools);
+    if (opts.ipv4) await ns.ip("addr", "add", `${opts.ipv4}/32`, "dev", "lo");
+    if (opts.ipv6) await ns.ip("addr", "add", `${opts.ipv6}/128`, "dev", "lo");
+    await node.start();
+    return node;
+  }
+
+  get socket(): string {
+    return join(this.dir, "cni.sock");
+  }
+
+  get stateDir(): string {
+    return join(this.dir, "state");
+  }
+
+  get metricsSocket(): string {
+    return join(this.dir, "metrics.sock");
+  }
+
+  /** Rewrites the pool manifests (the local store applies them on its next start). */
+  writePools(pools: Pool[]): void {
+    writeFileSync(join(this.dir, "config", "pools.yaml"), pools.map((p) => yaml.dump(poolManifest(p))).join("---\n"));
+  }
+
+  /** The network config for this node's socket. */
+  config(version = "1.0.0", extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { cniVersion: version, name: "sart-test", type: "sart-cni", socket: this.socket, timeout: 30, ...extra };
+  }
+
+  async start(): Promise<void> {
+    const n = ++this.starts;
+    const args = [
+      "tests/cni/node-agent.ts",
+      "--config", join(this.dir, "config"),
+      "--state-dir", this.stateDir,
+      "--socket", this.socket,
+      "--node", this.nodeName,
+      "--metrics-socket", this.metricsSocket,
+      "--release-delay-ms", String(this.opts.releaseDelayMs ?? 60_000),
+      ...(this.opts.ipv4 ? ["--ipv4", this.opts.ipv4] : []),
+      ...(this.opts.ipv6 ? ["--ipv6", this.opts.ipv6] : []),
+    ];
+    const [cmd, argv] = this.ns.wrap(BUN, args);
+    const logFile = join(this.dir, `agent-${n}.log`);
+    this.daemon = startDaemon(`cni agent ${this.nodeName}`, cmd, argv, logFile, { ...process.env });
+    const d = this.daemon;
+    await waitFor(`CNI server of ${this.nodeName} (start ${n})`, () => {
+      if (!d.running) throw new Error(`agent exited: ${d.tail()}`);
+      return d.log().includes("\nready\n") || d.log().startsWith("ready\n");
+    }, 30_000, 50);
+  }
+
+  /** kill -9, and waits until the process is gone (not a zombie). */
+  async kill9(): Promise<void> {
+    const d = this.daemon;
+    if (!d?.running) return;
+    d.signal("SIGKILL");
+    await d.exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon?.stop();
+  }
+
+  /** Calls the agent's socket directly (no process per call): for many calls at once. */
+  call(command: WireRequest["env"]["command"], fields: Omit<WireRequest["env"], "command">, config: Record<string, unknown> = this.config(), timeoutMs = 30_000): Promise<WireResponse> {
+    return callAgent(this.socket, { env: { command, ...fields }, config, deadline: Date.now() + timeoutMs }, timeoutMs, command);
+  }
+
+  /** The agent's metrics as name{labels} -> value. */
+  async metrics(): Promise<Map<string, number>> {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request({ socketPath: this.metricsSocket, path: "/metrics" }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve(body));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    const out = new Map<string, number>();
+    for (const line of text.split("\n")) {
+      if (!line || line.startsWith("#")) continue;
+      const sp = line.lastIndexOf(" ");
+      out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+    }
+    return out;
+  }
+
+  /** Sum of a metric over all its label sets. */
+  async total(name: string): Promise<number> {
+    let sum = 0;
+    for (const [k, v] of await this.metrics()) if (k === name || k.startsWith(`${name}{`)) sum += v;
+    return sum;
+  }
+
+  /** Host veths with a SART alias in the node namespace. */
+  async sartVeths(): Promise<{ ifname: string; ifalias: string }[]> {
+    const links = JSON.parse(await this.ns.ip("-j", "link", "show", "type", "veth")) as { ifname: string; ifalias?: string }[];
+    return links.filter((l) => l.ifalias?.startsWith("SART:")) as { ifname: string; ifalias: string }[];
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await this.ns.delete();
+    removeDir(this.dir);
+  }
+}
+
+/** Pod namespaces made by a test, deleted together. */
+export class Pods {
+  private readonly all: Netns[] = [];
+
+  async create(prefix = "cnip"): Promise<Netns> {
+    const ns = await Netns.create(prefix);
+    this.all.push(ns);
+    return ns;
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.all.map((n) => n.delete()));
+  }
+}

@@ -1,0 +1,52 @@
+// A node for the CNI tests until `sart agent` can host the CNI server: run inside a node
+// netns, it opens the local store of standalone mode over a manifest directory, runs the
+// controller's reconcilers in-process, and serves a CniServer. Its metrics are served over
+// HTTP on METRICS_SOCKET so tests can read the allocations.
+//   bun tests/cni/node-agent.ts --config DIR --state-dir DIR --socket PATH --node NAME
+//     [--ipv4 A] [--ipv6 A] [--release-delay-ms N] [--metrics-socket PATH]
+import { createServer } from "node:http";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { CniServer } from "../../host/cni/server.ts";
+import { Controller } from "../../host/kube/controller/controller.ts";
+import { LocalStore } from "../../host/kube/local-store.ts";
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1]!);
+const need = (k: string) => {
+  const v = args.get(k);
+  if (!v) throw new Error(`node-agent: --${k} is required`);
+  return v;
+};
+
+const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
+const stateDir = need("state-dir");
+const store = await LocalStore.open({ dir: need("config"), stateFile: join(stateDir, "store.json"), component: "sart-agent" });
+const controller = new Controller({ store, log: (l, m) => log(l, `controller: ${m}`) });
+await controller.start();
+await controller.startLeading();
+const cni = new CniServer({
+  store,
+  node: need("node"),
+  socketPath: need("socket"),
+  stateDir,
+  mode: "standalone",
+  hostAddresses: { ipv4: args.get("ipv4"), ipv6: args.get("ipv6") },
+  log: (l, m) => log(l, `cni: ${m}`),
+  blockReleaseDelayMs: Number(args.get("release-delay-ms") ?? 60_000),
+});
+await cni.start();
+const metricsSocket = args.get("metrics-socket");
+if (metricsSocket) {
+  rmSync(metricsSocket, { force: true });
+  createServer((_, res) => res.end(cni.metricsText())).listen(metricsSocket);
+}
+process.stdout.write("ready\n");
+const shutdown = async () => {
+  await cni.stop();
+  await controller.stop();
+  await store.close();
+  process.exit(0);
+};
+process.on("SIGTERM", () => void shutdown());
+process.on("SIGINT", () => void shutdown());
