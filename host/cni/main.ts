@@ -5,7 +5,7 @@
 // Start-up cost is paid per pod: import nothing but node:fs, node:net and ./protocol.ts.
 import { readFileSync } from "node:fs";
 import { callAgent } from "./call.ts";
-import { CniError, Code, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
+import { CniError, Code, DEFAULT_SOCKET, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
 
 const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1];
 
@@ -35,7 +35,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${JSON.stringify({ cniVersion: typeof asked === "string" ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`);
       return;
     }
-    const { config, transport } = readTransport(stdin, env.command);
+    // SART_CNI_SOCKET: where the agent listens when the config names no socket (e.g. the
+    // original's netconf.json, whose `endpoint` is a TCP URL) and the agent is not on the default.
+    const { config, transport } = readTransport(stdin, env.command, process.env.SART_CNI_SOCKET || DEFAULT_SOCKET);
     const answer = await callAgent(transport.socket, { env, config, deadline: Date.now() + transport.timeoutMs }, transport.timeoutMs, env.command);
     if ("error" in answer) {
       process.stdout.write(`${errorJson(version, answer.error)}\n`);

@@ -135,7 +135,7 @@ export interface Transport {
 }
 
 /** Decodes stdin (6), then checks it as transportOf() does. */
-export function readTransport(stdin: string, command: Command): { config: Record<string, unknown>; transport: Transport } {
+export function readTransport(stdin: string, command: Command, defaultSocket = DEFAULT_SOCKET): { config: Record<string, unknown>; transport: Transport } {
   let config: unknown;
   try {
     config = JSON.parse(stdin);
@@ -145,7 +145,7 @@ export function readTransport(stdin: string, command: Command): { config: Record
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     throw new CniError(Code.DecodingFailure, "network config on stdin is not a JSON object");
   }
-  return { config: config as Record<string, unknown>, transport: transportOf(config as Record<string, unknown>, command) };
+  return { config: config as Record<string, unknown>, transport: transportOf(config as Record<string, unknown>, command, defaultSocket) };
 }
 
 /**
@@ -153,7 +153,7 @@ export function readTransport(stdin: string, command: Command): { config: Record
  * (7). `socket` wins over the original's `endpoint`; an `http(s)://` endpoint (the
  * original's TCP port) means the default socket, `unix:PATH` that path.
  */
-export function transportOf(c: Record<string, unknown>, command: Command): Transport {
+export function transportOf(c: Record<string, unknown>, command: Command, defaultSocket = DEFAULT_SOCKET): Transport {
   const version = c.cniVersion;
   if (typeof version !== "string" || !(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
     throw new CniError(Code.IncompatibleVersion, `cniVersion ${JSON.stringify(version)} is not one of ${SUPPORTED_VERSIONS.join(", ")}`);
@@ -165,7 +165,7 @@ export function transportOf(c: Record<string, unknown>, command: Command): Trans
   if (typeof c.name !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_.\-]*$/.test(c.name)) {
     throw new CniError(Code.InvalidConfig, `name ${JSON.stringify(c.name)} must start with a letter or digit and hold only letters, digits, '_', '.' and '-'`);
   }
-  let socket = DEFAULT_SOCKET;
+  let socket = defaultSocket;
   if (c.socket !== undefined) {
     if (typeof c.socket !== "string" || !c.socket.startsWith("/")) throw new CniError(Code.InvalidConfig, `socket ${JSON.stringify(c.socket)} must be an absolute path`);
     socket = c.socket;

@@ -41,6 +41,11 @@ export interface NodeOptions {
   releaseDelayMs?: number;
   /** Prefix of the node namespace's name. */
   name?: string;
+  /**
+   * Kubernetes mode: a test API server runs in the node's namespace (port 6443 on its own
+   * loopback), the pools are applied with kubectl, and the agent reads Pods and Namespaces.
+   */
+  kube?: boolean;
 }
 
 export interface CniCall {
@@ -113,6 +118,7 @@ export function runPlugin(bin: string, env: Record<string, string>, stdin: strin
 
 export class CniNode {
   daemon?: Daemon;
+  apiserver?: Daemon;
   private starts = 0;
 
   private constructor(
@@ -130,8 +136,40 @@ export class CniNode {
     node.writePools(opts.pools);
     if (opts.ipv4) await ns.ip("addr", "add", `${opts.ipv4}/32`, "dev", "lo");
     if (opts.ipv6) await ns.ip("addr", "add", `${opts.ipv6}/128`, "dev", "lo");
+    if (opts.kube) {
+      const [cmd, argv] = ns.wrap(BUN, ["tests/kube/apiserver-main.ts", "--host", "127.0.0.1", "--port", "6443", "--kubeconfig", node.kubeconfig]);
+      const api = startDaemon(`test apiserver in ${ns.name}`, cmd, argv, join(dir, "apiserver.log"));
+      node.apiserver = api;
+      await waitFor("the test API server", () => {
+        if (!api.running) throw new Error(`apiserver exited: ${api.tail()}`);
+        return api.log().includes("listening on");
+      }, 30_000, 50);
+      await node.kubectl(["apply", "-f", join(dir, "config", "pools.yaml")]);
+    }
     await node.start();
     return node;
+  }
+
+  get kubeconfig(): string {
+    return join(this.dir, "kubeconfig");
+  }
+
+  /** kubectl against the node's test API server (Kubernetes mode), from inside its namespace. */
+  kubectl(args: string[], stdin?: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("ip", ["netns", "exec", this.ns.name, "kubectl", "--kubeconfig", this.kubeconfig, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out);
+        else reject(new Error(`kubectl ${args.join(" ")}: exit ${code}: ${err}`));
+      });
+      child.stdin.end(stdin ?? "");
+    });
   }
 
   get socket(): string {
@@ -160,7 +198,7 @@ export class CniNode {
     const n = ++this.starts;
     const args = [
       "tests/cni/node-agent.ts",
-      "--config", join(this.dir, "config"),
+      ...(this.opts.kube ? ["--kubeconfig", this.kubeconfig] : ["--config", join(this.dir, "config")]),
       "--state-dir", this.stateDir,
       "--socket", this.socket,
       "--node", this.nodeName,
@@ -230,6 +268,7 @@ export class CniNode {
 
   async destroy(): Promise<void> {
     await this.stop();
+    await this.apiserver?.stop();
     await this.ns.delete();
     removeDir(this.dir);
   }

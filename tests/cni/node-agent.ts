@@ -1,15 +1,18 @@
 // A node for the CNI tests until `sart agent` can host the CNI server: run inside a node
-// netns, it opens the local store of standalone mode over a manifest directory, runs the
-// controller's reconcilers in-process, and serves a CniServer. Its metrics are served over
-// HTTP on METRICS_SOCKET so tests can read the allocations.
-//   bun tests/cni/node-agent.ts --config DIR --state-dir DIR --socket PATH --node NAME
-//     [--ipv4 A] [--ipv6 A] [--release-delay-ms N] [--metrics-socket PATH]
+// netns, it opens the local store of standalone mode over a manifest directory (or, with
+// --kubeconfig, an API server: Kubernetes mode), runs the controller's reconcilers
+// in-process, and serves a CniServer. Its metrics are served over HTTP on METRICS_SOCKET so
+// tests can read the allocations.
+//   bun tests/cni/node-agent.ts (--config DIR | --kubeconfig FILE) --state-dir DIR --socket PATH
+//     --node NAME [--ipv4 A] [--ipv6 A] [--release-delay-ms N] [--metrics-socket PATH]
 import { createServer } from "node:http";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { CniServer } from "../../host/cni/server.ts";
 import { Controller } from "../../host/kube/controller/controller.ts";
+import { KubeStore } from "../../host/kube/kube-store.ts";
 import { LocalStore } from "../../host/kube/local-store.ts";
+import type { Store } from "../../host/kube/store.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1]!);
@@ -21,7 +24,10 @@ const need = (k: string) => {
 
 const log = (level: string, msg: string) => process.stderr.write(`${new Date().toISOString()} ${level} ${msg}\n`);
 const stateDir = need("state-dir");
-const store = await LocalStore.open({ dir: need("config"), stateFile: join(stateDir, "store.json"), component: "sart-agent" });
+const kubeconfig = args.get("kubeconfig");
+const store: Store & { close(): Promise<void> } = kubeconfig
+  ? KubeStore.fromConfig({ kubeconfig })
+  : await LocalStore.open({ dir: need("config"), stateFile: join(stateDir, "store.json"), component: "sart-agent" });
 const controller = new Controller({ store, log: (l, m) => log(l, `controller: ${m}`) });
 await controller.start();
 await controller.startLeading();
@@ -30,7 +36,7 @@ const cni = new CniServer({
   node: need("node"),
   socketPath: need("socket"),
   stateDir,
-  mode: "standalone",
+  mode: kubeconfig ? "kubernetes" : "standalone",
   hostAddresses: { ipv4: args.get("ipv4"), ipv6: args.get("ipv6") },
   log: (l, m) => log(l, `cni: ${m}`),
   blockReleaseDelayMs: Number(args.get("release-delay-ms") ?? 60_000),

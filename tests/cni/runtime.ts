@@ -21,6 +21,8 @@ export interface Attachment {
   args?: string;
   /** Capability arguments the runtime offers (portMappings, bandwidth, ips, ...). */
   capabilities?: Record<string, unknown>;
+  /** More environment for the plugins (runtimes pass their own environment on). */
+  env?: Record<string, string>;
 }
 
 /** sart-cni from the build, every other type from /usr/lib/cni. */
@@ -50,6 +52,7 @@ function env(command: string, a: Attachment): Record<string, string> {
     CNI_IFNAME: a.ifname,
     CNI_PATH: "/usr/lib/cni",
     ...(a.args ? { CNI_ARGS: a.args } : {}),
+    ...a.env,
   };
 }
 
