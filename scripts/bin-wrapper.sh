@@ -1,11 +1,18 @@
 #!/bin/sh
 # Installed by `make build` as build/bin/sart and build/bin/sart-cni: runs the
 # program under Bun by default, under Node when SART_RUNTIME=node.
+# Paths come from shell expansions, not dirname/basename processes: a container
+# runtime starts sart-cni for every pod, and each fork counts (bench/cni).
 set -e
-self=$(readlink -f "$0")
-bin=$(dirname "$self")
-root=$(dirname "$(dirname "$bin")")
-name=$(basename "$self")
+self=$0
+case $self in /*) ;; *) self=$PWD/$self ;; esac
+root=${self%/*/*/*}
+# Through a symlink (e.g. /opt/cni/bin/sart-cni), or a copy outside ROOT/build/bin: resolve it.
+if [ -L "$self" ] || [ ! -d "$root/host" ]; then
+  self=$(readlink -f "$0")
+  root=${self%/*/*/*}
+fi
+name=${self##*/}
 case "${SART_RUNTIME:-bun}" in
   node) exec node "$root/build/node/$name/main.js" "$@" ;;
   bun)

@@ -2,16 +2,20 @@
 // environment and the network config, forwards the call to the sart agent over its unix
 // socket, prints the agent's answer (or the spec's error JSON) and exits. It never waits
 // past the config's `timeout`. VERSION is answered here, without the agent.
-// Start-up cost is paid per pod: import nothing but node:fs, node:net and ./protocol.ts.
+// Start-up cost is paid per pod: import nothing but node:fs, ./call.ts and ./protocol.ts.
 import { readFileSync } from "node:fs";
 import { callAgent } from "./call.ts";
 import { CniError, Code, DEFAULT_SOCKET, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
 
 const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1];
 
+// console.log, not process.stdout.write: Bun sets up the stdout stream lazily, at a cost of
+// about 20 ms of start-up; both write synchronously to a pipe on Linux.
+const print = (line: string) => console.log(line);
+
 function fail(version: string, e: unknown): void {
   const err = e instanceof CniError ? e : new CniError(Code.Internal, (e as Error)?.message ?? String(e));
-  process.stdout.write(`${errorJson(version, err.body())}\n`);
+  print(errorJson(version, err.body()));
   process.exitCode = 1;
 }
 
@@ -32,7 +36,7 @@ async function main(): Promise<void> {
     if ((SUPPORTED_VERSIONS as readonly string[]).includes(asked as string)) version = asked as string;
     const env = readEnv(process.env);
     if (env.command === "VERSION") {
-      process.stdout.write(`${JSON.stringify({ cniVersion: typeof asked === "string" ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`);
+      print(JSON.stringify({ cniVersion: typeof asked === "string" ? asked : LATEST, supportedVersions: SUPPORTED_VERSIONS }));
       return;
     }
     // SART_CNI_SOCKET: where the agent listens when the config names no socket (e.g. the
@@ -40,10 +44,10 @@ async function main(): Promise<void> {
     const { config, transport } = readTransport(stdin, env.command, process.env.SART_CNI_SOCKET || DEFAULT_SOCKET);
     const answer = await callAgent(transport.socket, { env, config, deadline: Date.now() + transport.timeoutMs }, transport.timeoutMs, env.command);
     if ("error" in answer) {
-      process.stdout.write(`${errorJson(version, answer.error)}\n`);
+      print(errorJson(version, answer.error));
       process.exitCode = 1;
     } else if (answer.result) {
-      process.stdout.write(`${JSON.stringify(answer.result)}\n`);
+      print(JSON.stringify(answer.result));
     }
   } catch (e) {
     fail(version, e);
