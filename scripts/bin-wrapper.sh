@@ -20,7 +20,9 @@ case "${SART_RUNTIME:-bun}" in
     [ -x "$bun" ] || bun=bun
     case "$name" in
       sart) entry="$root/host/cli/main.ts" ;;
-      sart-cni) entry="$root/host/cni/main.ts" ;;
+      sart-cni)
+        entry="$root/build/bun/sart-cni/main.js"
+        [ -f "$entry" ] || entry="$root/host/cni/main.ts" ;;
     esac
     exec "$bun" "$entry" "$@" ;;
   *) echo "$name: SART_RUNTIME must be bun or node, not '$SART_RUNTIME'" >&2; exit 2 ;;

@@ -2,13 +2,15 @@
 // `veth` + 8 hex characters derived from the container ID and interface name, the pod's
 // /32 and /128 on the container side with a scope-link route to the node's address and a
 // default route via it (IPv6: via fe80::1 on the host side), and the pod's host routes in
-// one dedicated table that one `ip rule` per family consults before main. Two `ip -batch`
-// runs per ADD (one in the node's namespace, one in the pod's), one `ip link del` per DEL:
-// deleting the host end removes the pair, its addresses and every route through it.
+// one dedicated table that one `ip rule` per family consults before main. One `ip -batch`
+// process per ADD (in the pod's namespace); the node's side goes through one long-lived ip
+// session (ip-session.ts), and so does DEL's `link del`: deleting the host end removes the
+// pair, its addresses and every route through it.
 // The host veth's alias `SART:pool:containerID:ifname` lets the kernel say who holds what.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { IpSession } from "./ip-session.ts";
 import { CniError, Code } from "./protocol.ts";
 
 /** Our rtnetlink protocol id (the FIB writer's too, in another table). */
@@ -75,6 +77,8 @@ export function containerMac(addresses: string[], containerId: string): string {
 
 export class PodNetwork {
   readonly ipv4Gateway: string;
+  /** The host side of every ADD and DEL, without a process start each. */
+  private readonly session = new IpSession();
 
   constructor(private readonly o: PodNetOptions) {
     this.ipv4Gateway = o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY;
@@ -98,21 +102,21 @@ export class PodNetwork {
     return rules.some((r) => r.table === String(this.o.table));
   }
 
-  /** Builds the pod's network; on failure removes what it made and throws CniError 999 naming the step. */
-  async add(p: PodLink): Promise<{ containerMac: string }> {
+  /**
+   * Builds the pod's network once `ready` resolves (the allocation is on disk: the `ip`
+   * process starts meanwhile); on failure removes what it made and throws CniError 999
+   * naming the step (or what `ready` threw). The pair is made from inside the pod's
+   * namespace (one `ip` run that also configures the pod side; it stops at the first
+   * failure, so a name that is taken changes nothing), then the host side is set up
+   * through the session.
+   */
+  async add(p: PodLink, ready: Promise<unknown> = Promise.resolve()): Promise<{ containerMac: string }> {
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
     const v6 = p.addresses.filter((a) => a.includes(":"));
     const table = `table ${this.o.table} proto ${POD_ROUTE_PROTO}`;
-    const host = [
-      `link add ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} type veth peer name ${p.ifname} mtu ${p.mtu} address ${cmac} netns ${p.netns}`,
-      `link set ${p.veth} alias ${vethAlias(p.pools, p.containerId, p.ifname)} up`,
-      ...(v4.length ? [`addr add ${this.ipv4Gateway}/32 dev ${p.veth}`] : []),
-      ...(v6.length ? [`addr add ${IPV6_GATEWAY}/64 dev ${p.veth} nodad`] : []),
-      ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
-      ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
-    ];
     const pod = [
+      `link add ${p.ifname} mtu ${p.mtu} address ${cmac} type veth peer name ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} netns /proc/${process.pid}/ns/net`,
       `link set ${p.ifname} up`,
       ...v4.flatMap((a) => [
         `addr add ${a}/32 dev ${p.ifname}`,
@@ -121,22 +125,39 @@ export class PodNetwork {
       ]),
       ...v6.flatMap((a) => [`addr add ${a}/128 dev ${p.ifname} nodad`, `route add ::/0 via ${IPV6_GATEWAY} dev ${p.ifname}`]),
     ];
-    try {
-      await ipBatch(host, undefined, `creating ${p.veth} for ${p.containerId}/${p.ifname}`);
-      await ipBatch(pod, p.netns, `configuring ${p.ifname} in ${p.netns}`);
-    } catch (e) {
+    const host = [
+      `link set ${p.veth} alias ${vethAlias(p.pools, p.containerId, p.ifname)} up`,
+      ...(v4.length ? [`addr add ${this.ipv4Gateway}/32 dev ${p.veth}`] : []),
+      ...(v6.length ? [`addr add ${IPV6_GATEWAY}/64 dev ${p.veth} nodad`] : []),
+      ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
+      ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
+    ];
+    const made = await podBatch(pod, p.netns, ready);
+    if (made.failedAt !== undefined) {
+      // Past the first line the pair exists: take it away. On the first, the names were taken: touch nothing.
+      if (made.failedAt > 0) await this.del(p.veth).catch(() => {});
+      throw new CniError(Code.Internal, `creating ${p.ifname} in ${p.netns} with ${p.veth} for ${p.containerId}: ${made.message}${made.failedAt >= 0 ? ` (at "${pod[made.failedAt]}")` : ""}`);
+    }
+    const failures = await this.session.run(host);
+    if (failures.length) {
       await this.del(p.veth).catch(() => {});
-      throw e;
+      throw new CniError(Code.Internal, `setting up ${p.veth} for ${p.containerId}/${p.ifname}: ${failures[0]!.message} (at "${failures[0]!.line}")`);
     }
     return { containerMac: cmac };
   }
 
   /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
   async del(veth: string): Promise<void> {
-    const r = await ip(["link", "del", veth], true);
-    if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) {
-      throw new CniError(Code.Internal, `deleting ${veth}: ${r.stderr.trim()}`);
+    const failures = await this.session.run([`link del ${veth}`]);
+    this.session.renew();
+    if (failures.length && !/Cannot find device|does not exist|No such device/.test(failures[0]!.message)) {
+      throw new CniError(Code.Internal, `deleting ${veth}: ${failures[0]!.message}`);
     }
+  }
+
+  /** Ends the ip session. */
+  close(): void {
+    this.session.close();
   }
 
   /** Throws CniError 104 naming the first thing that differs from what ADD made. */
@@ -196,38 +217,53 @@ interface IpResult {
   stderr: string;
 }
 
-/** Runs `ip ARGS` (stdin `input`); throws on failure unless `tolerate`. */
-function ip(args: string[], tolerate = false, input?: string, prefix: string[] = []): Promise<IpResult> {
+/**
+ * Runs `ip ARGS`; throws on failure unless `tolerate`. `input` goes to its stdin; given as a
+ * promise, the process starts at once and waits for it (its start-up overlaps the caller's
+ * work), and a rejected promise ends it with nothing done.
+ */
+function ip(args: string[], tolerate = false, input?: string | Promise<string>, prefix: string[] = []): Promise<IpResult> {
   const [cmd, ...rest] = [...prefix, "ip", ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, rest, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    let aborted: unknown;
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (e) => reject(new CniError(Code.Internal, `running ${cmd}: ${e.message}`)));
     child.on("close", (code) => {
       const r = { code: code ?? -1, stdout, stderr };
-      if (r.code !== 0 && !tolerate) reject(new CniError(Code.Internal, `ip ${args.join(" ")}: ${stderr.trim() || `exit ${r.code}`}`));
+      if (aborted !== undefined) reject(aborted);
+      else if (r.code !== 0 && !tolerate) reject(new CniError(Code.Internal, `ip ${args.join(" ")}: ${stderr.trim() || `exit ${r.code}`}`));
       else resolve(r);
     });
-    if (input !== undefined) child.stdin!.end(input);
+    if (input !== undefined) {
+      child.stdin!.on("error", () => {}); // an ip that failed to start is reported by "close"
+      Promise.resolve(input).then(
+        (text) => child.stdin!.end(text),
+        (e) => {
+          aborted = e;
+          child.stdin!.end();
+        },
+      );
+    }
   });
 }
 
 /** `ip` inside the namespace at `netns`: `ip -n NAME` for /run/netns names, else through nsenter. */
-function ipIn(netns: string, args: string[], input?: string): Promise<IpResult> {
+function ipIn(netns: string, args: string[], input?: string | Promise<string>): Promise<IpResult> {
   const named = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns);
   return named ? ip(["-n", named[1]!, ...args], true, input) : ip(args, true, input, ["nsenter", `--net=${netns}`]);
 }
 
-/** One `ip -batch -` run (stops at the first failing line); throws CniError 999 with `what` and ip's message. */
-async function ipBatch(lines: string[], netns: string | undefined, what: string): Promise<void> {
-  const input = `${lines.join("\n")}\n`;
-  const r = netns ? await ipIn(netns, ["-batch", "-"], input) : await ip(["-batch", "-"], true, input);
-  if (r.code !== 0) {
-    const line = /Command failed -:(\d+)/.exec(r.stderr);
-    const failed = line ? ` (at "${lines[Number(line[1]) - 1]}")` : "";
-    throw new CniError(Code.Internal, `${what}: ${r.stderr.replace(/Command failed -:\d+/, "").trim()}${failed}`);
-  }
+/**
+ * One `ip -batch -` run inside `netns`, once `ready` resolves; it stops at the first failing
+ * line: its index (-1: unknown) and ip's message.
+ */
+async function podBatch(lines: string[], netns: string, ready: Promise<unknown>): Promise<{ failedAt?: number; message: string }> {
+  const r = await ipIn(netns, ["-batch", "-"], ready.then(() => `${lines.join("\n")}\n`));
+  if (r.code === 0) return { message: "" };
+  const line = /Command failed -:(\d+)/.exec(r.stderr);
+  return { failedAt: line ? Number(line[1]) - 1 : -1, message: r.stderr.replace(/Command failed -:\d+/, "").trim() || `exit ${r.code}` };
 }

@@ -96,6 +96,7 @@ export class CniServer {
     for (const c of this.connections) c.destroy();
     rmSync(this.o.socketPath, { force: true });
     this.ipam.stop();
+    this.net.close();
     for (const i of [this.pools, this.blocks, this.pods, this.namespaces]) i?.stop();
     await this.alloc?.close();
   }
@@ -247,6 +248,7 @@ export class CniServer {
     const alloc = this.alloc!;
     const key = attachmentKey(req.containerId, req.ifname);
     let a = alloc.get(req.containerId, req.ifname);
+    let logged: Promise<void> = Promise.resolve();
     if (a) {
       // ADD again without DEL (a retry): same addresses, network built afresh.
       await this.net.del(a.veth);
@@ -258,35 +260,40 @@ export class CniServer {
           const address = w.address ? this.ipam.allocateAddress(w.pool, w.address, key) : await this.ipam.allocate(w.pool, key, req.deadline);
           addresses.push({ address, pool: w.pool.name });
         }
-        a = {
-          containerId: req.containerId,
-          ifname: req.ifname,
-          network: req.network,
-          addresses,
-          veth: vethName(req.containerId, req.ifname),
-          netns: req.netns,
-          ...(req.pod ? { pod: `${req.pod.namespace}/${req.pod.name}` } : {}),
-        };
-        await alloc.add(a);
       } catch (e) {
         for (const { address } of addresses) this.ipam.release(address);
         throw e;
       }
-    }
-    const addresses = a.addresses.map((x) => x.address);
-    try {
-      const { containerMac } = await this.net.add({
-        veth: a.veth,
+      a = {
         containerId: req.containerId,
         ifname: req.ifname,
-        netns: req.netns!,
-        pools: [...new Set(a.addresses.map((x) => x.pool))],
+        network: req.network,
         addresses,
-        mtu: req.mtu,
-      });
+        veth: vethName(req.containerId, req.ifname),
+        netns: req.netns,
+        ...(req.pod ? { pod: `${req.pod.namespace}/${req.pod.name}` } : {}),
+      };
+      // On disk before the network is built (net.add starts its ip meanwhile and waits for it).
+      logged = alloc.add(a);
+    }
+    const attachment = a;
+    const addresses = attachment.addresses.map((x) => x.address);
+    try {
+      const { containerMac } = await this.net.add(
+        {
+          veth: attachment.veth,
+          containerId: req.containerId,
+          ifname: req.ifname,
+          netns: req.netns!,
+          pools: [...new Set(attachment.addresses.map((x) => x.pool))],
+          addresses,
+          mtu: req.mtu,
+        },
+        logged,
+      );
       return addResult({
         version: req.version,
-        veth: a.veth,
+        veth: attachment.veth,
         ifname: req.ifname,
         netns: req.netns!,
         containerMac,
@@ -297,7 +304,10 @@ export class CniServer {
         prevResult: req.prevResult,
       });
     } catch (e) {
-      await this.forget(a);
+      // Undo what is on disk; not logged (the write failed): only the addresses to free.
+      await logged.catch(() => {});
+      if (alloc.get(req.containerId, req.ifname)) await this.forget(attachment);
+      else for (const x of addresses) this.ipam.release(x);
       throw e;
     }
   }

@@ -23,7 +23,9 @@ afterAll(async () => {
 
 test(`${N} concurrent ADDs get ${N} distinct addresses; ${N} concurrent DELs free them and the blocks`, async () => {
   const ids = netns.map((_, i) => `conc${process.pid}-${i}`);
-  const added = await Promise.all(ids.map((id, i) => node.call("ADD", { containerId: id, netns: netns[i]!.path, ifname: "eth0" })));
+  const added = await Promise.all(ids.map((id, i) => node.call("ADD", { containerId: id, netns: netns[i]!.path, ifname: "eth0" }))).catch((e) => {
+    throw new Error(`${(e as Error).message}\nagent log:\n${node.daemon!.tail(40)}`);
+  });
   const addresses = added.map((r, i) => {
     if (!("result" in r) || !r.result) throw new Error(`ADD ${ids[i]}: ${JSON.stringify(r)}`);
     return (r.result.ips as { address: string }[])[0]!.address;
