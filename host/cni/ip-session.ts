@@ -4,10 +4,11 @@
 // for a failed line (N counts every line the process has read), unbuffered and in input
 // order. Each job ends with a line ip always refuses (MARKER): its failure marks the job done.
 //
-// iproute2 caches interface name -> index for the life of the process, so a veth deleted
-// and made again under the same name would be addressed by its old index: after any job
-// that deletes a link, renew() hands later jobs to a fresh process (started at once, off
-// the next call's path) while the old one finishes its queue and exits.
+// Once an addr or route line has named a device, iproute2 keeps its index for the life of
+// the process, so a veth deleted (by us, or with its pod's netns) and made again under the
+// same name would be addressed by its old index: after a job that deletes a link, renew()
+// hands later jobs to a fresh process (started off the caller's path) while the old one
+// finishes its queue and exits.
 import { spawn, type ChildProcess } from "node:child_process";
 
 export interface JobFailure {
@@ -34,8 +35,8 @@ class IpProcess {
   private message: string[] = [];
   alive = true;
 
-  constructor() {
-    const child = spawn("ip", ["-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] });
+  constructor(netns?: string) {
+    const child = spawn("ip", [...(netns ? ["-n", netns] : []), "-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] });
     this.child = child;
     child.stderr!.setEncoding("utf8").on("data", (d: string) => this.read(d));
     const lost = (why: string) => {
@@ -94,10 +95,13 @@ export class IpSession {
   private current?: IpProcess;
   private closed = false;
 
+  /** `netns`: a /run/netns name to work in instead of the agent's own namespace. */
+  constructor(private readonly netns?: string) {}
+
   /** Runs `lines` (in order, each even if one before failed); resolves with the lines that failed. */
   run(lines: string[]): Promise<JobFailure[]> {
     if (this.closed) return Promise.reject(new Error("ip -batch session closed"));
-    if (!this.current?.alive) this.current = new IpProcess();
+    if (!this.current?.alive) this.current = new IpProcess(this.netns);
     return this.current.run(lines);
   }
 
@@ -109,7 +113,7 @@ export class IpSession {
     this.current?.end();
     this.current = undefined;
     setImmediate(() => {
-      if (!this.closed && !this.current?.alive) this.current = new IpProcess();
+      if (!this.closed && !this.current?.alive) this.current = new IpProcess(this.netns);
     });
   }
 

@@ -148,8 +148,13 @@ export class PodNetwork {
 
   /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
   async del(veth: string): Promise<void> {
-    const failures = await this.session.run([`link del ${veth}`]);
+    let failures = await this.session.run([`link del ${veth}`]);
     this.session.renew();
+    if (/No such device/.test(failures[0]?.message ?? "")) {
+      // The session may have held a stale index for the name (see ip-session.ts): ask a fresh one.
+      failures = await this.session.run([`link del ${veth}`]);
+      this.session.renew();
+    }
     if (failures.length && !/Cannot find device|does not exist|No such device/.test(failures[0]!.message)) {
       throw new CniError(Code.Internal, `deleting ${veth}: ${failures[0]!.message}`);
     }

@@ -57,6 +57,7 @@ export class CniServer {
   private server?: Server;
   private readonly connections = new Set<Socket>();
   private isReady = false;
+  private inflight = 0;
   private readonly calls = new Map<string, { count: number; seconds: number }>();
   private readonly recovered = { fromLog: 0, fromHost: 0, staleVeths: 0 };
 
@@ -88,13 +89,17 @@ export class CniServer {
     return this.isReady;
   }
 
-  async stop(): Promise<void> {
+  /** Stops listening, lets the calls in flight finish (up to `graceMs`), then releases everything. */
+  async stop(graceMs = 5000): Promise<void> {
     this.isReady = false;
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((r) => server.close(() => r()));
-    for (const c of this.connections) c.destroy();
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
     rmSync(this.o.socketPath, { force: true });
+    const deadline = Date.now() + graceMs;
+    while (this.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) c.destroy();
+    await closed;
     this.ipam.stop();
     this.net.close();
     for (const i of [this.pools, this.blocks, this.pods, this.namespaces]) i?.stop();
@@ -205,6 +210,7 @@ export class CniServer {
     const started = performance.now();
     let command = "?";
     let code = 0;
+    this.inflight++;
     try {
       const wire = JSON.parse(line) as WireRequest;
       if (!wire || typeof wire !== "object" || !wire.env || typeof wire.config !== "object" || wire.config === null) {
@@ -220,6 +226,7 @@ export class CniServer {
       if (err.code === Code.Internal) this.o.log("error", `CNI ${command}: ${err.details}`);
       return { error: err.body() as ErrorBody };
     } finally {
+      this.inflight--;
       const key = `${(COMMANDS as readonly string[]).includes(command) ? command : "invalid"} ${code}`;
       const c = this.calls.get(key) ?? { count: 0, seconds: 0 };
       c.count++;
