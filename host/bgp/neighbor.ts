@@ -70,16 +70,21 @@ class Connection {
   holdSeconds = 0;
   congested = false;
   closed = false;
-  /** Pre-Established reads land here; afterwards in the core's input region. */
-  private scratch: Uint8Array | undefined;
+  /**
+   * Every read of an outgoing connection lands here (then one copy into the core per read).
+   * Never a view into the core's memory: the runtime asks for the next read's buffer right
+   * after the previous read and holds it while the socket is idle, and a memory.grow in
+   * between (another peer's routes) detaches that view: Bun then fails the read with
+   * ENOBUFS, Node writes through the stale view.
+   */
+  private readArea: Uint8Array | undefined;
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly nb: Neighbor, readonly outgoing: boolean) {}
 
   readBuffer(): Uint8Array {
-    if (this.state === "Established") return this.nb.ctx.rib.inputView(READ_SIZE);
-    return (this.scratch ??= new Uint8Array(READ_SIZE));
+    return (this.readArea ??= new Uint8Array(READ_SIZE));
   }
 
   write(bytes: Uint8Array): boolean {
@@ -309,12 +314,7 @@ export class Neighbor {
     if (c.closed || n <= 0) return;
     c.lastRecv = Date.now();
     if (c.state === "Established") {
-      const rib = this.ctx.rib;
-      // Zero-copy: the read landed in the core's input region (a detached view means
-      // the memory grew in place since the view was made); anything else is copied in.
-      const fresh = rib.inputView(READ_SIZE);
-      const inCore = buf.byteLength === 0 || (buf.buffer === fresh.buffer && buf.byteOffset === fresh.byteOffset);
-      const events = inCore ? rib.feedInPlace(this.idx, n) : rib.feed(this.idx, buf.subarray(0, n));
+      const events = this.ctx.rib.feed(this.idx, buf.subarray(0, n));
       if (events.length) this.onEvents(c, events);
       this.ctx.scheduleFlush();
       return;

@@ -60,7 +60,7 @@ export class Speaker implements SpeakerContext {
     this.logLine = opts.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
-    this.rib.inputView(READ_SIZE); // sized once: socket reads land in one stable region
+    this.rib.inputView(READ_SIZE); // sized once for a whole socket read: feeds never reallocate it
     if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
   }
 

@@ -381,6 +381,11 @@ export class Rib {
     };
   }
 
+  /** The core's linear memory size (grows with the RIB; never shrinks). */
+  memoryBytes(): number {
+    return this.core.memory.buffer.byteLength;
+  }
+
   private readEntries(n: number, v6: boolean): RibEntry[] {
     const u8 = this.core.u8();
     const dv = this.core.dv();
