@@ -21,6 +21,8 @@ export interface NeighborConfig {
   export: ExportPolicy;
   /** Extension: Cease 6/1 when the peer sends more paths than this (0 = no limit). */
   maxPrefix: number;
+  /** Our OPEN in the RFC 9072 extended format (for peers that require it, like FRR's `extended-optional-parameters`). */
+  extendedOptionalParameters: boolean;
 }
 
 export interface RouteConfig {
@@ -124,7 +126,7 @@ export function checkCommunity(c: Checker, v: unknown, field: string): string {
   return s;
 }
 
-const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix"];
+const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix", "extendedOptionalParameters"];
 
 export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborConfig {
   const n = c.object(v, field, NEIGHBOR_FIELDS);
@@ -152,6 +154,7 @@ export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborCo
     families: [...new Set(families as Family[])],
     export: exp,
     maxPrefix: c.int(n.maxPrefix ?? 0, at("maxPrefix"), 0, ASN_MAX),
+    extendedOptionalParameters: n.extendedOptionalParameters === undefined ? false : c.bool(n.extendedOptionalParameters, at("extendedOptionalParameters")),
   };
 }
 

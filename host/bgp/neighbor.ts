@@ -10,7 +10,7 @@ import type { FeedEvent, Rib } from "../core/rib.ts";
 import type { Family, NeighborConfig } from "./config.ts";
 import {
   FAMILY_CODES, Framer, KEEPALIVE, MESSAGE_NAMES, MSG_KEEPALIVE, MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH,
-  type Negotiated, decodeOne, familyOf, negotiate, notification, openMessage, routeRefresh,
+  type Negotiated, decodeOne, describeNotification, familyOf, negotiate, notification, openMessage, routeRefresh,
 } from "./messages.ts";
 
 export type State = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
@@ -298,7 +298,7 @@ export class Neighbor {
     c.state = "OpenSent";
     this.send(c, openMessage({
       asn: this.ctx.asn, holdTime: this.config.holdTime, routerId: this.ctx.routerId, families: this.config.families,
-      restartTime: this.ctx.restartTime, restarting: this.ctx.restarting(),
+      restartTime: this.ctx.restartTime, restarting: this.ctx.restarting(), extendedOptionalParameters: this.config.extendedOptionalParameters,
     }), "open");
     c.armHold(this.timings.openHold);
   }
@@ -568,6 +568,7 @@ export class Neighbor {
     const m = decodeOne(bytes);
     this.lastNotificationReceived = { code: bytes[19], subcode: bytes[20], data: Buffer.from(bytes.subarray(21)).toString("hex"), at: new Date().toISOString() };
     this.lastError = `received NOTIFICATION ${bytes[19]}/${bytes[20]}${m.subcodeName ? ` (${m.codeName}: ${m.subcodeName})` : ""}${m.communication ? `: ${m.communication}` : ""}`;
+    this.ctx.log(`neighbor ${this.config.address}: received NOTIFICATION ${describeNotification(bytes[19], bytes[20], m.communication)}`);
     this.closeConnection(c, this.lastError, true);
   }
 
@@ -619,6 +620,7 @@ export class Neighbor {
     this.lastError = `${reason} (sent NOTIFICATION ${code}/${subcode})`;
     this.lastNotificationSent = { code, subcode, data: data ? Buffer.from(data).toString("hex") : "", at: new Date().toISOString() };
     this.send(c, notification(code, subcode, data), "notification");
+    this.ctx.log(`neighbor ${this.config.address}: sent NOTIFICATION ${describeNotification(code, subcode)}: ${reason}`);
     this.closeConnection(c, this.lastError, true);
   }
 

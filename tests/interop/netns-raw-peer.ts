@@ -1,8 +1,8 @@
 // A raw BGP peer (tests/helpers/raw-peer.ts) inside a network namespace: the test
 // process cannot open sockets in another namespace, so the peer runs as a child
 // process there (`ip netns exec NS bun THIS_FILE OPTIONS`). Lines on its stdin are
-// hex messages to send; on its stdout it reports `up` once Established,
-// `msg TYPE HEX` for every message after the OPEN, and `closed`.
+// hex messages to send; on its stdout it reports `up OPEN_HEX` once Established
+// (the speaker's OPEN), `msg TYPE HEX` for every message after it, and `closed`.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { waitFor } from "../helpers/net.ts";
@@ -16,6 +16,8 @@ export class NetnsRawPeer {
   readonly messages: [number, Uint8Array][] = [];
   up = false;
   closed = false;
+  /** The speaker's OPEN. */
+  peerOpen?: Uint8Array;
   private readonly child: ChildProcess;
   private stderr = "";
 
@@ -25,7 +27,10 @@ export class NetnsRawPeer {
     this.child.stderr!.on("data", (d) => (this.stderr += d));
     createInterface({ input: this.child.stdout! }).on("line", (line) => {
       const [what, type, hex] = line.split(" ");
-      if (what === "up") this.up = true;
+      if (what === "up") {
+        this.peerOpen = Uint8Array.from(Buffer.from(type, "hex"));
+        this.up = true;
+      }
       else if (what === "msg") this.messages.push([Number(type), Uint8Array.from(Buffer.from(hex, "hex"))]);
       else if (what === "closed") this.closed = true;
     });
@@ -56,7 +61,7 @@ if (import.meta.main) {
   const options = JSON.parse(process.argv[2]) as Options;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const peer = new RawPeer({ ...options, onMessage: (type, msg) => out(`msg ${type} ${Buffer.from(msg).toString("hex")}`) });
-  peer.established.then(() => out("up"), () => undefined);
+  peer.established.then(() => out(`up ${Buffer.from(peer.peerOpen!).toString("hex")}`), () => undefined);
   void peer.closed.then(() => {
     out("closed");
     process.exit(0);

@@ -43,7 +43,7 @@ routes:
     const c = loadConfig(file);
     expect(c.neighbors[0]).toEqual({
       address: "192.0.2.2", asn: 65001, port: 179, localAddress: "192.0.2.1", passive: false, holdTime: 90,
-      families: ["ipv4-unicast", "ipv6-unicast"], export: "local", maxPrefix: 0,
+      families: ["ipv4-unicast", "ipv6-unicast"], export: "local", maxPrefix: 0, extendedOptionalParameters: false,
     });
     expect(c.neighbors[1]).toMatchObject({ asn: 4200000001, port: 179, holdTime: 90, families: ["ipv6-unicast"], export: "local", passive: false });
     expect(c.routes).toEqual([
