@@ -5,7 +5,7 @@
 // neighbour option `extendedOptionalParameters`, sends the extended one.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeMessages } from "../../host/core/codec.ts";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Sart } from "../helpers/sart.ts";
 import { NetnsRawPeer } from "./netns-raw-peer.ts";
@@ -19,18 +19,10 @@ let raw: NetnsRawPeer;
 beforeAll(async () => {
   net = await star(2, "spxo");
   const [f, r] = net.spokes;
-  frr = await Frr.start(f.ns, [
-    "router bgp 65010",
-    ` bgp router-id ${f.v4}`,
-    " no bgp ebgp-requires-policy",
-    " no bgp network import-check",
-    ` neighbor ${f.hub.v4} remote-as 65001`,
-    ` neighbor ${f.hub.v4} extended-optional-parameters`,
-    " address-family ipv4 unicast",
-    "  network 203.0.113.0/24",
-    " exit-address-family",
-    "",
-  ].join("\n"));
+  frr = await Frr.start(f.ns, frrBgpConfig({
+    asn: 65010, routerId: f.v4, neighbor: f.hub.v4, remoteAs: 65001, neighborOptions: ["extended-optional-parameters"],
+    lines: [" address-family ipv4 unicast", "  network 203.0.113.0/24", " exit-address-family"],
+  }));
   hub = await Sart.startIn(net.hub, {
     asn: 65001, routerId: "192.0.2.1", listen: { address: "0.0.0.0", port: 179 },
     neighbors: [

@@ -6,7 +6,7 @@
 // is a view into the core's memory is detached by memory.grow while the runtime
 // holds it between reads: Bun then failed the read with ENOBUFS and dropped the session.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { type Runtime, Sart } from "../helpers/sart.ts";
 import { type Star, star } from "./star.ts";
@@ -23,19 +23,10 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
     beforeAll(async () => {
       net = await star(2, `spmem${runtime[0]}`);
       const [f, g] = net.spokes;
-      frr = await Frr.start(f.ns, [
-        "router bgp 65010",
-        ` bgp router-id ${f.v4}`,
-        " no bgp ebgp-requires-policy",
-        " no bgp network import-check",
-        ` neighbor ${f.hub.v4} remote-as 65001`,
-        ` neighbor ${f.hub.v4} passive`,
-        ` neighbor ${f.hub.v4} timers 3 9`,
-        " address-family ipv4 unicast",
-        "  network 203.0.113.0/24",
-        " exit-address-family",
-        "",
-      ].join("\n"));
+      frr = await Frr.start(f.ns, frrBgpConfig({
+        asn: 65010, routerId: f.v4, neighbor: f.hub.v4, remoteAs: 65001, neighborOptions: ["passive", "timers 3 9"],
+        lines: [" address-family ipv4 unicast", "  network 203.0.113.0/24", " exit-address-family"],
+      }));
       hub = await Sart.startIn(net.hub, {
         asn: 65001, routerId: "192.0.2.1", listen: { address: "0.0.0.0", port: 179 },
         neighbors: [

@@ -3,7 +3,7 @@
 // every peer, LOCAL_PREF to the iBGP FRR only; re-originating a prefix with other
 // attributes replaces the route at both FRRs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Sart } from "../helpers/sart.ts";
 import { type Star, star } from "./star.ts";
@@ -30,21 +30,11 @@ async function detail(frr: Frr, prefix = PREFIX): Promise<FrrPathDetail[]> {
   return d.paths ?? [];
 }
 
-function frrConfig(asn: number, routerId: string, hubAddress: string): string {
-  return [
-    `router bgp ${asn}`,
-    ` bgp router-id ${routerId}`,
-    " no bgp ebgp-requires-policy",
-    ` neighbor ${hubAddress} remote-as 65001`,
-    "",
-  ].join("\n");
-}
-
 beforeAll(async () => {
   net = await star(2, "spor");
   const [a, b] = net.spokes;
-  ibgp = await Frr.start(a.ns, frrConfig(65001, a.v4, a.hub.v4));
-  ebgp = await Frr.start(b.ns, frrConfig(65002, b.v4, b.hub.v4));
+  ibgp = await Frr.start(a.ns, frrBgpConfig({ asn: 65001, routerId: a.v4, neighbor: a.hub.v4, remoteAs: 65001 }));
+  ebgp = await Frr.start(b.ns, frrBgpConfig({ asn: 65002, routerId: b.v4, neighbor: b.hub.v4, remoteAs: 65001 }));
   hub = await Sart.startIn(net.hub, {
     asn: 65001, routerId: "192.0.2.1", listen: { address: "0.0.0.0", port: 179 },
     neighbors: [{ address: a.v4, asn: 65001 }, { address: b.v4, asn: 65002 }],

@@ -6,7 +6,7 @@
 //   iBGP FRR (which answers NOTIFICATION 3/8 and resets, over and over).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeMessage } from "../../host/core/codec.ts";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Sart } from "../helpers/sart.ts";
 import { NetnsRawPeer } from "./netns-raw-peer.ts";
@@ -18,34 +18,18 @@ let ebgp: Frr;
 let hub: Sart;
 let raw: NetnsRawPeer;
 
-function frrConfig(asn: number, routerId: string, hubAddress: string, lines: string[]): string {
-  return [
-    `router bgp ${asn}`,
-    ` bgp router-id ${routerId}`,
-    " no bgp ebgp-requires-policy",
-    " no bgp network import-check",
-    ` neighbor ${hubAddress} remote-as 65001`,
-    ` neighbor ${hubAddress} timers 3 9`,
-    ...lines,
-    "",
-  ].join("\n");
-}
-
 beforeAll(async () => {
   net = await star(3, "sprc");
   const [a, b, r] = net.spokes;
-  ibgp = await Frr.start(a.ns, frrConfig(65001, a.v4, a.hub.v4, [
-    " address-family ipv4 unicast",
-    "  network 198.51.100.0/25 route-map NO-EXPORT",
-    "  network 198.51.100.128/25",
-    " exit-address-family",
-    " address-family ipv6 unicast",
-    `  neighbor ${a.hub.v4} activate`,
-    " exit-address-family",
-    "route-map NO-EXPORT permit 10",
-    " set community no-export",
-  ]));
-  ebgp = await Frr.start(b.ns, frrConfig(65002, b.v4, b.hub.v4, []));
+  ibgp = await Frr.start(a.ns, frrBgpConfig({
+    asn: 65001, routerId: a.v4, neighbor: a.hub.v4, remoteAs: 65001, neighborOptions: ["timers 3 9"],
+    lines: [
+      " address-family ipv4 unicast", "  network 198.51.100.0/25 route-map NO-EXPORT", "  network 198.51.100.128/25", " exit-address-family",
+      " address-family ipv6 unicast", `  neighbor ${a.hub.v4} activate`, " exit-address-family",
+    ],
+    after: ["route-map NO-EXPORT permit 10", " set community no-export"],
+  }));
+  ebgp = await Frr.start(b.ns, frrBgpConfig({ asn: 65002, routerId: b.v4, neighbor: b.hub.v4, remoteAs: 65001, neighborOptions: ["timers 3 9"] }));
   hub = await Sart.startIn(net.hub, {
     asn: 65001, routerId: "192.0.2.1", listen: { address: "0.0.0.0", port: 179 },
     neighbors: [

@@ -8,17 +8,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type DecodedMessage, encodeMessage } from "../../host/core/codec.ts";
 import { mulberry32, mutateMessage, setLength } from "../codec/bytes.ts";
-import { type SpeakerProc, cleanupTmp, loopbackAddress, speakerConfig, startSpeaker, waitEstablished } from "./harness.ts";
-import { RawPeer, handshake, openMsg } from "./raw-peer.ts";
+import { loopbackAddress, waitEstablished } from "./harness.ts";
+import { RawPeer, handshake, speakerFixture } from "./raw-peer.ts";
 
 const SEED = Number(process.env.SART_FUZZ_SEED ?? 0x8f22);
 const MUTATIONS = 4000;
 const FUZZ_AS = 65100;
 
-let x: SpeakerProc;
-let cx: Record<string, any>;
+const s = speakerFixture();
 let good: RawPeer;
-const goodAddress = loopbackAddress();
+let goodAddress: string;
 const fuzzAddress = loopbackAddress();
 let fuzz: RawPeer | undefined;
 /** Prefixes the good peer has been sent (announcements), kept up to date by poll(). */
@@ -61,38 +60,21 @@ function poll(): void {
 }
 
 async function connectFuzzer(): Promise<RawPeer> {
-  const p = await RawPeer.connect(cx.listen.address, cx.listen.port, fuzzAddress);
-  const open = openMsg({ asn: FUZZ_AS, routerId: "192.0.2.100" });
-  open.capabilities!.push({ code: 1, afi: 2, safi: 1 } as never);
-  await p.next("OPEN");
-  p.sendMessage(open);
-  p.sendMessage({ type: "KEEPALIVE" });
-  await p.next("KEEPALIVE");
+  const p = await RawPeer.connect(s.cx.listen.address, s.cx.listen.port, fuzzAddress);
+  await handshake(p, { asn: FUZZ_AS, routerId: "192.0.2.100", holdTime: 0, afis: [1, 2] });
   return p;
 }
 
 beforeAll(async () => {
-  cx = await speakerConfig(65000, "192.0.2.50");
-  x = await startSpeaker("x", cx);
   const families = ["ipv4-unicast", "ipv6-unicast"];
-  expect((await x.call("POST", "/v1/neighbors", { address: goodAddress, asn: 65000, passive: true, holdTime: 0, export: "all", families })).status).toBe(201);
-  expect((await x.call("POST", "/v1/neighbors", { address: fuzzAddress, asn: FUZZ_AS, passive: true, holdTime: 0, families })).status).toBe(201);
-  good = await RawPeer.connect(cx.listen.address, cx.listen.port, goodAddress);
-  const open = openMsg({ asn: 65000, routerId: "192.0.2.99", holdTime: 0 });
-  open.capabilities!.push({ code: 1, afi: 2, safi: 1 } as never);
-  await good.next("OPEN");
-  good.sendMessage(open);
-  good.sendMessage({ type: "KEEPALIVE" });
-  await good.next("KEEPALIVE");
-  await waitEstablished(x, goodAddress);
+  ({ address: goodAddress, peer: good } = await s.neighbor(65000, { holdTime: 0, export: "all", families }));
+  await handshake(good, { asn: 65000, routerId: "192.0.2.99", holdTime: 0, afis: [1, 2] });
+  await waitEstablished(s.x, goodAddress);
+  // The fuzzing peer reconnects from one address after every NOTIFICATION.
+  expect((await s.x.call("POST", "/v1/neighbors", { address: fuzzAddress, asn: FUZZ_AS, passive: true, holdTime: 0, families })).status).toBe(201);
 });
 
-afterAll(async () => {
-  fuzz?.close();
-  good?.close();
-  await x.stop("SIGKILL");
-  cleanupTmp();
-});
+afterAll(() => fuzz?.close());
 
 test(`${MUTATIONS} mutated UPDATEs over a live session (seed ${SEED}): NOTIFICATION or carry on, the good peer unharmed`, async () => {
   const r = mulberry32(SEED);
@@ -129,10 +111,10 @@ test(`${MUTATIONS} mutated UPDATEs over a live session (seed ${SEED}): NOTIFICAT
   // Both outcomes were exercised, and the good peer never noticed.
   expect(outcomes.survived).toBeGreaterThan(MUTATIONS / 10);
   expect(outcomes.notified).toBeGreaterThan(MUTATIONS / 10);
-  const nb = await x.get(`/v1/neighbors/${goodAddress}`);
+  const nb = await s.x.get(`/v1/neighbors/${goodAddress}`);
   expect(nb.state).toBe("Established");
   expect(nb.counters.establishedTransitions).toBe(1);
   expect(good.closed).toBe(false);
-  expect(x.proc.exitCode).toBeNull();
+  expect(s.x.proc.exitCode).toBeNull();
   console.log(`live fuzz seed ${SEED}: ${JSON.stringify(outcomes)}`);
 }, 60_000);

@@ -2,15 +2,15 @@
 // localPref, med) and well-known community names, through the one parser in
 // host/core/communities.ts: the YAML, the API, the CLI (through the API) and the
 // embedded Rib; errors name the field. Export: LOCAL_PREF to iBGP only, MED to all.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../host/bgp/config.ts";
 import { parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "../../host/core/communities.ts";
 import { hex } from "../../host/core/codec-text.ts";
 import { freshRib } from "../rib/wire.ts";
-import { type SpeakerProc, cleanupTmp, loopbackAddress, ribEntry, sartBgp, speakerConfig, startSpeaker, tmpDir, waitEstablished } from "./harness.ts";
-import { RawPeer, handshake } from "./raw-peer.ts";
+import { cleanupTmp, ribEntry, sartBgp, tmpDir, waitEstablished } from "./harness.ts";
+import { RawPeer, handshake, speakerFixture } from "./raw-peer.ts";
 
 describe("the community parser", () => {
   test("well-known names, as FRR and GoBGP spell them, and ASN:VALUE", () => {
@@ -97,19 +97,7 @@ describe("the embedded Rib", () => {
 });
 
 describe("API and CLI", () => {
-  let x: SpeakerProc;
-  let cx: Record<string, any>;
-  const peers: RawPeer[] = [];
-
-  beforeAll(async () => {
-    cx = await speakerConfig(65000, "192.0.2.50");
-    x = await startSpeaker("x", cx);
-  });
-
-  afterAll(async () => {
-    for (const p of peers) p.close();
-    await x.stop("SIGKILL");
-  });
+  const s = speakerFixture();
 
   /** The next UPDATE announcing `prefix` (End-of-RIB and others skipped). */
   async function announcing(p: RawPeer, prefix: string) {
@@ -119,24 +107,21 @@ describe("API and CLI", () => {
     }
   }
 
-  async function peer(asn: number): Promise<RawPeer> {
-    const address = loopbackAddress();
-    expect((await x.call("POST", "/v1/neighbors", { address, asn, passive: true, holdTime: 30 })).status).toBe(201);
-    const p = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
-    peers.push(p);
-    await handshake(p, { asn, routerId: `192.0.2.${60 + peers.length}` });
-    await waitEstablished(x, address);
+  async function peer(asn: number, routerId: string): Promise<RawPeer> {
+    const { address, peer: p } = await s.neighbor(asn);
+    await handshake(p, { asn, routerId });
+    await waitEstablished(s.x, address);
     return p;
   }
 
   test("POST /v1/rib takes every attribute; peers get MED, LOCAL_PREF only over iBGP", async () => {
-    const ibgp = await peer(65000);
-    const ebgp = await peer(65001);
-    const r = await x.call("POST", "/v1/rib", {
+    const ibgp = await peer(65000, "192.0.2.61");
+    const ebgp = await peer(65001, "192.0.2.62");
+    const r = await s.x.call("POST", "/v1/rib", {
       prefix: "203.0.113.0/24", communities: ["graceful-shutdown"], largeCommunities: ["65000:5:6"], extendedCommunities: ["soo:65000:9"], localPref: 250, med: 30,
     });
     expect(r.status).toBe(201);
-    const e = await ribEntry(x, "203.0.113.0/24");
+    const e = await ribEntry(s.x, "203.0.113.0/24");
     expect(e.paths[0]).toMatchObject({ communities: ["65535:0"], largeCommunities: ["65000:5:6"], localPref: 250, med: 30 });
     const atI = await announcing(ibgp, "203.0.113.0/24");
     expect(atI).toMatchObject({ nlri: ["203.0.113.0/24"], attributes: { localPref: 250, med: 30, communities: ["65535:0"], largeCommunities: ["65000:5:6"], extendedCommunities: ["0003fde800000009"] } });
@@ -146,19 +131,19 @@ describe("API and CLI", () => {
   });
 
   test("bad values get 400 naming the field", async () => {
-    const bad = await x.call("POST", "/v1/rib", { prefix: "203.0.113.0/24", extendedCommunities: ["rt:1"] });
+    const bad = await s.x.call("POST", "/v1/rib", { prefix: "203.0.113.0/24", extendedCommunities: ["rt:1"] });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toStartWith('request: extendedCommunities[0]: "rt:1" is not an extended community');
-    const nh = await x.call("POST", "/v1/rib", { prefix: "203.0.113.0/24", nextHop: "224.0.0.1" });
+    const nh = await s.x.call("POST", "/v1/rib", { prefix: "203.0.113.0/24", nextHop: "224.0.0.1" });
     expect(nh.status).toBe(400);
     expect(nh.json.error).toStartWith("request: nextHop: 224.0.0.1 is not a usable unicast address");
   });
 
   test("the CLI passes well-known names through to the speaker", async () => {
-    const add = sartBgp(x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-export,65000:3", "-o", "json"]);
+    const add = sartBgp(s.x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-export,65000:3", "-o", "json"]);
     expect(add.status).toBe(0);
-    expect((await ribEntry(x, "198.51.100.128/25")).paths[0].communities).toEqual(["65535:65281", "65000:3"]);
-    const bad = sartBgp(x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-exprt"]);
+    expect((await ribEntry(s.x, "198.51.100.128/25")).paths[0].communities).toEqual(["65535:65281", "65000:3"]);
+    const bad = sartBgp(s.x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-exprt"]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('communities[0]: "no-exprt" is not a community');
   });

@@ -5,26 +5,14 @@
 // under test, then a marker route; receivers (an iBGP and an eBGP raw peer with
 // export all) are read until the marker arrives, so every absence is checked
 // after the UPDATE that would have carried it.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { DecodedMessage } from "../../host/core/codec.ts";
-import { type SpeakerProc, cleanupTmp, loopbackAddress, ribEntry, speakerConfig, startSpeaker, waitEstablished, waitFor } from "./harness.ts";
-import { RawPeer, announce, openMsg } from "./raw-peer.ts";
+import { ribEntry, waitEstablished, waitFor } from "./harness.ts";
+import { type RawPeer, handshake, speakerFixture } from "./raw-peer.ts";
 
 const OWN_AS = 65000;
-let x: SpeakerProc;
-let cx: Record<string, any>;
-const peers: RawPeer[] = [];
-
-beforeAll(async () => {
-  cx = await speakerConfig(OWN_AS, "192.0.2.50");
-  x = await startSpeaker("x", cx);
-});
-
-afterAll(async () => {
-  for (const p of peers) p.close();
-  await x.stop("SIGKILL");
-  cleanupTmp();
-});
+const s = speakerFixture(OWN_AS);
+let connected = 0;
 
 interface Peer {
   address: string;
@@ -36,21 +24,12 @@ interface Peer {
 }
 
 /** A passive neighbour of x at a fresh loopback address, connected and Established. */
-async function connect(asn: number, opts: { families?: string[]; export?: string; offer?: number[] } = {}): Promise<Peer> {
-  const address = loopbackAddress();
+async function connect(asn: number, opts: { families?: string[]; export?: string } = {}): Promise<Peer> {
   const families = opts.families ?? ["ipv4-unicast", "ipv6-unicast"];
-  const r = await x.call("POST", "/v1/neighbors", { address, asn, passive: true, holdTime: 30, families, export: opts.export ?? "local" });
-  expect(r.status).toBe(201);
-  const raw = await RawPeer.connect(cx.listen.address, cx.listen.port, address);
-  peers.push(raw);
-  await raw.next("OPEN");
-  const open = openMsg({ asn, routerId: `192.0.2.${100 + peers.length}` });
-  // Multiprotocol capabilities offered: AFI 1 (IPv4) and 2 (IPv6) unless told otherwise.
-  open.capabilities = [...(opts.offer ?? [1, 2]).map((afi) => ({ code: 1, afi, safi: 1 })), ...open.capabilities!.filter((c) => c.code !== 1)] as never;
-  raw.sendMessage(open);
-  raw.sendMessage({ type: "KEEPALIVE" });
-  await raw.next("KEEPALIVE");
-  await waitEstablished(x, address);
+  const { address, peer: raw } = await s.neighbor(asn, { families, export: opts.export ?? "local" });
+  // Both families offered, whatever the neighbour is configured for.
+  await handshake(raw, { asn, routerId: `192.0.2.${100 + ++connected}`, afis: [1, 2] });
+  await waitEstablished(s.x, address);
   return { address, asn, raw, seen: new Set(), withdrawn: new Set() };
 }
 
@@ -79,11 +58,11 @@ async function sendAll(p: Peer, updates: DecodedMessage[], marker: DecodedMessag
   for (const u of updates) p.raw.sendMessage(u);
   p.raw.sendMessage(marker);
   const prefix = marker.nlri![0];
-  await waitFor(`${prefix} from ${p.address}`, () => ribEntry(x, prefix));
+  await waitFor(`${prefix} from ${p.address}`, () => ribEntry(s.x, prefix));
 }
 
 async function stillUp(p: Peer): Promise<void> {
-  const n = await x.get(`/v1/neighbors/${p.address}`);
+  const n = await s.x.get(`/v1/neighbors/${p.address}`);
   expect(n.state).toBe("Established");
   expect(n.lastNotificationSent).toBeUndefined();
   expect(p.raw.closed).toBe(false);
@@ -112,9 +91,9 @@ describe("well-known communities (RFC 1997)", () => {
     await sendAll(srcI, fromIbgp.slice(0, -1), fromIbgp.at(-1)!);
 
     // The routes are in x's RIB, communities kept.
-    expect((await ribEntry(x, "198.51.100.0/26")).paths[0].communities).toEqual(["65535:65281"]);
-    expect((await ribEntry(x, "198.51.100.64/26")).paths[0].best).toBe(true);
-    expect((await ribEntry(x, "203.0.113.0/26")).paths[0].communities).toEqual(["65535:65281"]);
+    expect((await ribEntry(s.x, "198.51.100.0/26")).paths[0].communities).toEqual(["65535:65281"]);
+    expect((await ribEntry(s.x, "198.51.100.64/26")).paths[0].best).toBe(true);
+    expect((await ribEntry(s.x, "203.0.113.0/26")).paths[0].communities).toEqual(["65535:65281"]);
 
     await readUntil(ibgp, "198.51.100.192/26");
     expect(given(ibgp, [...fromEbgp, ...fromIbgp])).toEqual(["198.51.100.0/26", "198.51.100.128/26", "198.51.100.192/26", "2001:db8:a1::/48"]);
@@ -143,8 +122,8 @@ describe("next hops (RFC 4271 5.1.3 / 6.3, RFC 7606)", () => {
       update(["2001:db8:b4::/48"], "fe80::1"),
       update(["2001:db8:b5::/48"], ["fe80::1", "fe80::1"]),
       // Our own address on this session, as NEXT_HOP and in MP_REACH_NLRI.
-      update(["192.0.2.16/28"], cx.listen.address),
-      update(["192.0.2.32/28"], cx.listen.address, {}, ipv4Mp),
+      update(["192.0.2.16/28"], s.cx.listen.address),
+      update(["192.0.2.32/28"], s.cx.listen.address, {}, ipv4Mp),
       // Usable: a global address with a link-local one beside it.
       update(["2001:db8:b6::/48"], ["2001:db8::b6", "fe80::b6"]),
     ];
@@ -152,12 +131,12 @@ describe("next hops (RFC 4271 5.1.3 / 6.3, RFC 7606)", () => {
     await sendAll(src, bad, marker);
 
     for (const p of ["192.0.2.64/28", "192.0.2.0/28", "192.0.2.80/28", "2001:db8:b1::/48", "2001:db8:b2::/48", "2001:db8:b3::/48", "2001:db8:b4::/48", "2001:db8:b5::/48"]) {
-      expect(await ribEntry(x, p)).toBeUndefined();
+      expect(await ribEntry(s.x, p)).toBeUndefined();
     }
     for (const p of ["192.0.2.16/28", "192.0.2.32/28"]) {
-      expect((await ribEntry(x, p)).paths[0]).toMatchObject({ nextHop: cx.listen.address, eligible: false, best: false });
+      expect((await ribEntry(s.x, p)).paths[0]).toMatchObject({ nextHop: s.cx.listen.address, eligible: false, best: false });
     }
-    expect((await ribEntry(x, "2001:db8:b6::/48")).paths[0]).toMatchObject({ nextHop: "2001:db8::b6", best: true });
+    expect((await ribEntry(s.x, "2001:db8:b6::/48")).paths[0]).toMatchObject({ nextHop: "2001:db8::b6", best: true });
     await readUntil(ibgp, "192.0.2.48/28");
     expect(ibgp.withdrawn).toContain("192.0.2.64/28");
     expect(given(ibgp, [...bad, marker])).toEqual(["192.0.2.48/28", "192.0.2.64/28", "2001:db8:b6::/48"]);
@@ -183,9 +162,9 @@ describe("AS_PATH on eBGP (RFC 4271 6.3, RFC 7606 7.2, RFC 5065)", () => {
     const marker = update(["203.0.113.224/28"], src.address, { asPath: as(65100, 65101) });
     await sendAll(src, bad, marker);
     for (const p of ["203.0.113.128/28", "203.0.113.144/28", "203.0.113.160/28", "203.0.113.176/28", "203.0.113.192/28", "203.0.113.208/28"]) {
-      expect(await ribEntry(x, p)).toBeUndefined();
+      expect(await ribEntry(s.x, p)).toBeUndefined();
     }
-    expect((await ribEntry(x, "203.0.113.224/28")).paths[0].asPath).toEqual(as(65100, 65101));
+    expect((await ribEntry(s.x, "203.0.113.224/28")).paths[0].asPath).toEqual(as(65100, 65101));
     await readUntil(ibgp, "203.0.113.224/28");
     expect(ibgp.withdrawn).toContain("203.0.113.128/28");
     expect(given(ibgp, [...bad, marker])).toEqual(["203.0.113.128/28", "203.0.113.224/28"]);
@@ -197,18 +176,18 @@ describe("families not negotiated (RFC 4760)", () => {
   test("IPv6 routes from a neighbour negotiated for IPv4 only, and IPv4 from an IPv6-only one, are ignored", async () => {
     const v4only = await connect(65300, { families: ["ipv4-unicast"] });
     const v6only = await connect(65301, { families: ["ipv6-unicast"] });
-    expect((await x.get(`/v1/neighbors/${v4only.address}`)).negotiated.families).toEqual(["ipv4-unicast"]);
-    expect((await x.get(`/v1/neighbors/${v6only.address}`)).negotiated.families).toEqual(["ipv6-unicast"]);
+    expect((await s.x.get(`/v1/neighbors/${v4only.address}`)).negotiated.families).toEqual(["ipv4-unicast"]);
+    expect((await s.x.get(`/v1/neighbors/${v6only.address}`)).negotiated.families).toEqual(["ipv6-unicast"]);
     await sendAll(v4only, [
       update(["2001:db8:c1::/48"], "2001:db8::c1", { asPath: as(65300) }),
     ], update(["198.51.100.240/28"], v4only.address, { asPath: as(65300) }));
     await sendAll(v6only, [
       update(["198.51.100.224/28"], v6only.address, { asPath: as(65301) }),
     ], update(["2001:db8:c2::/48"], "2001:db8::c2", { asPath: as(65301) }));
-    expect(await ribEntry(x, "2001:db8:c1::/48")).toBeUndefined();
-    expect(await ribEntry(x, "198.51.100.224/28")).toBeUndefined();
-    expect((await x.get(`/v1/neighbors/${v4only.address}`)).counters.received).toBe(1);
-    expect((await x.get(`/v1/neighbors/${v6only.address}`)).counters.received).toBe(1);
+    expect(await ribEntry(s.x, "2001:db8:c1::/48")).toBeUndefined();
+    expect(await ribEntry(s.x, "198.51.100.224/28")).toBeUndefined();
+    expect((await s.x.get(`/v1/neighbors/${v4only.address}`)).counters.received).toBe(1);
+    expect((await s.x.get(`/v1/neighbors/${v6only.address}`)).counters.received).toBe(1);
     await stillUp(v4only);
     await stillUp(v6only);
   });
