@@ -5,8 +5,9 @@
 //
 // How a speaker drives it:
 //   setGlobal once; addPeer per neighbour (index for every other call).
-//   Every TCP read: feed(peer, chunk) (or inputView + feedInPlace for zero-copy
-//   reads). UPDATEs are applied in the core; other messages come back as
+//   Every TCP read: feed(peer, chunk), one copy into the core (never hand a
+//   socket a view of core memory to read into: any call that grows memory
+//   detaches it). UPDATEs are applied in the core; other messages come back as
 //   events. Before peerUp every message pauses input (one event per call):
 //   handle it, then resume(peer). An OPEN also pauses, so capabilities can be
 //   given to peerUp before the UPDATEs behind it are parsed. A "notification"
@@ -269,7 +270,7 @@ export class Rib {
 
   // ---- ingest ----
 
-  /** A view of the core's input region for `size` bytes (zero-copy socket reads); invalid after the next rib call. */
+  /** A view of the core's input region for `size` bytes, to fill right before feedInPlace; invalid after the next rib call. */
   inputView(size: number): Uint8Array {
     const ptr = this.x.ribInput(size) as number;
     return this.core.u8().subarray(ptr, ptr + size);
