@@ -7,6 +7,7 @@
 // the AddressBlock objects, so announcement follows the objects.
 import { BlockAllocator, MAX_POOL_INDEX_BITS, cidrContains, normalizeAddress, parseAddress, parseCidr, type Cidr, type Family } from "../core/ipam.ts";
 import { setFinalizer } from "../kube/controller/context.ts";
+import { olderFirst } from "../kube/controller/pools.ts";
 import type { Informer, Store } from "../kube/store.ts";
 import {
   API_VERSION,
@@ -18,6 +19,9 @@ import {
   type BlockRequest,
 } from "../kube/types.ts";
 import { CniError, Code } from "./protocol.ts";
+
+/** Pause before trying again to release a block whose API call failed. */
+const RELEASE_RETRY_MS = 5_000;
 
 export type Logger = (level: "info" | "warn" | "error", msg: string) => void;
 
@@ -97,6 +101,9 @@ export class NodeIpam {
         this.scheduleRelease(nb);
       }
       if (b.metadata.deletionTimestamp && !nb.closing) {
+        // Deleted by someone else: no new addresses; the finalizer comes off once it is empty.
+        clearTimeout(nb.emptyTimer);
+        nb.emptyTimer = undefined;
         nb.closing = true;
         this.scheduleRelease(nb);
       }
@@ -129,7 +136,7 @@ export class NodeIpam {
         continue;
       }
       const cur = best.get(family);
-      if (!cur || older(p, cur)) best.set(family, p);
+      if (!cur || olderFirst(p, cur) < 0) best.set(family, p);
     }
     return [...best.values()].map((p) => this.pool(p.metadata.name)).sort((a, b) => a.family - b.family);
   }
@@ -305,10 +312,9 @@ export class NodeIpam {
     }
   }
 
-  private scheduleRelease(nb: NodeBlock): void {
+  private scheduleRelease(nb: NodeBlock, delay = nb.closing ? 0 : this.o.releaseDelayMs): void {
     if (nb.alloc.used() > 0 || nb.emptyTimer) return;
     // A block deleted by someone else waits only for its last address; ours stay a while.
-    const delay = nb.closing ? 0 : this.o.releaseDelayMs;
     nb.emptyTimer = setTimeout(() => void this.releaseBlock(nb), delay);
     nb.emptyTimer.unref?.();
   }
@@ -324,9 +330,9 @@ export class NodeIpam {
       this.counters.blocksReleased++;
       this.o.log("info", `AddressBlock ${nb.name} (${nb.cidr.text}) released to pool ${nb.pool}: empty for ${wasClosing ? "deletion" : `${this.o.releaseDelayMs} ms`}`);
     } catch (e) {
-      this.o.log("warn", `releasing AddressBlock ${nb.name}: ${(e as Error).message}; retrying later`);
+      this.o.log("warn", `releasing AddressBlock ${nb.name}: ${(e as Error).message}; retrying in ${RELEASE_RETRY_MS / 1000} s`);
       nb.closing = wasClosing;
-      this.scheduleRelease(nb);
+      this.scheduleRelease(nb, RELEASE_RETRY_MS);
     }
   }
 
@@ -347,12 +353,6 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-function older(a: AddressPool, b: AddressPool): boolean {
-  const ta = a.metadata.creationTimestamp ?? "";
-  const tb = b.metadata.creationTimestamp ?? "";
-  return ta !== tb ? ta < tb : a.metadata.name < b.metadata.name;
 }
 
 function compareWords(a: Cidr, b: Cidr): number {

@@ -10,11 +10,10 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { SART_RT_PROTO } from "../fib/fib.ts";
 import { IpSession } from "./ip-session.ts";
 import { CniError, Code } from "./protocol.ts";
 
-/** Our rtnetlink protocol id (the FIB writer's too, in another table). */
-export const POD_ROUTE_PROTO = 196;
 /** The host veth's MAC: the same on every pod link (each is its own segment), so it needs no lookup. */
 export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
 /** The pods' IPv6 gateway: a link-local address on every host veth. */
@@ -114,7 +113,8 @@ export class PodNetwork {
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
     const v6 = p.addresses.filter((a) => a.includes(":"));
-    const table = `table ${this.o.table} proto ${POD_ROUTE_PROTO}`;
+    // sart's protocol id, as the FIB writer's routes (which live in another table).
+    const table = `table ${this.o.table} proto ${SART_RT_PROTO}`;
     const pod = [
       `link add ${p.ifname} mtu ${p.mtu} address ${cmac} type veth peer name ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} netns /proc/${process.pid}/ns/net`,
       `link set ${p.ifname} up`,
