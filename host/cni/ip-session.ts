@@ -7,8 +7,8 @@
 // Once an addr or route line has named a device, iproute2 keeps its index for the life of
 // the process, so a veth deleted (by us, or with its pod's netns) and made again under the
 // same name would be addressed by its old index: after a job that deletes a link, renew()
-// hands later jobs to a fresh process (started off the caller's path) while the old one
-// finishes its queue and exits.
+// hands later jobs to a fresh process while the old one finishes its queue and exits;
+// prepare() starts it ahead of a job (ADD does while its pod side is being made).
 import { spawn, type ChildProcess } from "node:child_process";
 
 export interface JobFailure {
@@ -105,16 +105,15 @@ export class IpSession {
     return this.current.run(lines);
   }
 
-  /**
-   * Later jobs go to a fresh process (see the header); the current one finishes its jobs.
-   * The new process starts on the next turn of the event loop, after the caller's reply.
-   */
+  /** Later jobs go to a fresh process (see the header); the current one finishes its jobs. */
   renew(): void {
     this.current?.end();
     this.current = undefined;
-    setImmediate(() => {
-      if (!this.closed && !this.current?.alive) this.current = new IpProcess(this.netns);
-    });
+  }
+
+  /** Starts the process now if there is none, so that a job soon to come does not wait for it. */
+  prepare(): void {
+    if (!this.closed && !this.current?.alive) this.current = new IpProcess(this.netns);
   }
 
   close(): void {

@@ -110,6 +110,7 @@ export class PodNetwork {
    * through the session.
    */
   async add(p: PodLink, ready: Promise<unknown> = Promise.resolve()): Promise<{ containerMac: string }> {
+    this.session.prepare();
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
     const v6 = p.addresses.filter((a) => a.includes(":"));
