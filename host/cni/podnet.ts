@@ -1,7 +1,8 @@
 // A pod's network, as the original sart built it (SART-COMPAT): a veth pair, host side
 // `veth` + 8 hex characters derived from the container ID and interface name, the pod's
-// /32 and /128 on the container side with a scope-link route to the node's address and a
-// default route via it (IPv6: via fe80::1 on the host side), and the pod's host routes in
+// /32 and /128 on the container side with a scope-link route to the node's address of the
+// family (on the host side too; a link-local one when the node has none) and a default
+// route via it, and the pod's host routes in
 // one dedicated table that one `ip rule` per family consults before main. One `ip -batch`
 // process per ADD (in the pod's namespace); the node's side goes through one long-lived ip
 // session (ip-session.ts), and so does DEL's `link del`: deleting the host end removes the
@@ -16,10 +17,14 @@ import { CniError, Code } from "./protocol.ts";
 
 /** The host veth's MAC: the same on every pod link (each is its own segment), so it needs no lookup. */
 export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
-/** The pods' IPv6 gateway: a link-local address on every host veth. */
-export const IPV6_GATEWAY = "fe80::1";
 /** The IPv4 gateway when the node has no IPv4 address to give (a link-local one, as Calico does). */
 export const FALLBACK_IPV4_GATEWAY = "169.254.1.1";
+/**
+ * On every host veth of an IPv6 pod, without DAD: a link-local address usable at once for
+ * neighbour discovery on the link (a pod's first packets failed without it), and the
+ * pods' IPv6 gateway when the node has no IPv6 address to give.
+ */
+export const HOST_VETH_LINK_LOCAL = "fe80::1";
 const ALIAS_PREFIX = "SART";
 const ALIAS_MAX = 255;
 
@@ -75,12 +80,13 @@ export function containerMac(addresses: string[], containerId: string): string {
 }
 
 export class PodNetwork {
-  readonly ipv4Gateway: string;
+  /** The pods' gateways: the node's addresses, put on every host veth. */
+  readonly gateways: { ipv4: string; ipv6: string };
   /** The host side of every ADD and DEL, without a process start each. */
   private readonly session = new IpSession();
 
   constructor(private readonly o: PodNetOptions) {
-    this.ipv4Gateway = o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY;
+    this.gateways = { ipv4: o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY, ipv6: o.hostAddresses.ipv6 ?? HOST_VETH_LINK_LOCAL };
   }
 
   /** Forwarding on, and the rule per family that sends lookups to the pod table (once). */
@@ -114,6 +120,8 @@ export class PodNetwork {
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
     const v6 = p.addresses.filter((a) => a.includes(":"));
+    const { ipv4: gw4, ipv6: gw6 } = this.gateways;
+    const linkLocal6 = gw6.toLowerCase().startsWith("fe80:");
     // sart's protocol id, as the FIB writer's routes (which live in another table).
     const table = `table ${this.o.table} proto ${SART_RT_PROTO}`;
     const pod = [
@@ -121,15 +129,19 @@ export class PodNetwork {
       `link set ${p.ifname} up`,
       ...v4.flatMap((a) => [
         `addr add ${a}/32 dev ${p.ifname}`,
-        `route add ${this.ipv4Gateway}/32 dev ${p.ifname} scope link`,
-        `route add 0.0.0.0/0 via ${this.ipv4Gateway} dev ${p.ifname}`,
+        `route add ${gw4}/32 dev ${p.ifname} scope link`,
+        `route add 0.0.0.0/0 via ${gw4} dev ${p.ifname}`,
       ]),
-      ...v6.flatMap((a) => [`addr add ${a}/128 dev ${p.ifname} nodad`, `route add ::/0 via ${IPV6_GATEWAY} dev ${p.ifname}`]),
+      ...v6.flatMap((a) => [
+        `addr add ${a}/128 dev ${p.ifname} nodad`,
+        ...(linkLocal6 ? [] : [`route add ${gw6}/128 dev ${p.ifname}`]),
+        `route add ::/0 via ${gw6} dev ${p.ifname}`,
+      ]),
     ];
     const host = [
       `link set ${p.veth} alias ${vethAlias(p.pools, p.containerId, p.ifname)} up`,
-      ...(v4.length ? [`addr add ${this.ipv4Gateway}/32 dev ${p.veth}`] : []),
-      ...(v6.length ? [`addr add ${IPV6_GATEWAY}/64 dev ${p.veth} nodad`] : []),
+      ...(v4.length ? [`addr add ${gw4}/32 dev ${p.veth}`] : []),
+      ...(v6.length ? [`addr add ${HOST_VETH_LINK_LOCAL}/64 dev ${p.veth} nodad`, ...(linkLocal6 ? [] : [`addr add ${gw6}/128 dev ${p.veth} nodad`])] : []),
       ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
       ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
     ];

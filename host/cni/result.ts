@@ -2,7 +2,7 @@
 // `version` ("4"/"6") on each IP, 1.0.0 drops it, 1.1.0 adds `mtu` to interfaces. A result
 // handed in as prevResult (sart-cni not first in its chain) keeps its entries; ours follow.
 import { compareVersions } from "./protocol.ts";
-import { HOST_VETH_MAC, IPV6_GATEWAY } from "./podnet.ts";
+import { HOST_VETH_MAC } from "./podnet.ts";
 
 export interface AddOutcome {
   version: string;
@@ -12,7 +12,7 @@ export interface AddOutcome {
   containerMac: string;
   addresses: string[];
   mtu: number;
-  ipv4Gateway: string;
+  gateways: { ipv4: string; ipv6: string };
   dns?: unknown;
   prevResult?: Record<string, unknown>;
 }
@@ -29,8 +29,9 @@ export function addResult(o: AddOutcome): Record<string, unknown> {
   const podIf = interfaces.length - 1;
   for (const a of o.addresses) {
     const v6 = a.includes(":");
-    ips.push({ ...(v1 ? {} : { version: v6 ? "6" : "4" }), address: `${a}/${v6 ? 128 : 32}`, gateway: v6 ? IPV6_GATEWAY : o.ipv4Gateway, interface: podIf });
-    routes.push(v6 ? { dst: "::/0", gw: IPV6_GATEWAY } : { dst: "0.0.0.0/0", gw: o.ipv4Gateway });
+    const gateway = v6 ? o.gateways.ipv6 : o.gateways.ipv4;
+    ips.push({ ...(v1 ? {} : { version: v6 ? "6" : "4" }), address: `${a}/${v6 ? 128 : 32}`, gateway, interface: podIf });
+    routes.push({ dst: v6 ? "::/0" : "0.0.0.0/0", gw: gateway });
   }
   const dns = o.dns ?? prev.dns;
   return { cniVersion: o.version, interfaces, ips, routes, ...(dns ? { dns } : {}) };

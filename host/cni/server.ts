@@ -30,7 +30,7 @@ export interface CniServerOptions {
   stateDir: string;
   /** kubernetes: pool annotations of Pods and Namespaces count; standalone: only the config and CNI_ARGS. */
   mode: "kubernetes" | "standalone";
-  /** The node's addresses: the pods' IPv4 gateway (fe80::1 serves IPv6). */
+  /** The node's addresses: the pods' gateways (169.254.1.1 and fe80::1 stand in for one the node lacks). */
   hostAddresses: { ipv4?: string; ipv6?: string };
   log: Logger;
   /** Pod interface MTU when the config gives none. Default 1500. */
@@ -306,7 +306,7 @@ export class CniServer {
         containerMac,
         addresses,
         mtu: req.mtu,
-        ipv4Gateway: this.net.ipv4Gateway,
+        gateways: this.net.gateways,
         dns: req.dns,
         prevResult: req.prevResult,
       });
@@ -361,7 +361,8 @@ export class CniServer {
     const valid = new Set((req.validAttachments ?? []).map((v) => attachmentKey(v.containerId, v.ifname)));
     const failures: string[] = [];
     for (const a of this.alloc!.all()) {
-      if (a.network !== req.network && a.network !== "") continue;
+      // Attachments adopted from host veths have no known network: only their DEL releases them.
+      if (a.network !== req.network) continue;
       if (valid.has(attachmentKey(a.containerId, a.ifname))) continue;
       try {
         await this.net.del(a.veth);

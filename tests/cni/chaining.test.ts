@@ -59,6 +59,9 @@ test("sart-cni, portmap and bandwidth in one conflist: ADD, CHECK, DEL", async (
   expect(resultProblems("1.0.0", result)).toEqual([]);
   const podAddress = (result.ips as { address: string }[])[0]!.address.replace(/\/32$/, "");
   const hostVeth = (result.interfaces as { name: string }[])[0]!.name;
+  // The node has no IPv6 address here: the pod's IPv6 gateway is fe80::1 on the host veth.
+  expect(await pod.ip("-6", "route", "show", "default")).toContain("via fe80::1 dev eth0");
+  expect(result.routes).toContainEqual({ dst: "::/0", gw: "fe80::1" });
 
   // bandwidth put its token bucket on the host veth that sart-cni reported.
   expect(await node.ns.exec("tc", ["qdisc", "show", "dev", hostVeth])).toContain("tbf");

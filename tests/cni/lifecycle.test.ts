@@ -62,7 +62,7 @@ describe("every supported version", () => {
       // The kernel's view: addresses and routes in the pod, alias and pod-table routes on the node.
       expect((await addrsIn(pod, "eth0")).sort()).toEqual([v4!, v6!].sort());
       expect(await pod.ip("route", "show")).toContain("default via 192.0.2.1 dev eth0");
-      expect(await pod.ip("-6", "route", "show", "default")).toContain("via fe80::1 dev eth0");
+      expect(await pod.ip("-6", "route", "show", "default")).toContain("via 2001:db8:ff::1 dev eth0");
       expect((await node.sartVeths()).find((l) => l.ifname === host.name)?.ifalias).toBe(`SART:pods4,pods6:${id}:eth0`);
       expect(await node.ns.ip("route", "show", "table", "120")).toContain(`${v4} dev ${host.name}`);
       expect(await node.ns.ip("-6", "route", "show", "table", "120")).toContain(`${v6} dev ${host.name}`);
