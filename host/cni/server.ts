@@ -131,6 +131,7 @@ export class CniServer {
       [{ source: "log" }, this.recovered.fromLog],
       [{ source: "host" }, this.recovered.fromHost],
     ]);
+    e.metric("sart_cni_stale_veths_removed", "gauge", "Host veths of ADDs that never finished, removed at start", [[{}, this.recovered.staleVeths]]);
     return e.text();
   }
 

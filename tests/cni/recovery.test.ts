@@ -39,6 +39,7 @@ test("a lost allocation log: live pods are adopted from their host veths; a half
 
   expect(await node.total('sart_cni_recovered_attachments{source="host"}')).toBe(3);
   expect((await node.sartVeths()).map((l) => l.ifname)).not.toContain("vethdeadbeef");
+  expect(await node.total("sart_cni_stale_veths_removed")).toBe(1);
   for (const h of held) {
     expect(await node.call("CHECK", { containerId: h.id, netns: h.netns, ifname: "eth0" }, node.config("1.0.0", { prevResult: h.result }))).toEqual({});
   }
