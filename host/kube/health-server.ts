@@ -59,8 +59,10 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
       return send(404, TEXT, `no such endpoint ${path}; try /healthz, /readyz${opts.metrics ? ", /metrics" : ""}\n`);
     }
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, TEXT, `${req.method} not allowed\n`, { allow: "GET, HEAD" });
-    if (path === "/healthz") return send(...probe(opts.live), TEXT);
-    if (path === "/readyz") return send(...probe(opts.ready), TEXT);
+    if (path !== "/metrics") {
+      const [status, body] = probe(path === "/healthz" ? opts.live : opts.ready);
+      return send(status, TEXT, body);
+    }
     Promise.resolve()
       .then(() => opts.metrics!())
       .then(

@@ -1,7 +1,7 @@
 // What every reconciler shares: the store, the informer caches (with our own writes layered
 // on top), the pools and allocations, the indexes and the work queues.
 import type { Informer, KubeObject, Kind, Store } from "../store.ts";
-import { isConflict, isNotFound } from "../store.ts";
+import { isConflict, isNotFound, isUnreachable } from "../store.ts";
 import type {
   AddressBlock,
   AddressPool,
@@ -87,7 +87,7 @@ export async function event(ctx: Ctx, about: KubeObject, type: "Normal" | "Warni
   try {
     await ctx.store.recordEvent(about, type, reason, message);
   } catch (e) {
-    ctx.log("warn", `recording Event ${reason} for ${objectKey(about)}: ${(e as Error).message}`);
+    if (!isUnreachable(e)) ctx.log("warn", `recording Event ${reason} for ${objectKey(about)}: ${(e as Error).message}`);
   }
 }
 

@@ -163,11 +163,13 @@ export class Controller {
     this.on(inf.pools, (e) => {
       if (!this.leading) return;
       if (e.type === "DELETED") ctx.poolObjs.forget(e.object.metadata.name);
-      const { added } = ctx.pools.sync(inf.pools.list());
+      const { added, routesChanged } = ctx.pools.sync(inf.pools.list());
       for (const name of added) {
         const entry = ctx.pools.get(name);
         if (entry?.type === "pod") claimPodBlocks(ctx, entry);
       }
+      // New attrs or aggregation length: the advertisements of the pool's addresses follow.
+      for (const name of routesChanged) for (const k of ctx.lb.holdersOf(name, Number.POSITIVE_INFINITY)) q.adverts.add(k);
       // Admission, auto-assign choice and conditions of every pool may depend on this one.
       for (const p of inf.pools.list()) q.pools.add(p.metadata.name);
       q.pools.add(e.object.metadata.name);

@@ -61,11 +61,13 @@ export class PoolRegistry {
   /**
    * Brings the registry in line with the current AddressPool objects. Admitted pools stay
    * admitted (with their allocators) while they exist with the same CIDR and block size; new
-   * pools are admitted oldest first. Returns the pools that were added or removed.
+   * pools are admitted oldest first. Returns the pools that were added or removed, and those
+   * whose routes changed (attrs, aggregation length): their advertisements must follow.
    */
-  sync(objects: AddressPool[]): { added: string[]; removed: string[] } {
+  sync(objects: AddressPool[]): { added: string[]; removed: string[]; routesChanged: string[] } {
     const byName = new Map(objects.map((o) => [o.metadata.name, o]));
     const removed: string[] = [];
+    const routesChanged: string[] = [];
     for (const [name, entry] of this.pools) {
       const o = byName.get(name);
       const same = o && o.spec.type === entry.type && parseCidr(o.spec.cidr)?.network === entry.cidr.network &&
@@ -80,9 +82,11 @@ export class PoolRegistry {
         entry.autoAssign = o.spec.autoAssign === true;
         entry.deleting = !!o.metadata.deletionTimestamp;
         entry.createdAt = o.metadata.creationTimestamp ?? "";
+        const routes = routeFields(entry);
         const problem = applyMutable(entry, o);
         if (problem) this.mutableProblems.set(name, problem);
         else this.mutableProblems.delete(name);
+        if (routeFields(entry) !== routes) routesChanged.push(name);
       } else {
         entry.deleting = true; // gone from the API but still holding allocations: nothing new from it
       }
@@ -104,7 +108,7 @@ export class PoolRegistry {
       else added.push(name);
     }
     this.rejections = rejections;
-    return { added, removed };
+    return { added, removed, routesChanged };
   }
 
   private admit(o: AddressPool): string | undefined {
@@ -216,6 +220,10 @@ export class PoolRegistry {
     this.rejections.clear();
     this.mutableProblems.clear();
   }
+}
+
+function routeFields(p: PoolEntry): string {
+  return JSON.stringify([p.attrs, p.aggregation]);
 }
 
 /** Copies the fields a pool may change while in use (service pools); returns what is wrong, if anything. */
