@@ -127,6 +127,12 @@ export function slice(svc: string, endpoints: { node: string; ready?: boolean; i
   } as EndpointSlice;
 }
 
+/** Creates a Service and the EndpointSlice that puts its endpoints on `nodes`. */
+export async function serviceWithSlice(store: Store, svc: Service, nodes: string[] = ["node-a"]): Promise<void> {
+  await store.create(svc);
+  await store.create(slice(svc.metadata.name, nodes.map((node) => ({ node })), { namespace: svc.metadata.namespace }));
+}
+
 export function bgpPeer(name: string, node: string, groups?: string[]): BGPPeer {
   return {
     apiVersion: API_VERSION,

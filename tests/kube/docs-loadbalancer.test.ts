@@ -9,7 +9,7 @@ import { admit, crdFor } from "../../host/kube/schema/index.ts";
 import type { KubeObject, Store } from "../../host/kube/store.ts";
 import { API_VERSION, type BGPAdvertisement, type CustomKind, type Service } from "../../host/kube/types.ts";
 import { backends } from "./controller-backends.ts";
-import { type Backend, addressesOf, advertisements, conditionReason, eventsFor, eventually, lbService, slice, startController } from "./controller-harness.ts";
+import { type Backend, addressesOf, advertisements, conditionReason, eventsFor, eventually, lbService, serviceWithSlice, startController } from "./controller-harness.ts";
 
 const DOC = readFileSync(join(import.meta.dir, "../../docs/loadbalancer.md"), "utf8");
 
@@ -43,8 +43,8 @@ function docScenarios(backend: Backend) {
       const rank = (o: KubeObject) => (o.kind === "Namespace" ? 0 : o.kind === "AddressPool" ? 1 : 2);
       if (!objs.some((o) => o.kind === "Namespace" && o.metadata.name === "shop")) await store.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: "shop" } });
       for (const o of [...objs].sort((a, b) => rank(a) - rank(b))) {
-        await store.create(o);
-        if (o.kind === "Service") await store.create(slice(o.metadata.name, [{ node: "node-a" }], { namespace: o.metadata.namespace }));
+        if (o.kind === "Service") await serviceWithSlice(store, o as Service);
+        else await store.create(o);
       }
       ctl = await startController(store);
     });
@@ -85,8 +85,7 @@ function docScenarios(backend: Backend) {
 
       // Aggregation: a Cluster Service of the aggregated pool is announced as the /25.
       const agg: Service = lbService("agg", { namespace: "shop", annotations: { "sart.terassyi.net/addresspool": "aggregated" } });
-      await store.create(agg);
-      await store.create(slice("agg", [{ node: "node-a" }], { namespace: "shop" }));
+      await serviceWithSlice(store, agg);
       const [aggAdv] = await eventually(async () => {
         const a = await advertisements(store, "agg", "shop");
         return a.length ? a : undefined;

@@ -19,7 +19,7 @@ import {
   ingressOf,
   lbService,
   pool,
-  slice,
+  serviceWithSlice,
   startController,
 } from "./controller-harness.ts";
 
@@ -60,10 +60,7 @@ function extensionScenarios(backend: Backend) {
       await close();
     });
 
-    const create = async (svc: Service, nodes: string[] = ["node-a"]) => {
-      await store.create(svc);
-      await store.create(slice(svc.metadata.name, nodes.map((node) => ({ node })), { namespace: svc.metadata.namespace }));
-    };
+    const create = (svc: Service, nodes?: string[]) => serviceWithSlice(store, svc, nodes);
 
     test("a Normal IPAllocated Event names the addresses and pools", async () => {
       await store.create(pool("v6", "2001:db8:7::/120", { autoAssign: true }));
