@@ -138,6 +138,15 @@ export async function reconcileService(ctx: Ctx, key: string): Promise<Reconcile
   const want = (ctx.lb.held(key) ?? []).map((h) => h.ip);
   const prior = findCondition(current.status?.conditions, ALLOCATED_CONDITION);
   const statusMatches = sameList(ingressIps(current), want) && sameCondition(prior, condition);
+  if (allocated.length) {
+    // Before the status write: a retry after a failed write finds the addresses held and says nothing.
+    ctx.counts.allocated += allocated.length;
+    for (const h of allocated) {
+      const others = ctx.lb.users(h.ip).filter((u) => u !== key);
+      ctx.log("info", `Service ${key}: allocated ${h.ip} from pool ${h.pool}${others.length ? ` (shared with ${others.join(", ")})` : ""}`);
+    }
+    await event(ctx, current, "Normal", IP_ALLOCATED, `Assigned ${describe(allocated)}`);
+  }
   if (!statusMatches) {
     if (warning) await event(ctx, current, "Warning", warning.reason, warning.message);
     const written = await ctx.store.patchStatus<Service>("Service", parseKey(key), {
@@ -145,11 +154,6 @@ export async function reconcileService(ctx: Ctx, key: string): Promise<Reconcile
       conditions: setCondition(current.status?.conditions, condition),
     });
     ctx.services.wrote(written);
-  }
-  if (allocated.length) {
-    ctx.counts.allocated += allocated.length;
-    for (const h of allocated) ctx.log("info", `Service ${key}: allocated ${h.ip} from pool ${h.pool}${ctx.lb.users(h.ip).length > 1 ? ` (shared with ${ctx.lb.users(h.ip).filter((u) => u !== key).join(", ")})` : ""}`);
-    await event(ctx, current, "Normal", IP_ALLOCATED, `Assigned ${describe(allocated)}`);
   }
   ctx.q.adverts.add(key);
 }
