@@ -9,47 +9,29 @@
 //   large-community:G:L1:L2    RFC 8092 large community, each part 0-4294967295
 //   local-pref:N               LOCAL_PREF 0-4294967295 (sent to iBGP peers only, RFC 4271)
 //
-// Parsing a community is one small function (parseCommunity) so it can give way to the
-// speaker's parser of well-known names once that exists in host/bgp.
+// Community values are read by host/core/communities.ts, the parser the speaker, its API
+// and the CLI use, so a name means the same everywhere.
+import { formatCommunity, parseCommunity as parseCommunityValue, parseLargeCommunity as parseLargeCommunityValue } from "../core/communities.ts";
 import type { PoolBgpAttributes } from "./types.ts";
 
-/** Well-known communities by the names FRR, GoBGP and BIRD users write (RFC 1997, 3765, 7611, 7999, 8326, LLGR). */
-export const WELL_KNOWN_COMMUNITIES: Readonly<Record<string, string>> = {
-  "graceful-shutdown": "65535:0",
-  "accept-own": "65535:1",
-  "llgr-stale": "65535:6",
-  "no-llgr": "65535:7",
-  blackhole: "65535:666",
-  "no-export": "65535:65281",
-  "no-advertise": "65535:65282",
-  "no-export-subconfed": "65535:65283",
-  "local-as": "65535:65283",
-  "no-peer": "65535:65284",
-};
-
-const U16 = 0xffff;
 const U32 = 0xffffffff;
-
-function numbers(text: string, count: number, max: number): number[] | undefined {
-  const parts = text.split(":");
-  if (parts.length !== count || !parts.every((p) => /^(0|[1-9][0-9]{0,9})$/.test(p))) return undefined;
-  const n = parts.map(Number);
-  return n.every((x) => x <= max) ? n : undefined;
-}
 
 /** "65000:100" or a well-known name (any case) -> "65000:100"; undefined when it is neither. */
 export function parseCommunity(text: string): string | undefined {
-  const t = text.trim();
-  const named = WELL_KNOWN_COMMUNITIES[t.toLowerCase()];
-  if (named) return named;
-  const n = numbers(t, 2, U16);
-  return n ? n.join(":") : undefined;
+  try {
+    return formatCommunity(parseCommunityValue(text.trim()));
+  } catch {
+    return undefined;
+  }
 }
 
 /** "1:2:3" -> "1:2:3"; undefined unless three parts 0-4294967295. */
 export function parseLargeCommunity(text: string): string | undefined {
-  const n = numbers(text.trim(), 3, U32);
-  return n ? n.join(":") : undefined;
+  try {
+    return parseLargeCommunityValue(text.trim()).join(":");
+  } catch {
+    return undefined;
+  }
 }
 
 const sortedUnique = (attrs: Iterable<string>): string[] => [...new Set(attrs)].sort();
@@ -121,9 +103,8 @@ export function parseAdvertisementAttrs(attrs: readonly string[] | undefined): R
       if (!c) throw bad("not large-community:G:L1:L2 (0-4294967295 each)");
       out.largeCommunities.push(c);
     } else if (type === "local-pref") {
-      const n = numbers(value, 1, U32);
-      if (!n) throw bad("not local-pref:N (0-4294967295)");
-      out.localPref = n[0];
+      if (!/^(0|[1-9][0-9]{0,9})$/.test(value) || Number(value) > U32) throw bad("not local-pref:N (0-4294967295)");
+      out.localPref = Number(value);
     } else {
       throw bad("unknown attribute (community, large-community, local-pref)");
     }

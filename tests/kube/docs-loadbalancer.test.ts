@@ -62,8 +62,11 @@ function docScenarios(backend: Backend) {
       const [dns] = await addressesOf(store, "dns-tcp", 1, "shop");
       expect(await addressesOf(store, "dns-udp", 1, "shop")).toEqual([dns]);
       expect([web, dns].sort()).toEqual(["198.51.100.0", "198.51.100.1"]);
-      const shared = await eventually(() => store.get<BGPAdvertisement>("BGPAdvertisement", { namespace: "shop", name: `shared-${dns}` }), "shared advertisement");
-      expect(shared.metadata.ownerReferences?.map((o) => o.name).sort()).toEqual(["dns-tcp", "dns-udp"]);
+      const shared = await eventually(async () => {
+        const a = await store.get<BGPAdvertisement>("BGPAdvertisement", { namespace: "shop", name: `shared-${dns}` });
+        return a?.metadata.ownerReferences?.length === 2 ? a : undefined;
+      }, "shared advertisement owned by both");
+      expect(shared.metadata.ownerReferences!.map((o) => o.name).sort()).toEqual(["dns-tcp", "dns-udp"]);
 
       // Scoped pools: gold-web (priority 5) for team-a/web; team-a for its other Services; PoolNotAllowed elsewhere.
       expect(await addressesOf(store, "web", 1, "team-a")).toEqual(["192.0.2.64"]);

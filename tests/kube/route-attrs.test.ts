@@ -1,7 +1,9 @@
 // The BGPAdvertisement attrs format: what the controller writes from pools and annotations,
 // and what the agent reads back (parseAdvertisementAttrs), by table.
 import { describe, expect, test } from "bun:test";
+import { WELL_KNOWN_COMMUNITIES } from "../../host/core/communities.ts";
 import { annotationAttrs, mergeAttrs, parseAdvertisementAttrs, parseCommunity, parseLargeCommunity, poolAttrs } from "../../host/kube/route-attrs.ts";
+import { crdFor } from "../../host/kube/schema/index.ts";
 
 describe("route attrs", () => {
   test.each([
@@ -11,7 +13,7 @@ describe("route attrs", () => {
     ["no-export", "65535:65281"],
     ["NO-ADVERTISE", "65535:65282"],
     ["no-export-subconfed", "65535:65283"],
-    ["local-as", "65535:65283"],
+    ["accept-own", "65535:1"],
     ["no-peer", "65535:65284"],
     ["blackhole", "65535:666"],
     ["graceful-shutdown", "65535:0"],
@@ -33,6 +35,14 @@ describe("route attrs", () => {
     ["a:b:c", undefined],
   ])("large community %j -> %j", (text, want) => {
     expect(parseLargeCommunity(text)).toBe(want);
+  });
+
+  test("the AddressPool schema accepts exactly the well-known names the parser knows", () => {
+    const items = crdFor("AddressPool").spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!.properties!.bgp!.properties!.communities!.items!;
+    const rule = items["x-kubernetes-validations"]![0]!;
+    const names = /\|([a-z|-]+)\)\$/.exec(rule.rule)![1]!.split("|");
+    expect(names.sort()).toEqual(Object.keys(WELL_KNOWN_COMMUNITIES).sort());
+    expect(rule.message).toContain(Object.keys(WELL_KNOWN_COMMUNITIES).join(", "));
   });
 
   test("a pool's bgp: canonical, sorted, deduplicated; a bad value names its field", () => {
