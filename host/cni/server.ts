@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
-import { Exposition } from "../bgp/metrics.ts";
+import { PrometheusText } from "../kube/health-server.ts";
 import { normalizeAddress } from "../core/ipam.ts";
 import type { Informer, KubeObject, Store } from "../kube/store.ts";
 import { ANNOTATION_ADDRESSPOOL, type AddressBlock, type AddressPool, type Namespace, type Pod } from "../kube/types.ts";
@@ -107,7 +107,7 @@ export class CniServer {
   }
 
   metricsText(): string {
-    const e = new Exposition();
+    const e = new PrometheusText();
     e.metric("sart_cni_ready", "gauge", "1 once the CNI server has rebuilt its allocations and listens", [[{}, this.isReady ? 1 : 0]]);
     e.metric("sart_cni_requests_total", "counter", "CNI calls answered, by command and code (0: success)",
       [...this.calls].map(([k, v]) => {
