@@ -3,7 +3,7 @@
 // "try again later" (11), or "not available" (50) for STATUS.
 // Under Bun the socket is Bun.connect: loading node:net costs Bun about 40 ms of the
 // plugin's start-up (measured, bench/cni); Node loads node:net on demand.
-import { CniError, Code, type Command, type WireRequest, type WireResponse } from "./protocol.ts";
+import { bun, CniError, Code, type Command, type WireRequest, type WireResponse } from "./protocol.ts";
 
 /** An open connection, whichever transport made it. */
 interface Conversation {
@@ -13,15 +13,11 @@ interface Conversation {
 
 type Handlers = { onData(text: string): void; onClose(): void; onError(code: string | undefined, message: string): void };
 
-declare const Bun: {
-  connect(o: { unix: string; socket: Record<string, (...a: never[]) => void> }): Promise<{ write(s: string): number; end(): void }>;
-} | undefined;
-
 async function open(socket: string, h: Handlers, onOpen: (c: Conversation) => void): Promise<void> {
-  if (typeof Bun !== "undefined") {
+  if (bun) {
     const decoder = new TextDecoder();
     try {
-      await Bun.connect({
+      await bun.connect({
         unix: socket,
         socket: {
           open: (s: { write(t: string): number; end(): void }) => onOpen({ send: (line) => s.write(line), close: () => s.end() }),

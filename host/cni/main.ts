@@ -2,10 +2,10 @@
 // environment and the network config, forwards the call to the sart agent over its unix
 // socket, prints the agent's answer (or the spec's error JSON) and exits. It never waits
 // past the config's `timeout`. VERSION is answered here, without the agent.
-// Start-up cost is paid per pod: import nothing but node:fs, ./call.ts and ./protocol.ts.
-import { readFileSync } from "node:fs";
+// Start-up cost is paid per pod: under Bun it loads no node: module at all (node:fs alone
+// costs Bun about 6 ms; Bun.stdin and Bun.connect do the job), under Node only what it uses.
 import { callAgent } from "./call.ts";
-import { CniError, Code, DEFAULT_SOCKET, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
+import { bun, CniError, Code, DEFAULT_SOCKET, SUPPORTED_VERSIONS, errorJson, readEnv, readTransport } from "./protocol.ts";
 
 const LATEST = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1];
 
@@ -19,12 +19,18 @@ function fail(version: string, e: unknown): void {
   process.exitCode = 1;
 }
 
+async function readStdin(): Promise<string> {
+  if (bun) return await bun.stdin.text();
+  const { readFileSync } = await import("node:fs");
+  return readFileSync(0, "utf8");
+}
+
 async function main(): Promise<void> {
   let version: string = LATEST;
   try {
     let stdin: string;
     try {
-      stdin = readFileSync(0, "utf8");
+      stdin = await readStdin();
     } catch (e) {
       throw new CniError(Code.IoFailure, `reading the network config from stdin: ${(e as Error).message}`);
     }
@@ -54,4 +60,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+void main();

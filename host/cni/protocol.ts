@@ -3,6 +3,14 @@
 // one-line JSON messages on the agent's unix socket. The thin client (main.ts) imports
 // this module and nothing heavier, so keep it free of imports.
 
+/** The parts of Bun's API the thin client uses, when it runs under Bun (undefined under Node). */
+export const bun = (globalThis as {
+  Bun?: {
+    stdin: { text(): Promise<string> };
+    connect(o: { unix: string; socket: Record<string, (...a: never[]) => void> }): Promise<unknown>;
+  };
+}).Bun;
+
 /** Spec versions sart-cni speaks; VERSION lists them. */
 export const SUPPORTED_VERSIONS = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
