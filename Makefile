@@ -25,7 +25,9 @@ build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json | $(ASC)
 
 # Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources, except
 # sart-cni: started once per pod, it runs from a bundle under Bun too, a few ms sooner).
-host: build/node/sart/main.js build/node/sart-cni/main.js build/bun/sart-cni/main.js
+# build/cni/sart-cni is the plugin as a node installs it: one self-contained executable
+# (Bun inside), the fastest to start, for /opt/cni/bin on hosts without Bun or Node.
+host: build/node/sart/main.js build/node/sart-cni/main.js build/bun/sart-cni/main.js build/cni/sart-cni
 
 build/node/sart/main.js: $(HOST_SRC) | $(ASC)
 	$(BUN) build host/cli/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart
@@ -35,6 +37,9 @@ build/node/sart-cni/main.js: $(HOST_SRC) | $(ASC)
 
 build/bun/sart-cni/main.js: $(HOST_SRC) | $(ASC)
 	$(BUN) build host/cni/main.ts --target bun --outdir build/bun/sart-cni
+
+build/cni/sart-cni: $(HOST_SRC) | $(ASC)
+	$(BUN) build host/cni/main.ts --compile --outfile $@
 
 build/bin/%: scripts/bin-wrapper.sh
 	@mkdir -p build/bin

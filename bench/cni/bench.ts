@@ -3,13 +3,15 @@
 // bridge+host-local, in the same run on the same node netns (every plugin runs in it, as a
 // runtime runs plugins in its own namespace). Then the thin client's start-up alone
 // (VERSION, answered without the agent) under Bun and Node, beside the runtimes' bare start.
-// Prints a markdown table, then the summary rows (bench/README.md).
+// sart-cni runs as the compiled executable a node installs (build/cni/sart-cni) and through
+// build/bin/sart-cni under Bun and Node. Prints a markdown table, then the summary rows
+// (bench/README.md).
 //   bun bench/cni/bench.ts [--quick]
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { CniNode, Pods, SART_CNI } from "../../tests/cni/harness.ts";
+import { CniNode, Pods, SART_CNI, SART_CNI_COMPILED } from "../../tests/cni/harness.ts";
 import type { Netns } from "../../tests/helpers/netns.ts";
 import { ROOT } from "../../tests/helpers/sart.ts";
 
@@ -113,10 +115,11 @@ async function main(): Promise<void> {
   try {
     const dataDir = join(node.dir, "host-local");
     mkdirSync(dataDir);
-    const sart: Plugin = { label: "sart-cni (Bun)", bin: SART_CNI, config: { cniVersion: "1.0.0", name: "bench-sart", type: "sart-cni", socket: node.socket } };
+    const sart: Plugin = { label: "sart-cni (compiled)", bin: SART_CNI_COMPILED, config: { cniVersion: "1.0.0", name: "bench-sart", type: "sart-cni", socket: node.socket } };
     const plugins: Plugin[] = [
       sart,
-      { label: "sart-cni (Node)", bin: SART_CNI, config: sart.config, env: { SART_RUNTIME: "node" } },
+      { label: "sart-cni (Bun, build/bin)", bin: SART_CNI, config: sart.config },
+      { label: "sart-cni (Node, build/bin)", bin: SART_CNI, config: sart.config, env: { SART_RUNTIME: "node" } },
       {
         label: "ptp+host-local",
         bin: "/usr/lib/cni/ptp",
@@ -160,12 +163,14 @@ async function main(): Promise<void> {
       ((metrics.get(`sart_cni_request_seconds_total{command="${command}",code="0"}`) ?? 0) / (metrics.get(`sart_cni_requests_total{command="${command}",code="0"}`) ?? 1)) * 1000;
 
     const starts = [
-      await startup("bun -e '' (bare runtime)", join(ROOT, "node_modules/.bin/bun"), ["-e", ""]),
-      await startup("node -e '' (bare runtime)", "node", ["-e", ""]),
-      await startup("sart-cni VERSION, Bun (build/bin wrapper)", SART_CNI, []),
-      await startup("sart-cni VERSION, Node (build/bin wrapper)", SART_CNI, [], { SART_RUNTIME: "node" }),
+      await startup("bun -e 'console.log(1)' (the runtime alone)", join(ROOT, "node_modules/.bin/bun"), ["-e", "console.log(1)"]),
+      await startup("node -e 'console.log(1)' (the runtime alone)", "node", ["-e", "console.log(1)"]),
+      await startup("sart-cni compiled (build/cni/sart-cni)", SART_CNI_COMPILED, []),
+      await startup("sart-cni, Bun (build/bin wrapper)", SART_CNI, []),
+      await startup("sart-cni, Node (build/bin wrapper)", SART_CNI, [], { SART_RUNTIME: "node" }),
       await startup("bun build/bun/sart-cni/main.js (no wrapper)", join(ROOT, "node_modules/.bin/bun"), [join(ROOT, "build/bun/sart-cni/main.js")]),
       await startup("node build/node/sart-cni/main.js (no wrapper)", "node", [join(ROOT, "build/node/sart-cni/main.js")]),
+      await startup("ptp VERSION (a Go plugin)", "/usr/lib/cni/ptp", []),
     ];
 
     console.log(`\n### CNI plugins, ${SEQ} sequential pods (plugins interleaved) and ${CONC} concurrent ADDs (median of 3 rounds); ms, plugin process wall time in the node netns\n`);
@@ -182,14 +187,16 @@ async function main(): Promise<void> {
     console.log("");
 
     const by = (label: string) => rows.find((r) => r.label === label)!;
+    const ours = by(sart.label);
     const summary = (c: string, metric: string, v: number, ref: string, refV?: number) =>
       console.log(["summary", "cni", c, metric, "lower", Number(v.toPrecision(4)), ref, refV === undefined ? "-" : Number(refV.toPrecision(4))].join("\t"));
-    summary("ADD p50, sequential pods", "ms", by("sart-cni (Bun)").add.p50, "ptp+host-local", by("ptp+host-local").add.p50);
-    summary("ADD p50, sequential pods", "ms", by("sart-cni (Bun)").add.p50, "bridge+host-local", by("bridge+host-local").add.p50);
-    summary("DEL p50, sequential pods", "ms", by("sart-cni (Bun)").del.p50, "ptp+host-local", by("ptp+host-local").del.p50);
-    summary(`${CONC} concurrent ADDs`, "ms wall", by("sart-cni (Bun)").conc.wallMs, "ptp+host-local", by("ptp+host-local").conc.wallMs);
-    summary("client start-up, Bun", "ms p50", starts[2]!.p50, "bun -e ''", starts[0]!.p50);
-    summary("client start-up, Node", "ms p50", starts[3]!.p50, "node -e ''", starts[1]!.p50);
+    summary("ADD p50, sequential pods", "ms", ours.add.p50, "ptp+host-local", by("ptp+host-local").add.p50);
+    summary("ADD p50, sequential pods", "ms", ours.add.p50, "bridge+host-local", by("bridge+host-local").add.p50);
+    summary("DEL p50, sequential pods", "ms", ours.del.p50, "ptp+host-local", by("ptp+host-local").del.p50);
+    summary(`${CONC} concurrent ADDs`, "ms wall", ours.conc.wallMs, "ptp+host-local", by("ptp+host-local").conc.wallMs);
+    summary("client start-up, compiled", "ms p50", starts[2]!.p50, "ptp VERSION", starts[7]!.p50);
+    summary("client start-up, Bun", "ms p50", starts[3]!.p50, "bun -e", starts[0]!.p50);
+    summary("client start-up, Node", "ms p50", starts[4]!.p50, "node -e", starts[1]!.p50);
   } finally {
     await pods.destroy();
     await node.destroy();

@@ -15,6 +15,8 @@ import { Daemon, removeDir, startDaemon, tempDir } from "../helpers/proc.ts";
 import { ROOT } from "../helpers/sart.ts";
 
 export const SART_CNI = join(ROOT, "build/bin/sart-cni");
+/** The self-contained executable a node installs in /opt/cni/bin (make build). */
+export const SART_CNI_COMPILED = join(ROOT, "build/cni/sart-cni");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 
 export interface Pool {
@@ -66,8 +68,8 @@ export interface CniOutcome {
   json?: Record<string, unknown> & { code?: number; msg?: string; details?: string };
 }
 
-/** Runs the real sart-cni binary as a runtime does; bounded by `timeoutMs`. */
-export async function runCni(call: CniCall, timeoutMs = 30_000, runtime: "bun" | "node" = "bun"): Promise<CniOutcome> {
+/** Runs the real sart-cni as a runtime does (the wrapper under Bun or Node, or the compiled executable); bounded by `timeoutMs`. */
+export async function runCni(call: CniCall, timeoutMs = 30_000, runtime: "bun" | "node" | "compiled" = "bun"): Promise<CniOutcome> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     CNI_COMMAND: call.command,
@@ -80,7 +82,7 @@ export async function runCni(call: CniCall, timeoutMs = 30_000, runtime: "bun" |
     ...call.env,
   };
   const stdin = typeof call.config === "string" ? call.config : JSON.stringify(call.config);
-  return runPlugin(SART_CNI, env, stdin, timeoutMs);
+  return runPlugin(runtime === "compiled" ? SART_CNI_COMPILED : SART_CNI, env, stdin, timeoutMs);
 }
 
 /**

@@ -83,13 +83,15 @@ describe("every supported version", () => {
     }, 60_000);
   }
 
-  test("the same ADD and DEL under Node (SART_RUNTIME=node)", async () => {
-    const pod = await pods.create();
-    const call = { containerId: cid(), netns: pod.path, ifname: "eth0", config: node.config("1.0.0") };
-    const result = ok(await runCni({ command: "ADD", ...call }, 30_000, "node"));
-    expect(resultProblems("1.0.0", result)).toEqual([]);
-    ok(await runCni({ command: "DEL", ...call }, 30_000, "node"));
-  }, 60_000);
+  for (const runtime of ["node", "compiled"] as const) {
+    test(`the same ADD and DEL ${runtime === "node" ? "under Node (SART_RUNTIME=node)" : "with the compiled executable"}`, async () => {
+      const pod = await pods.create();
+      const call = { containerId: cid(), netns: pod.path, ifname: "eth0", config: node.config("1.0.0") };
+      const result = ok(await runCni({ command: "ADD", ...call }, 30_000, runtime));
+      expect(resultProblems("1.0.0", result)).toEqual([]);
+      ok(await runCni({ command: "DEL", ...call }, 30_000, runtime));
+    }, 60_000);
+  }
 });
 
 describe("pods on one node", () => {

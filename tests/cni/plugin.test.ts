@@ -1,6 +1,7 @@
 // The sart-cni binary on its own, as a runtime runs it: VERSION, the spec's error codes for
 // a bad environment or config, and an agent that is not there or does not answer (11, or 50
-// for STATUS) within the config's timeout. Under Bun and under Node (SART_RUNTIME=node).
+// for STATUS) within the config's timeout. Under Bun and under Node (SART_RUNTIME=node) through
+// build/bin/sart-cni, and as the compiled executable (build/cni/sart-cni).
 import { afterAll, describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ afterAll(() => removeDir(dir));
 const conf = (extra: Record<string, unknown> = {}, version = "1.0.0") => ({ cniVersion: version, name: "net1", type: "sart-cni", socket: missing, timeout: 5, ...extra });
 const attach = { containerId: "c0ffee01", netns: "/var/run/netns/none", ifname: "eth0" };
 
-for (const runtime of ["bun", "node"] as const) {
+for (const runtime of ["bun", "node", "compiled"] as const) {
   describe(`sart-cni under ${runtime}`, () => {
     test("VERSION lists 0.3.0 to 1.1.0 and echoes the asked version", async () => {
       for (const v of ["0.3.1", "1.0.0", "1.1.0"]) {

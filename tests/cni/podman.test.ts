@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "
 import { join } from "node:path";
 import { veth } from "../helpers/netns.ts";
 import { run, tempDir, removeDir } from "../helpers/proc.ts";
-import { CniNode, Pods, SART_CNI, runCni } from "./harness.ts";
+import { CniNode, Pods, SART_CNI_COMPILED, runCni } from "./harness.ts";
 
 let a: CniNode;
 let b: CniNode;
@@ -34,7 +34,9 @@ beforeAll(async () => {
   const binDir = join(dir, "bin");
   const rootfs = join(dir, "rootfs");
   for (const d of [netDir, binDir, join(rootfs, "bin"), join(rootfs, "etc")]) mkdirSync(d, { recursive: true });
-  symlinkSync(SART_CNI, join(binDir, "sart-cni"));
+  // As the DaemonSet's init container installs it: a copy of the self-contained executable.
+  copyFileSync(SART_CNI_COMPILED, join(binDir, "sart-cni"));
+  chmodSync(join(binDir, "sart-cni"), 0o755);
   writeFileSync(join(dir, "containers.conf"), [
     "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
     "[network]", 'network_backend = "cni"', `cni_plugin_dirs = ["${binDir}", "/usr/lib/cni"]`, `network_config_dir = "${netDir}"`,
