@@ -4,6 +4,9 @@
 import { normalizeAddress } from "../core/ipam.ts";
 import { CniError, Code, transportOf, type Command, type WireRequest } from "./protocol.ts";
 
+/** The agent stops waiting this much before the client's deadline. */
+const DEADLINE_MARGIN_MS = 500;
+
 export interface AttachRequest {
   command: Exclude<Command, "VERSION">;
   version: string;
@@ -98,7 +101,8 @@ export function readRequest(w: WireRequest, defaultMtu: number): AttachRequest {
     ...(namespace && name ? { pod: { namespace, name } } : {}),
     ...(c.dns !== undefined ? { dns: c.dns } : {}),
     ...(c.prevResult ? { prevResult: c.prevResult as Record<string, unknown> } : {}),
-    deadline: typeof w.deadline === "number" ? w.deadline : Date.now() + transport.timeoutMs,
+    // A little before the client gives up, so that it still hears why (e.g. no block arrived).
+    deadline: (typeof w.deadline === "number" ? w.deadline : Date.now() + transport.timeoutMs) - DEADLINE_MARGIN_MS,
   };
   if (command === "GC") {
     const valid = c["cni.dev/valid-attachments"] ?? [];

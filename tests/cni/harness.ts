@@ -48,6 +48,8 @@ export interface NodeOptions {
    * loopback), the pools are applied with kubectl, and the agent reads Pods and Namespaces.
    */
   kube?: boolean;
+  /** No controller: BlockRequests go unanswered. */
+  noController?: boolean;
 }
 
 export interface CniCall {
@@ -208,6 +210,7 @@ export class CniNode {
       "--release-delay-ms", String(this.opts.releaseDelayMs ?? 60_000),
       ...(this.opts.ipv4 ? ["--ipv4", this.opts.ipv4] : []),
       ...(this.opts.ipv6 ? ["--ipv6", this.opts.ipv6] : []),
+      ...(this.opts.noController ? ["--no-controller"] : []),
     ];
     const [cmd, argv] = this.ns.wrap(BUN, args);
     const logFile = join(this.dir, `agent-${n}.log`);

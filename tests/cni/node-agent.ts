@@ -5,6 +5,7 @@
 // tests can read the allocations.
 //   bun tests/cni/node-agent.ts (--config DIR | --kubeconfig FILE) --state-dir DIR --socket PATH
 //     --node NAME [--ipv4 A] [--ipv6 A] [--release-delay-ms N] [--metrics-socket PATH]
+//     [--no-controller]  (nobody answers BlockRequests)
 import { createServer } from "node:http";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,11 @@ import { LocalStore } from "../../host/kube/local-store.ts";
 import type { Store } from "../../host/kube/store.ts";
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1]!);
+for (let i = 2; i < process.argv.length; i++) {
+  const flag = process.argv[i]!.replace(/^--/, "");
+  if (flag === "no-controller") args.set(flag, "");
+  else args.set(flag, process.argv[++i]!);
+}
 const need = (k: string) => {
   const v = args.get(k);
   if (!v) throw new Error(`node-agent: --${k} is required`);
@@ -28,9 +33,9 @@ const kubeconfig = args.get("kubeconfig");
 const store: Store & { close(): Promise<void> } = kubeconfig
   ? KubeStore.fromConfig({ kubeconfig })
   : await LocalStore.open({ dir: need("config"), stateFile: join(stateDir, "store.json"), component: "sart-agent" });
-const controller = new Controller({ store, log: (l, m) => log(l, `controller: ${m}`) });
-await controller.start();
-await controller.startLeading();
+const controller = args.has("no-controller") ? undefined : new Controller({ store, log: (l, m) => log(l, `controller: ${m}`) });
+await controller?.start();
+await controller?.startLeading();
 const cni = new CniServer({
   store,
   node: need("node"),
@@ -50,7 +55,7 @@ if (metricsSocket) {
 process.stdout.write("ready\n");
 const shutdown = async () => {
   await cni.stop();
-  await controller.stop();
+  await controller?.stop();
   await store.close();
   process.exit(0);
 };

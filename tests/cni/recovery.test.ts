@@ -1,11 +1,12 @@
 // Recovery from the host when the allocation log cannot tell: with the state dir lost
 // (kill -9, log removed), the restarted server adopts every live pod from its host veth
 // (alias and pod-table routes), so CHECK still passes and no ADD gets its address; a veth
-// with our alias but no route (an ADD cut short) is removed.
+// with our alias but no route (an ADD cut short) is removed. And a BlockRequest nobody answers
+// ends in "try again later" within the call's timeout.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CniNode, Pods } from "./harness.ts";
+import { CniNode, Pods, runCni } from "./harness.ts";
 
 let node: CniNode;
 const pods = new Pods();
@@ -51,4 +52,18 @@ test("a lost allocation log: live pods are adopted from their host veths; a half
   for (const h of held) expect(await node.call("DEL", { containerId: h.id, ifname: "eth0" })).toEqual({});
   expect(await node.total("sart_cni_attachments")).toBe(1);
   expect(await node.total("sart_cni_block_addresses_allocated")).toBe(1);
+}, 60_000);
+
+test("no controller: the ADD gives up within its timeout with 11 naming the BlockRequest, and withdraws it", async () => {
+  const lonely = await CniNode.create({ ipv4: "192.0.2.1", noController: true, pools: [{ name: "lonely4", cidr: "198.51.100.0/24", blockSize: 28, autoAssign: true }] });
+  try {
+    const pod = await pods.create();
+    // The test's bound (10 s) is what a hang would break; the config asks for 2 s.
+    const out = await runCni({ command: "ADD", containerId: `lonely${process.pid}`, netns: pod.path, ifname: "eth0", config: lonely.config("1.0.0", { timeout: 2 }) }, 10_000);
+    expect(out.json).toMatchObject({ code: 11, details: expect.stringMatching(/no AddressBlock of pool lonely4 arrived for BlockRequest lonely4-\S+ in time; is the controller running\?/) });
+    expect(JSON.parse(readFileSync(join(lonely.stateDir, "store.json"), "utf8")).objects.filter((o: { kind: string }) => o.kind === "BlockRequest")).toEqual([]);
+    expect(await lonely.total("sart_cni_attachments")).toBe(0);
+  } finally {
+    await lonely.destroy();
+  }
 }, 60_000);
