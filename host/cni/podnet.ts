@@ -2,15 +2,14 @@
 // `veth` + 8 hex characters derived from the container ID and interface name, the pod's
 // /32 and /128 on the container side with a scope-link route to the node's address of the
 // family (on the host side too; a link-local one when the node has none) and a default
-// route via it, and the pod's host routes in
-// one dedicated table that one `ip rule` per family consults before main. One `ip -batch`
-// process per ADD (in the pod's namespace); the node's side goes through one long-lived ip
-// session (ip-session.ts), and so does DEL's `link del`: deleting the host end removes the
-// pair, its addresses and every route through it.
+// route via it, and the pod's host routes in one dedicated table that one `ip rule` per
+// family consults before main. One `ip -batch` process per ADD (in the pod's namespace); the
+// node's side goes through one long-lived ip session (ip-session.ts), and so does DEL's
+// `link del`: deleting the host end removes the pair, its addresses and every route through it.
 // The host veth's alias `SART:pool:containerID:ifname` lets the kernel say who holds what.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { SART_RT_PROTO } from "../fib/fib.ts";
 import { IpSession } from "./ip-session.ts";
 import { CniError, Code } from "./protocol.ts";
@@ -84,6 +83,8 @@ export class PodNetwork {
   readonly gateways: { ipv4: string; ipv6: string };
   /** The host side of every ADD and DEL, without a process start each. */
   private readonly session = new IpSession();
+  /** IPv6 can be off in the kernel (ipv6.disable=1): then IPv4 pods only. */
+  private readonly ipv6 = existsSync("/proc/sys/net/ipv6");
 
   constructor(private readonly o: PodNetOptions) {
     this.gateways = { ipv4: o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY, ipv6: o.hostAddresses.ipv6 ?? HOST_VETH_LINK_LOCAL };
@@ -92,17 +93,24 @@ export class PodNetwork {
   /** Forwarding on, and the rule per family that sends lookups to the pod table (once). */
   async init(): Promise<void> {
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
-    writeFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-    for (const family of ["-4", "-6"]) {
+    if (this.ipv6) writeFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+    for (const family of this.families()) {
       if (!(await this.ruleInstalled(family))) {
         await ip([family, "rule", "add", "pref", String(this.o.rulePriority), "table", String(this.o.table)]);
       }
     }
   }
 
-  /** Whether the rule of `family` (or both) is in place: STATUS reports limited connectivity without it. */
+  private families(): ("-4" | "-6")[] {
+    return this.ipv6 ? ["-4", "-6"] : ["-4"];
+  }
+
+  /** Whether the rule of `family` (or of every family) is in place: STATUS reports limited connectivity without it. */
   async ruleInstalled(family?: "-4" | "-6"): Promise<boolean> {
-    if (!family) return (await this.ruleInstalled("-4")) && (await this.ruleInstalled("-6"));
+    if (!family) {
+      for (const f of this.families()) if (!(await this.ruleInstalled(f))) return false;
+      return true;
+    }
     const rules = JSON.parse((await ip(["-j", family, "rule", "show", "pref", String(this.o.rulePriority)])).stdout || "[]") as { table?: string }[];
     return rules.some((r) => r.table === String(this.o.table));
   }
@@ -199,7 +207,7 @@ export class PodNetwork {
   /** Host routes in the pod table (both families), destinations without their /32 or /128; none when the table does not exist yet. */
   private async podRoutes(filter: string[]): Promise<{ dst: string; dev?: string }[]> {
     const out: { dst: string; dev?: string }[] = [];
-    for (const family of ["-4", "-6"]) {
+    for (const family of this.families()) {
       const r = await ip(["-j", family, "route", "show", "table", String(this.o.table), ...filter], true);
       if (r.code !== 0) {
         if (/table does not exist/.test(r.stderr)) continue;
