@@ -1,7 +1,9 @@
 // Who holds which pod addresses, kept on disk so no address is handed out twice after a
 // crash. An append-only log of JSON lines ("add" an attachment, "del" it): one write and one
 // fdatasync per burst of changes (concurrent ADDs share them), never a rewrite of the whole
-// state per ADD. When the log has grown well past the live entries it is compacted: the live
+// state per ADD. Once written (in the page cache) a record survives the agent's death, which
+// is when it matters (a power loss takes the pods too): so a caller may act on a record as
+// soon as it is written, and report success once it is synced. When the log has grown well past the live entries it is compacted: the live
 // entries go to a new file (fsync, rename, fsync of the directory), so a crash at any moment
 // leaves either the old log or the new one. A torn last line (a crash mid-write) was never
 // acknowledged and is dropped on open.
@@ -40,7 +42,7 @@ export interface LogOptions {
 export class AllocationLog {
   private readonly live = new Map<string, Attachment>();
   private records = 0;
-  private pending: { rec: Line; done: () => void; fail: (e: Error) => void }[] = [];
+  private pending: { rec: Line; written: () => void; done: () => void; fail: (e: Error) => void }[] = [];
   private writing = false;
   readonly counters = { writes: 0, compactions: 0 };
 
@@ -102,15 +104,18 @@ export class AllocationLog {
     return this.live.size;
   }
 
-  /** Records an attachment; resolves once it is on disk (only then does get() return it). */
-  add(a: Attachment): Promise<void> {
+  /**
+   * Records an attachment: `written` resolves once the record is in the file (get() returns
+   * it from then on; it survives the agent's death), `synced` once it is on disk.
+   */
+  add(a: Attachment): { written: Promise<void>; synced: Promise<void> } {
     return this.append({ op: "add", ...a });
   }
 
-  /** Forgets an attachment; resolves once that is on disk (get() returns it until then). */
+  /** Forgets an attachment; resolves once that is on disk (get() returns it until it is written). */
   remove(containerId: string, ifname: string): Promise<void> {
     if (!this.live.has(attachmentKey(containerId, ifname))) return Promise.resolve();
-    return this.append({ op: "del", containerId, ifname });
+    return this.append({ op: "del", containerId, ifname }).synced;
   }
 
   async close(): Promise<void> {
@@ -126,11 +131,16 @@ export class AllocationLog {
     } else if (rec.op === "del") this.live.delete(key);
   }
 
-  private append(rec: Line): Promise<void> {
-    return new Promise((done, fail) => {
-      this.pending.push({ rec, done, fail });
+  private append(rec: Line): { written: Promise<void>; synced: Promise<void> } {
+    let written!: () => void;
+    let failWritten!: (e: Error) => void;
+    const writtenP = new Promise<void>((ok, no) => ((written = ok), (failWritten = no)));
+    const synced = new Promise<void>((done, failSynced) => {
+      this.pending.push({ rec, written, done, fail: (e) => (failWritten(e), failSynced(e)) });
       if (!this.writing) void this.drain();
     });
+    writtenP.catch(() => {}); // callers that wait only for `synced` hear of failures there
+    return { written: writtenP, synced };
   }
 
   /** Writes everything queued in one write + fdatasync; repeats while more arrived meanwhile. */
@@ -142,14 +152,15 @@ export class AllocationLog {
         this.pending = [];
         try {
           await this.fh.write(batch.map((p) => `${JSON.stringify(p.rec)}\n`).join(""));
-          await this.fh.datasync();
           this.counters.writes++;
           this.records += batch.length;
-          // The live map holds what is on disk, so a compaction right after sees every record.
+          // The live map holds what is in the file, so a compaction right after sees every record.
           for (const p of batch) {
             this.apply(p.rec);
-            p.done();
+            p.written();
           }
+          await this.fh.datasync();
+          for (const p of batch) p.done();
         } catch (e) {
           const err = new Error(`${this.file}: ${(e as Error).message}`);
           for (const p of batch) p.fail(err);

@@ -160,7 +160,7 @@ export class CniServer {
       const key = attachmentKey(v.containerId, v.ifname);
       const addresses = v.addresses.map((address) => ({ address, pool: this.ipam.poolContaining(address)?.name ?? v.pools[0] ?? "" }));
       for (const { address } of addresses) this.ipam.hold(address, key);
-      await alloc.add({ containerId: v.containerId, ifname: v.ifname, network: "", addresses, veth: v.veth });
+      await alloc.add({ containerId: v.containerId, ifname: v.ifname, network: "", addresses, veth: v.veth }).synced;
       this.recovered.fromHost++;
       this.o.log("warn", `adopted ${key} (${v.addresses.join(", ")}) from host veth ${v.veth}: the allocation log did not have it`);
     }
@@ -256,7 +256,7 @@ export class CniServer {
     const alloc = this.alloc!;
     const key = attachmentKey(req.containerId, req.ifname);
     let a = alloc.get(req.containerId, req.ifname);
-    let logged: Promise<void> = Promise.resolve();
+    let logged = { written: Promise.resolve(), synced: Promise.resolve() };
     if (a) {
       // ADD again without DEL (a retry): same addresses, network built afresh.
       await this.net.del(a.veth);
@@ -281,7 +281,8 @@ export class CniServer {
         netns: req.netns,
         ...(req.pod ? { pod: `${req.pod.namespace}/${req.pod.name}` } : {}),
       };
-      // On disk before the network is built (net.add starts its ip meanwhile and waits for it).
+      // In the file before the network is built (net.add starts its ip meanwhile and waits for
+      // it), on disk before the runtime hears of success.
       logged = alloc.add(a);
     }
     const attachment = a;
@@ -297,8 +298,9 @@ export class CniServer {
           addresses,
           mtu: req.mtu,
         },
-        logged,
+        logged.written,
       );
+      await logged.synced;
       return addResult({
         version: req.version,
         veth: attachment.veth,
@@ -312,8 +314,8 @@ export class CniServer {
         prevResult: req.prevResult,
       });
     } catch (e) {
-      // Undo what is on disk; not logged (the write failed): only the addresses to free.
-      await logged.catch(() => {});
+      // Undo what is in the log; not logged (the write failed): only the addresses to free.
+      await logged.synced.catch(() => {});
       if (alloc.get(req.containerId, req.ifname)) await this.forget(attachment);
       else for (const x of addresses) this.ipam.release(x);
       throw e;

@@ -26,14 +26,15 @@ const att = (id: string, address = "198.51.100.1"): Attachment => ({
   veth: `veth${id}`,
 });
 
-test("replays adds and removes; get() sees an add only once it is on disk", async () => {
+test("replays adds and removes; get() sees an add once it is written", async () => {
   const d = dir();
   const log = await AllocationLog.open(d);
   const pending = log.add(att("a"));
   expect(log.get("a", "eth0")).toBeUndefined();
-  await pending;
+  await pending.written;
   expect(log.get("a", "eth0")?.veth).toBe("vetha");
-  await Promise.all([log.add(att("b", "198.51.100.2")), log.add(att("c", "198.51.100.3"))]);
+  await pending.synced;
+  await Promise.all([log.add(att("b", "198.51.100.2")).synced, log.add(att("c", "198.51.100.3")).synced]);
   await log.remove("a", "eth0");
   await log.close();
   const again = await AllocationLog.open(d);
@@ -45,10 +46,10 @@ test("replays adds and removes; get() sees an add only once it is on disk", asyn
 test("compacts once records pile up past the live entries, and keeps every live entry", async () => {
   const d = dir();
   const log = await AllocationLog.open(d, { minRecords: 10 });
-  await log.add(att("keep1"));
-  await log.add(att("keep2"));
+  await log.add(att("keep1")).synced;
+  await log.add(att("keep2")).synced;
   for (let i = 0; i < 40; i++) {
-    await log.add(att(`tmp${i}`));
+    await log.add(att(`tmp${i}`)).synced;
     await log.remove(`tmp${i}`, "eth0");
   }
   expect(log.counters.compactions).toBeGreaterThan(0);
@@ -63,12 +64,12 @@ test("compacts once records pile up past the live entries, and keeps every live 
 test("a torn last record is dropped and the log goes on", async () => {
   const d = dir();
   const log = await AllocationLog.open(d);
-  await log.add(att("whole"));
+  await log.add(att("whole")).synced;
   await log.close();
   appendFileSync(log.file, '{"op":"add","containerId":"torn","ifn');
   const again = await AllocationLog.open(d);
   expect(again.all().map((a) => a.containerId)).toEqual(["whole"]);
-  await again.add(att("next"));
+  await again.add(att("next")).synced;
   await again.close();
   const third = await AllocationLog.open(d);
   expect(third.all().map((a) => a.containerId).sort()).toEqual(["next", "whole"]);
@@ -81,7 +82,7 @@ test("a file that is not an allocation log is refused, naming it", async () => {
   await expect(AllocationLog.open(d)).rejects.toThrow(/cni-allocations\.log: not a sart-cni allocation log/);
 });
 
-test("SIGKILL of a writer mid-stream loses no acknowledged add", async () => {
+test("SIGKILL of a writer mid-stream loses no add it had written (the agent acts on written records)", async () => {
   const d = dir();
   const script = `
     import { AllocationLog } from ${JSON.stringify(join(ROOT, "host/cni/allocation-log.ts"))};
@@ -90,7 +91,7 @@ test("SIGKILL of a writer mid-stream loses no acknowledged add", async () => {
       const batch = [];
       for (let k = 0; k < 4; k++) {
         const id = "w" + i + "x" + k;
-        batch.push(log.add({ containerId: id, ifname: "eth0", network: "n", addresses: [], veth: "v" }).then(() => process.stdout.write(id + "\\n")));
+        batch.push(log.add({ containerId: id, ifname: "eth0", network: "n", addresses: [], veth: "v" }).written.then(() => process.stdout.write(id + "\\n")));
       }
       await Promise.all(batch);
       if (i % 3 === 0) {
