@@ -1,14 +1,14 @@
 // Who holds which pod addresses, kept on disk so no address is handed out twice after a
-// crash. An append-only log of JSON lines ("add" an attachment, "del" it): one write and one
-// fdatasync per burst of changes (concurrent ADDs share them), never a rewrite of the whole
-// state per ADD. Once written (in the page cache) a record survives the agent's death, which
-// is when it matters (a power loss takes the pods too): so a caller may act on a record as
-// soon as it is written, and report success once it is synced. When the log has grown well past the live entries it is compacted: the live
-// entries go to a new file (fsync, rename, fsync of the directory), so a crash at any moment
-// leaves either the old log or the new one. A torn last line (a crash mid-write) was never
-// acknowledged and is dropped on open.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, ftruncateSync, writeFileSync, existsSync } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+// crash. An append-only log of JSON lines ("add" an attachment, "del" it), never a rewrite
+// of the whole state per ADD. A record is written at once (a plain write into the page
+// cache: it survives the agent's death, which is when it matters, as a power loss takes the
+// pods too), so a caller may act on it straight away; fdatasync runs behind, one for every
+// record written while the previous one ran (concurrent ADDs share it), and the caller
+// reports success once its record is synced. When the log has grown well past the live
+// entries it is compacted: the live entries go to a new file (fsync, rename, fsync of the
+// directory), so a crash at any moment leaves either the old log or the new one. A torn
+// last line (a crash mid-write) was never acted on and is dropped on open.
+import { closeSync, existsSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, ftruncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 const FORMAT = "sart-cni-allocations/1";
@@ -39,21 +39,29 @@ export interface LogOptions {
   log?: (msg: string) => void;
 }
 
+interface Waiter {
+  done: () => void;
+  fail: (e: Error) => void;
+}
+
 export class AllocationLog {
   private readonly live = new Map<string, Attachment>();
   private records = 0;
-  private pending: { rec: Line; written: () => void; done: () => void; fail: (e: Error) => void }[] = [];
-  private writing = false;
-  readonly counters = { writes: 0, compactions: 0 };
+  /** Records written since the last fdatasync started. */
+  private unsynced: Waiter[] = [];
+  private syncing = false;
+  /** The fd the running fdatasync works on (a compaction meanwhile must not close it). */
+  private syncingFd = -1;
+  readonly counters = { writes: 0, syncs: 0, compactions: 0 };
 
   private constructor(
     readonly file: string,
-    private fh: FileHandle,
+    private fd: number,
     private readonly opts: LogOptions,
   ) {}
 
   /** Opens (or creates) the log in `dir` and replays it. */
-  static async open(dir: string, opts: LogOptions = {}): Promise<AllocationLog> {
+  static open(dir: string, opts: LogOptions = {}): AllocationLog {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, FILE);
     if (!existsSync(file)) {
@@ -61,23 +69,22 @@ export class AllocationLog {
       syncPath(file);
       syncPath(dir);
     }
-    const text = readFileSync(file, "utf8");
-    const complete = text.lastIndexOf("\n") + 1;
-    if (complete < Buffer.byteLength(text)) {
-      // Written but never synced before a crash: the caller never acted on it.
-      opts.log?.(`${file}: dropping a torn last record (${Buffer.byteLength(text) - complete} bytes)`);
+    const bytes = readFileSync(file);
+    const complete = bytes.lastIndexOf(0x0a) + 1;
+    if (complete < bytes.length) {
+      opts.log?.(`${file}: dropping a torn last record (${bytes.length - complete} bytes)`);
       const fd = openSync(file, "r+");
-      ftruncateSync(fd, Buffer.byteLength(text.slice(0, complete)));
+      ftruncateSync(fd, complete);
       fsyncSync(fd);
       closeSync(fd);
     }
-    const lines = text.slice(0, complete).split("\n").filter((l) => l);
+    const lines = bytes.subarray(0, complete).toString("utf8").split("\n").filter((l) => l);
     let header: { format?: string } = {};
     try {
       header = JSON.parse(lines[0] ?? "{}");
     } catch {}
     if (header.format !== FORMAT) throw new Error(`${file}: not a sart-cni allocation log (first line ${JSON.stringify(lines[0]?.slice(0, 80))})`);
-    const log = new AllocationLog(file, await open(file, "a"), opts);
+    const log = new AllocationLog(file, openSync(file, "a"), opts);
     for (let i = 1; i < lines.length; i++) {
       let rec: Line;
       try {
@@ -105,22 +112,23 @@ export class AllocationLog {
   }
 
   /**
-   * Records an attachment: `written` resolves once the record is in the file (get() returns
-   * it from then on; it survives the agent's death), `synced` once it is on disk.
+   * Records an attachment: written at once (get() returns it from now on; it survives the
+   * agent's death; throws when the write fails), `synced` resolves once it is on disk.
    */
-  add(a: Attachment): { written: Promise<void>; synced: Promise<void> } {
-    return this.append({ op: "add", ...a });
+  add(a: Attachment): { synced: Promise<void> } {
+    return { synced: this.append({ op: "add", ...a }) };
   }
 
-  /** Forgets an attachment; resolves once that is on disk (get() returns it until it is written). */
+  /** Forgets an attachment at once; resolves once that is on disk. */
   remove(containerId: string, ifname: string): Promise<void> {
     if (!this.live.has(attachmentKey(containerId, ifname))) return Promise.resolve();
-    return this.append({ op: "del", containerId, ifname }).synced;
+    return this.append({ op: "del", containerId, ifname });
   }
 
+  /** Waits for the last fdatasync, then closes the file. */
   async close(): Promise<void> {
-    while (this.writing || this.pending.length) await new Promise((r) => setTimeout(r, 5));
-    await this.fh.close();
+    await new Promise<void>((done, fail) => (this.syncing || this.unsynced.length ? this.unsynced.push({ done, fail }) : done())).catch(() => {});
+    closeSync(this.fd);
   }
 
   private apply(rec: Line): void {
@@ -131,49 +139,45 @@ export class AllocationLog {
     } else if (rec.op === "del") this.live.delete(key);
   }
 
-  private append(rec: Line): { written: Promise<void>; synced: Promise<void> } {
-    let written!: () => void;
-    let failWritten!: (e: Error) => void;
-    const writtenP = new Promise<void>((ok, no) => ((written = ok), (failWritten = no)));
-    const synced = new Promise<void>((done, failSynced) => {
-      this.pending.push({ rec, written, done, fail: (e) => (failWritten(e), failSynced(e)) });
-      if (!this.writing) void this.drain();
-    });
-    writtenP.catch(() => {}); // callers that wait only for `synced` hear of failures there
-    return { written: writtenP, synced };
-  }
-
-  /** Writes everything queued in one write + fdatasync; repeats while more arrived meanwhile. */
-  private async drain(): Promise<void> {
-    this.writing = true;
+  private append(rec: Line): Promise<void> {
     try {
-      while (this.pending.length) {
-        const batch = this.pending;
-        this.pending = [];
-        try {
-          await this.fh.write(batch.map((p) => `${JSON.stringify(p.rec)}\n`).join(""));
-          this.counters.writes++;
-          this.records += batch.length;
-          // The live map holds what is in the file, so a compaction right after sees every record.
-          for (const p of batch) {
-            this.apply(p.rec);
-            p.written();
-          }
-          await this.fh.datasync();
-          for (const p of batch) p.done();
-        } catch (e) {
-          const err = new Error(`${this.file}: ${(e as Error).message}`);
-          for (const p of batch) p.fail(err);
-        }
-        if (this.records > Math.max(this.opts.minRecords ?? 1000, 2 * this.live.size)) await this.compact();
-      }
-    } finally {
-      this.writing = false;
+      writeSync(this.fd, `${JSON.stringify(rec)}\n`);
+    } catch (e) {
+      throw new Error(`${this.file}: ${(e as Error).message}`);
     }
+    this.counters.writes++;
+    this.records++;
+    this.apply(rec);
+    const synced = new Promise<void>((done, fail) => this.unsynced.push({ done, fail }));
+    if (this.records > Math.max(this.opts.minRecords ?? 1000, 2 * this.live.size)) this.compact();
+    this.sync();
+    return synced;
   }
 
-  /** Rewrites the log as the live entries alone; the old log stays valid until the rename. */
-  private async compact(): Promise<void> {
+  /** One fdatasync for every record written since the last one started; again while more wait. */
+  private sync(): void {
+    if (this.syncing || !this.unsynced.length) return;
+    this.syncing = true;
+    const batch = this.unsynced;
+    this.unsynced = [];
+    const fd = this.fd;
+    this.syncingFd = fd;
+    fdatasync(fd, (err) => {
+      this.syncing = false;
+      this.syncingFd = -1;
+      this.counters.syncs++;
+      if (fd !== this.fd) closeSync(fd); // compacted meanwhile: the new file holds these records, synced
+      for (const w of batch) err && fd === this.fd ? w.fail(new Error(`${this.file}: ${err.message}`)) : w.done();
+      this.sync();
+    });
+  }
+
+  /**
+   * Rewrites the log as the live entries alone (synchronously: no record can slip in between);
+   * the old log stays valid until the rename. Records waiting for their fdatasync are on disk
+   * in the new file.
+   */
+  private compact(): void {
     const tmp = `${this.file}.tmp`;
     const lines = [JSON.stringify({ format: FORMAT }), ...[...this.live.values()].map((a) => JSON.stringify({ op: "add", ...a }))];
     try {
@@ -181,13 +185,16 @@ export class AllocationLog {
       syncPath(tmp);
       renameSync(tmp, this.file);
       syncPath(join(this.file, ".."));
-      await this.fh.close();
-      this.fh = await open(this.file, "a");
-      this.records = this.live.size;
-      this.counters.compactions++;
     } catch (e) {
       this.opts.log?.(`${this.file}: compaction failed (the log stays as it is): ${(e as Error).message}`);
+      return;
     }
+    const old = this.fd;
+    this.fd = openSync(this.file, "a");
+    if (old !== this.syncingFd) closeSync(old); // else the running fdatasync closes it when done
+    for (const w of this.unsynced.splice(0)) w.done();
+    this.records = this.live.size;
+    this.counters.compactions++;
   }
 }
 

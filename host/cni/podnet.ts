@@ -116,14 +116,12 @@ export class PodNetwork {
   }
 
   /**
-   * Builds the pod's network once `ready` resolves (the allocation is on disk: the `ip`
-   * process starts meanwhile); on failure removes what it made and throws CniError 999
-   * naming the step (or what `ready` threw). The pair is made from inside the pod's
-   * namespace (one `ip` run that also configures the pod side; it stops at the first
-   * failure, so a name that is taken changes nothing), then the host side is set up
-   * through the session.
+   * Builds the pod's network; on failure removes what it made and throws CniError 999
+   * naming the step. The pair is made from inside the pod's namespace (one `ip` run that
+   * also configures the pod side; it stops at the first failure, so a name that is taken
+   * changes nothing), then the host side is set up through the session.
    */
-  async add(p: PodLink, ready: Promise<unknown> = Promise.resolve()): Promise<{ containerMac: string }> {
+  async add(p: PodLink): Promise<{ containerMac: string }> {
     this.session.prepare();
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
@@ -153,7 +151,7 @@ export class PodNetwork {
       ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
       ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
     ];
-    const made = await podBatch(pod, p.netns, ready);
+    const made = await podBatch(pod, p.netns);
     if (made.failedAt !== undefined) {
       // Past the first line the pair exists: take it away. On the first, the names were taken: touch nothing.
       if (made.failedAt > 0) await this.del(p.veth).catch(() => {});
@@ -243,52 +241,37 @@ interface IpResult {
   stderr: string;
 }
 
-/**
- * Runs `ip ARGS`; throws on failure unless `tolerate`. `input` goes to its stdin; given as a
- * promise, the process starts at once and waits for it (its start-up overlaps the caller's
- * work), and a rejected promise ends it with nothing done.
- */
-function ip(args: string[], tolerate = false, input?: string | Promise<string>, prefix: string[] = []): Promise<IpResult> {
+/** Runs `ip ARGS` with `input` on its stdin; throws on failure unless `tolerate`. */
+function ip(args: string[], tolerate = false, input?: string, prefix: string[] = []): Promise<IpResult> {
   const [cmd, ...rest] = [...prefix, "ip", ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd!, rest, { stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    let aborted: unknown;
     child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (e) => reject(new CniError(Code.Internal, `running ${cmd}: ${e.message}`)));
     child.on("close", (code) => {
       const r = { code: code ?? -1, stdout, stderr };
-      if (aborted !== undefined) reject(aborted);
-      else if (r.code !== 0 && !tolerate) reject(new CniError(Code.Internal, `ip ${args.join(" ")}: ${stderr.trim() || `exit ${r.code}`}`));
+      if (r.code !== 0 && !tolerate) reject(new CniError(Code.Internal, `ip ${args.join(" ")}: ${stderr.trim() || `exit ${r.code}`}`));
       else resolve(r);
     });
     if (input !== undefined) {
       child.stdin!.on("error", () => {}); // an ip that failed to start is reported by "close"
-      Promise.resolve(input).then(
-        (text) => child.stdin!.end(text),
-        (e) => {
-          aborted = e;
-          child.stdin!.end();
-        },
-      );
+      child.stdin!.end(input);
     }
   });
 }
 
 /** `ip` inside the namespace at `netns`: `ip -n NAME` for /run/netns names, else through nsenter. */
-function ipIn(netns: string, args: string[], input?: string | Promise<string>): Promise<IpResult> {
+function ipIn(netns: string, args: string[], input?: string): Promise<IpResult> {
   const named = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(netns);
   return named ? ip(["-n", named[1]!, ...args], true, input) : ip(args, true, input, ["nsenter", `--net=${netns}`]);
 }
 
-/**
- * One `ip -batch -` run inside `netns`, once `ready` resolves; it stops at the first failing
- * line: its index (-1: unknown) and ip's message.
- */
-async function podBatch(lines: string[], netns: string, ready: Promise<unknown>): Promise<{ failedAt?: number; message: string }> {
-  const r = await ipIn(netns, ["-batch", "-"], ready.then(() => `${lines.join("\n")}\n`));
+/** One `ip -batch -` run inside `netns`; it stops at the first failing line: its index (-1: unknown) and ip's message. */
+async function podBatch(lines: string[], netns: string): Promise<{ failedAt?: number; message: string }> {
+  const r = await ipIn(netns, ["-batch", "-"], `${lines.join("\n")}\n`);
   if (r.code === 0) return { message: "" };
   const line = /Command failed -:(\d+)/.exec(r.stderr);
   return { failedAt: line ? Number(line[1]) - 1 : -1, message: r.stderr.replace(/Command failed -:\d+/, "").trim() || `exit ${r.code}` };

@@ -75,7 +75,7 @@ export class CniServer {
 
   /** Rebuilds the allocations (log, informers, host veths), then listens. */
   async start(): Promise<void> {
-    this.alloc = await AllocationLog.open(this.o.stateDir, { log: (m) => this.o.log("warn", m) });
+    this.alloc = AllocationLog.open(this.o.stateDir, { log: (m) => this.o.log("warn", m) });
     await Promise.all([this.pools, this.blocks, this.pods, this.namespaces].map((i) => i?.start()));
     this.ipam.syncBlocks();
     await this.net.init();
@@ -256,7 +256,7 @@ export class CniServer {
     const alloc = this.alloc!;
     const key = attachmentKey(req.containerId, req.ifname);
     let a = alloc.get(req.containerId, req.ifname);
-    let logged = { written: Promise.resolve(), synced: Promise.resolve() };
+    let synced = Promise.resolve();
     if (a) {
       // ADD again without DEL (a retry): same addresses, network built afresh.
       await this.net.del(a.veth);
@@ -268,39 +268,35 @@ export class CniServer {
           const address = w.address ? this.ipam.allocateAddress(w.pool, w.address, key) : await this.ipam.allocate(w.pool, key, req.deadline);
           addresses.push({ address, pool: w.pool.name });
         }
+        a = {
+          containerId: req.containerId,
+          ifname: req.ifname,
+          network: req.network,
+          addresses,
+          veth: vethName(req.containerId, req.ifname),
+          netns: req.netns,
+          ...(req.pod ? { pod: `${req.pod.namespace}/${req.pod.name}` } : {}),
+        };
+        // In the log before the network is built; on disk before the runtime hears of success.
+        synced = alloc.add(a).synced;
       } catch (e) {
         for (const { address } of addresses) this.ipam.release(address);
         throw e;
       }
-      a = {
-        containerId: req.containerId,
-        ifname: req.ifname,
-        network: req.network,
-        addresses,
-        veth: vethName(req.containerId, req.ifname),
-        netns: req.netns,
-        ...(req.pod ? { pod: `${req.pod.namespace}/${req.pod.name}` } : {}),
-      };
-      // In the file before the network is built (net.add starts its ip meanwhile and waits for
-      // it), on disk before the runtime hears of success.
-      logged = alloc.add(a);
     }
     const attachment = a;
     const addresses = attachment.addresses.map((x) => x.address);
     try {
-      const { containerMac } = await this.net.add(
-        {
-          veth: attachment.veth,
-          containerId: req.containerId,
-          ifname: req.ifname,
-          netns: req.netns!,
-          pools: [...new Set(attachment.addresses.map((x) => x.pool))],
-          addresses,
-          mtu: req.mtu,
-        },
-        logged.written,
-      );
-      await logged.synced;
+      const { containerMac } = await this.net.add({
+        veth: attachment.veth,
+        containerId: req.containerId,
+        ifname: req.ifname,
+        netns: req.netns!,
+        pools: [...new Set(attachment.addresses.map((x) => x.pool))],
+        addresses,
+        mtu: req.mtu,
+      });
+      await synced;
       return addResult({
         version: req.version,
         veth: attachment.veth,
@@ -314,10 +310,10 @@ export class CniServer {
         prevResult: req.prevResult,
       });
     } catch (e) {
-      // Undo what is in the log; not logged (the write failed): only the addresses to free.
-      await logged.synced.catch(() => {});
-      if (alloc.get(req.containerId, req.ifname)) await this.forget(attachment);
-      else for (const x of addresses) this.ipam.release(x);
+      // Nothing stays: the network (net.add took down what it made; the sync may have failed after it), then the allocation.
+      await this.net.del(attachment.veth).catch(() => {});
+      await synced.catch(() => {});
+      await this.forget(attachment);
       throw e;
     }
   }
