@@ -5,8 +5,11 @@
 // is taken from the chosen pool of its family; when no pool was named, from the pod pool
 // that holds it.
 import { parseAddress, type Family } from "../core/ipam.ts";
+import type { Informer, KubeObject, Store } from "../kube/store.ts";
+import { ANNOTATION_ADDRESSPOOL, type Namespace, type Pod } from "../kube/types.ts";
 import type { NodeIpam, PoolInfo } from "./node-ipam.ts";
 import { CniError, Code } from "./protocol.ts";
+import type { AttachRequest } from "./request.ts";
 
 export interface Wanted {
   pool: PoolInfo;
@@ -20,6 +23,29 @@ export interface NamedPools {
   source: string;
 }
 
+/**
+ * Pool names from the Pod's or its Namespace's annotation (Kubernetes mode: informer caches;
+ * a Pod the informer has not delivered yet, as it was just created, is read once from the
+ * API), else from the config and CNI_ARGS; undefined: the auto-assign pools.
+ */
+export async function namedPools(req: AttachRequest, store: Store, pods?: Informer<Pod>, namespaces?: Informer<Namespace>): Promise<NamedPools | undefined> {
+  if (pods && req.pod) {
+    const key = { namespace: req.pod.namespace, name: req.pod.name };
+    const pod = pods.get(key) ?? (await store.get<Pod>("Pod", key).catch(() => undefined));
+    const fromPod = annotationPools(pod);
+    if (fromPod) return { names: fromPod, source: `the annotation ${ANNOTATION_ADDRESSPOOL} of Pod ${key.namespace}/${key.name}` };
+    const fromNs = annotationPools(namespaces?.get({ name: key.namespace }));
+    if (fromNs) return { names: fromNs, source: `the annotation ${ANNOTATION_ADDRESSPOOL} of Namespace ${key.namespace}` };
+  }
+  return req.pools.length ? { names: req.pools, source: "args.cni.pool / CNI_ARGS SART_POOL" } : undefined;
+}
+
+function annotationPools(o: KubeObject | undefined): string[] | undefined {
+  const names = o?.metadata.annotations?.[ANNOTATION_ADDRESSPOOL]?.split(",").map((s) => s.trim()).filter(Boolean);
+  return names?.length ? names : undefined;
+}
+
+/** One pool per family for the request: the named ones, else the auto-assign ones; requested addresses placed in theirs. */
 export function choosePools(ipam: NodeIpam, named: NamedPools | undefined, requested: string[]): Wanted[] {
   const byFamily = new Map<Family, Wanted>();
   if (named) {

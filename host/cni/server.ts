@@ -10,13 +10,13 @@ import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
 import { PrometheusText } from "../kube/health-server.ts";
 import { normalizeAddress } from "../core/ipam.ts";
-import type { Informer, KubeObject, Store } from "../kube/store.ts";
-import { ANNOTATION_ADDRESSPOOL, type AddressBlock, type AddressPool, type Namespace, type Pod } from "../kube/types.ts";
+import type { Informer, Store } from "../kube/store.ts";
+import type { AddressBlock, AddressPool, Namespace, Pod } from "../kube/types.ts";
 import { AllocationLog, attachmentKey, type Attachment } from "./allocation-log.ts";
 import { CallLocks } from "./locks.ts";
 import { NodeIpam, type Logger } from "./node-ipam.ts";
 import { PodNetwork, vethName } from "./podnet.ts";
-import { choosePools, type NamedPools } from "./pool-choice.ts";
+import { choosePools, namedPools } from "./pool-choice.ts";
 import { CniError, Code, type ErrorBody, type WireRequest, type WireResponse } from "./protocol.ts";
 import { readRequest, type AttachRequest } from "./request.ts";
 import { addResult, resultAddresses } from "./result.ts";
@@ -261,7 +261,7 @@ export class CniServer {
       // ADD again without DEL (a retry): same addresses, network built afresh.
       await this.net.del(a.veth);
     } else {
-      const wanted = choosePools(this.ipam, await this.namedPools(req), req.ips);
+      const wanted = choosePools(this.ipam, await namedPools(req, this.o.store, this.pods, this.namespaces), req.ips);
       const addresses: Attachment["addresses"] = [];
       try {
         for (const w of wanted) {
@@ -389,28 +389,6 @@ export class CniServer {
     return undefined;
   }
 
-  /**
-   * Pool names from the Pod's or its Namespace's annotation (informer caches; a Pod the
-   * informer has not delivered yet, as it was just created, is read once from the API),
-   * else from the config and CNI_ARGS.
-   */
-  private async namedPools(req: AttachRequest): Promise<NamedPools | undefined> {
-    if (this.pods && req.pod) {
-      const key = { namespace: req.pod.namespace, name: req.pod.name };
-      const pod = this.pods.get(key) ?? (await this.o.store.get<Pod>("Pod", key).catch(() => undefined));
-      const fromPod = annotationPools(pod);
-      if (fromPod) return { names: fromPod, source: `the annotation ${ANNOTATION_ADDRESSPOOL} of Pod ${key.namespace}/${key.name}` };
-      const fromNs = annotationPools(this.namespaces?.get({ name: key.namespace }));
-      if (fromNs) return { names: fromNs, source: `the annotation ${ANNOTATION_ADDRESSPOOL} of Namespace ${key.namespace}` };
-    }
-    return req.pools.length ? { names: req.pools, source: "args.cni.pool / CNI_ARGS SART_POOL" } : undefined;
-  }
-}
-
-function annotationPools(o: KubeObject | undefined): string[] | undefined {
-  const v = o?.metadata.annotations?.[ANNOTATION_ADDRESSPOOL];
-  const names = v?.split(",").map((s) => s.trim()).filter(Boolean);
-  return names?.length ? names : undefined;
 }
 
 function toCniError(e: unknown): CniError {
