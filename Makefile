@@ -39,7 +39,7 @@ build/bun/sart-cni/main.js: $(HOST_SRC) | $(ASC)
 	$(BUN) build host/cni/main.ts --target bun --outdir build/bun/sart-cni
 
 build/cni/sart-cni: $(HOST_SRC) | $(ASC)
-	$(BUN) build host/cni/main.ts --compile --outfile $@
+	$(BUN) build host/cni/main.ts --compile --minify --outfile $@
 
 build/bin/%: scripts/bin-wrapper.sh
 	@mkdir -p build/bin
