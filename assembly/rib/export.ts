@@ -6,7 +6,7 @@
 // export policy are applied here.
 
 import {
-  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
+  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, A_TAGS, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
 } from "./attrs";
 import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
@@ -41,6 +41,12 @@ function adjOut(peer: Peer, fam: u32): ChunkedU32 {
   return peer.out4!;
 }
 
+/** Whether the prefix (table index) is in the peer's Adj-RIB-Out: its UPDATE was written out. */
+export function isAdvertised(peer: Peer, fam: u32, idx: u32): bool {
+  const map = fam == FAM_V6 ? peer.out6 : peer.out4;
+  return map != null && map.get(idx) != 0;
+}
+
 /** The attribute set to advertise to the peer for this prefix, 0 for nothing. */
 function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
   const head = load<u32>(rec + P_HEAD);
@@ -49,11 +55,16 @@ function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
   const r = pathRec(head);
   if (!(load<u16>(r + T_FLAGS) & TF_BEST)) return 0;
   const src = <u32>load<u16>(r + T_PEER);
+  const attr = load<u32>(r + T_ATTR);
   if (src) {
     if (peer.policy == POLICY_LOCAL || src == peerIdx) return 0;
     if (peerAt(src).isIbgp() && peer.isIbgp()) return 0; // no iBGP-to-iBGP re-advertisement
+  } else {
+    // A route originated for some peers only goes to the peers sharing one of its tags.
+    const tags = load<u32>(attrPtr(attr) + A_TAGS);
+    if (tags && !(tags & peer.tags)) return 0;
   }
-  return load<u32>(r + T_ATTR);
+  return attr;
 }
 
 function classify(peer: Peer, peerIdx: u32, fam: u32, idx: u32): void {

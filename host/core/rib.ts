@@ -184,6 +184,21 @@ export class Rib {
     this.peerAddress.set(idx, cfg.address);
   }
 
+  /**
+   * The peer's export tags (a 32-bit mask): it gets the originated routes tagged
+   * with one of them, and the untagged ones. A change while up re-evaluates its Adj-RIB-Out.
+   */
+  setPeerTags(idx: number, tags: number): void {
+    if (!this.x.ribPeerTags(idx, tags >>> 0)) throw new Error(`rib: no peer ${idx}`);
+  }
+
+  /** Whether the prefix is in the peer's Adj-RIB-Out, i.e. its UPDATE was written out to the peer. */
+  advertisedTo(idx: number, prefix: string): boolean {
+    const p = prefixBytes(prefix, "prefix");
+    this.writeInput(p.bytes);
+    return this.x.ribPeerAdvertised(idx, p.fam, p.len) === 1;
+  }
+
   setPeerRouterId(idx: number, routerId: string): void {
     this.x.ribPeerRouterId(idx, parseIpv4(routerId, `peer ${idx}: routerId`));
   }
@@ -324,7 +339,8 @@ export class Rib {
 
   // ---- locally originated routes ----
 
-  originate(r: { prefix: string; nextHop?: string; communities?: string[] }): void {
+  /** tags: only peers with one of these export tags get the route (0 or absent: every peer). */
+  originate(r: { prefix: string; nextHop?: string; communities?: string[]; tags?: number }): void {
     const p = prefixBytes(r.prefix, "prefix");
     const comms = (r.communities ?? []).map((c) => parseCommunity(c));
     const input = new Uint8Array(32 + 4 * comms.length);
@@ -339,6 +355,7 @@ export class Rib {
     const dv = new DataView(input.buffer);
     comms.forEach((c, i) => dv.setUint32(32 + 4 * i, c, true));
     this.writeInput(input);
+    this.x.ribOriginTags((r.tags ?? 0) >>> 0);
     if (!this.x.ribOriginate(p.fam, p.len, nhLen, comms.length)) throw new Error(`route ${r.prefix}: rejected by the core`);
   }
 
