@@ -6,7 +6,8 @@ function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-class Exposition {
+/** Prometheus text exposition: HELP and TYPE lines, then the samples. */
+export class Exposition {
   private lines: string[] = [];
 
   metric(name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]): void {

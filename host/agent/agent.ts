@@ -1,0 +1,431 @@
+// `sart agent`: store -> reconcilers -> embedded speaker -> FIB. Informers on the
+// node's Node, NodeBGP, BGPPeers, the BGPAdvertisements and the node's AddressBlocks
+// mark what changed; one reconcile pass at a time brings the speaker, its sessions
+// and its routes in line and writes back what it sees (NodeBGP and BGPPeer status,
+// BGPAdvertisement status.peers, Events).
+import { networkInterfaces } from "node:os";
+import { isIPv4, isIPv6 } from "node:net";
+import { parseHostPort } from "../bgp/config.ts";
+import type { Timings } from "../bgp/neighbor.ts";
+import type { Informer, KubeObject, Store, WatchEvent } from "../kube/store.ts";
+import {
+  type AddressBlock, type BGPAdvertisement, type BGPPeer, LABEL_ADDRESSBLOCK_NODE, LABEL_BGPPEER_NODE, type Node, type NodeBGP, type NodeBGPCondition,
+} from "../kube/types.ts";
+import { Advertisements, advKey } from "./advertisements.ts";
+import { PodBlocks } from "./blocks.ts";
+import { type HealthServer, type Probe, startHealthServer } from "./health-server.ts";
+import { FailureLog, type Log, stderrLog } from "./log.ts";
+import { renderAgentMetrics } from "./metrics.ts";
+import { type NodeAddresses, Peers, peerNode } from "./peers.ts";
+import { OriginatedRoutes } from "./routes.ts";
+import { RunMarker } from "./run-marker.ts";
+import { type SpeakerSettings, SpeakerHost } from "./speaker-host.ts";
+import { StatusWriter } from "./status-writer.ts";
+import { type AgentStore, kubernetesStore, standaloneStore } from "./stores.ts";
+
+export const DEFAULT_API = "127.0.0.1:5000";
+
+export interface AgentOptions {
+  node: string;
+  mode: { kind: "kubernetes"; kubeconfig?: string; context?: string } | { kind: "standalone"; configDir: string };
+  /** The speaker API; undefined: the NodeBGP's speaker.path, else 127.0.0.1:5000; "" none. */
+  api?: string;
+  /** The CNI server's unix socket (served once the CNI server is part of the agent). */
+  cniSocket: string;
+  /** /healthz, /readyz, /metrics; "" none. */
+  health: string;
+  stateDir: string;
+  /** Passive BGP listener; undefined: the node's address, port 179. Port 0: none. */
+  bgpListen?: { address?: string; port: number };
+  fib: { enabled: boolean; table: number };
+  log?: Log;
+  /** Tests: speaker timers and our graceful restart time. */
+  timings?: Partial<Timings>;
+  restartTime?: number;
+}
+
+type NodeBgpState = { status: NodeBGPCondition["status"]; reason: NodeBGPCondition["reason"]; message: string };
+
+export class Agent {
+  readonly log: Log;
+  readonly failures: FailureLog;
+  private readonly marker: RunMarker;
+  private store!: AgentStore;
+  private status!: StatusWriter;
+  private host!: SpeakerHost;
+  private routes!: OriginatedRoutes;
+  private peers!: Peers;
+  private advs!: Advertisements;
+  private blocks!: PodBlocks;
+  private inf!: {
+    node?: Informer<Node>;
+    nodeBgp: Informer<NodeBGP>;
+    peers: Informer<BGPPeer>;
+    advs: Informer<BGPAdvertisement>;
+    blocks: Informer<AddressBlock>;
+  };
+  private health: HealthServer | undefined;
+  private restarting = false;
+  private synced = false;
+  private settled = false;
+  private stopping = false;
+  private dirty = { speaker: true, peers: true, allAdvs: true, allBlocks: true, advs: new Set<string>(), blocks: new Set<string>() };
+  private passQueued = false;
+  private passRunning: Promise<void> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private nodeBgpState: NodeBgpState | undefined;
+  private nodeBgpWritten = "";
+  /** The node's addresses its sessions start from. */
+  private source: NodeAddresses = {};
+  reconcileErrors = 0;
+
+  constructor(readonly opts: AgentOptions) {
+    this.log = opts.log ?? stderrLog();
+    this.failures = new FailureLog(this.log);
+    this.marker = new RunMarker(opts.stateDir);
+  }
+
+  get ready(): boolean {
+    return this.readiness().ok;
+  }
+
+  get speaker() {
+    return this.host?.speaker;
+  }
+
+  /** Opens the store, serves /healthz, syncs the caches, configures sessions and routes. */
+  async start(): Promise<void> {
+    const o = this.opts;
+    this.restarting = await this.marker.begin();
+    this.store = o.mode.kind === "kubernetes"
+      ? await kubernetesStore({ ...o.mode, node: o.node }, this.failures)
+      : await standaloneStore({ configDir: o.mode.configDir, stateDir: o.stateDir }, this.log);
+    const store = this.store.store;
+    this.status = new StatusWriter({ store, failures: this.failures, source: this.store.source });
+    this.host = new SpeakerHost({
+      fib: o.fib,
+      restarting: this.restarting,
+      restartTime: o.restartTime,
+      timings: o.timings,
+      log: this.log,
+      onSessionChange: (a, up, reason) => this.onSessionChange(a, up, reason),
+      onFlush: () => this.advs.afterFlush(),
+    });
+    this.routes = new OriginatedRoutes((name) => this.peers.addressOf(name));
+    this.peers = new Peers({
+      store,
+      status: this.status,
+      log: this.log,
+      onAddressesChanged: () => {
+        this.routes.reapplyAll();
+        this.dirty.allAdvs = true;
+      },
+    });
+    this.inf = this.makeInformers(store);
+    this.advs = new Advertisements({
+      informer: this.inf.advs,
+      routes: this.routes,
+      peers: this.peers,
+      status: this.status,
+      isOurPeer: (name) => this.isOurPeer(name),
+      standalone: o.mode.kind === "standalone",
+    });
+    this.blocks = new PodBlocks(this.inf.blocks, this.routes, o.node);
+    if (o.health) {
+      this.health = await startHealthServer(o.health, {
+        healthz: () => ({ ok: true, detail: "ok" }),
+        readyz: () => this.readiness(),
+        metrics: () => renderAgentMetrics(this),
+      });
+    }
+    this.log(`node ${o.node}, ${o.mode.kind === "kubernetes" ? this.store.source : `standalone, ${this.store.source}`}, state ${o.stateDir}${this.restarting ? " (restart after an unclean stop: graceful restart)" : ""}${this.health ? `, health ${this.health.address}` : ""}`);
+    await Promise.all(Object.values(this.inf).map((i) => i!.start()));
+    this.synced = true;
+    await this.runPass();
+    // Everything the store asks for is originated: a graceful restart may end (End-of-RIB to the routers).
+    this.host.releaseRestartHold();
+  }
+
+  private makeInformers(store: Store) {
+    const node = this.opts.node;
+    const kube = this.opts.mode.kind === "kubernetes";
+    const inf = {
+      ...(kube ? { node: store.informer<Node>("Node") } : {}),
+      nodeBgp: store.informer<NodeBGP>("NodeBGP"),
+      // Standalone: the directory is this node's; a BGPPeer without the label belongs to its nodeBGPRef.
+      peers: store.informer<BGPPeer>("BGPPeer", kube ? { labelSelector: `${LABEL_BGPPEER_NODE}=${node}` } : {}),
+      advs: store.informer<BGPAdvertisement>("BGPAdvertisement"),
+      blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
+    };
+    const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => void) =>
+      i?.on((e) => {
+        this.failures.ok(this.store.source);
+        f(e);
+        this.schedule();
+      });
+    on(inf.node, (e) => {
+      if (e.object.metadata.name === node) this.dirty.speaker = true;
+    });
+    on(inf.nodeBgp, (e) => {
+      if (e.object.metadata.name === node) this.dirty.speaker = true;
+    });
+    on(inf.peers, () => {
+      this.dirty.peers = true;
+    });
+    on(inf.advs, (e) => {
+      this.dirty.advs.add(advKey(e.object));
+    });
+    on(inf.blocks, (e) => {
+      this.dirty.blocks.add(e.object.metadata.name);
+    });
+    return inf;
+  }
+
+  private isOurPeer(name: string): boolean {
+    const p = this.inf.peers.get({ name });
+    return !!p && !p.metadata.deletionTimestamp && peerNode(p) === this.opts.node;
+  }
+
+  private ourPeers(): BGPPeer[] {
+    return this.inf.peers.list().filter((p) => !p.metadata.deletionTimestamp && peerNode(p) === this.opts.node);
+  }
+
+  // ---- the reconcile pass ----
+
+  private schedule(): void {
+    if (!this.synced || this.passQueued || this.stopping) return;
+    this.passQueued = true;
+    setImmediate(() => {
+      this.passQueued = false;
+      void this.runPass();
+    });
+  }
+
+  /** One pass at a time; a pass asked for while one runs follows it. */
+  private runPass(): Promise<void> {
+    if (this.passRunning) {
+      this.schedule();
+      return this.passRunning;
+    }
+    this.passRunning = this.pass()
+      .then(() => {
+        this.settled = true;
+      })
+      .catch((e) => {
+        this.reconcileErrors++;
+        this.failures.fail("reconcile", (e as Error).message);
+        if (!this.retryTimer && !this.stopping) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.dirty.speaker = this.dirty.peers = this.dirty.allAdvs = this.dirty.allBlocks = true;
+            this.schedule();
+          }, 2000);
+        }
+      })
+      .finally(() => {
+        this.passRunning = undefined;
+      });
+    return this.passRunning;
+  }
+
+  private async pass(): Promise<void> {
+    const d = this.dirty;
+    if (d.speaker) {
+      d.speaker = false;
+      await this.reconcileSpeaker();
+    }
+    if (d.peers) {
+      d.peers = false;
+      await this.peers.sync(this.host.speaker ? this.ourPeers() : []);
+    }
+    if (d.allAdvs) {
+      d.allAdvs = false;
+      d.advs.clear();
+      this.advs.reconcileAll();
+    } else if (d.advs.size) {
+      const keys = [...d.advs];
+      d.advs.clear();
+      for (const k of keys) this.advs.reconcile(k);
+    }
+    if (d.allBlocks) {
+      d.allBlocks = false;
+      d.blocks.clear();
+      this.blocks.reconcileAll();
+    } else if (d.blocks.size) {
+      const names = [...d.blocks];
+      d.blocks.clear();
+      for (const n of names) this.blocks.reconcile(n);
+    }
+    this.failures.ok("reconcile");
+    this.writeNodeBgpStatus();
+  }
+
+  /** The speaker the node's NodeBGP (and Node) ask for: made, changed or stopped. */
+  private async reconcileSpeaker(): Promise<void> {
+    const want = this.speakerSettings();
+    if ("error" in want) {
+      if (this.host.speaker) {
+        this.log(`speaker stopped: ${want.error.message}`);
+        await this.host.stop();
+        this.attachSpeaker();
+      }
+      this.setNodeBgpState(want.error);
+      return;
+    }
+    let made: boolean;
+    try {
+      made = await this.host.apply(want.settings);
+    } catch (e) {
+      this.setNodeBgpState({ status: "Unavailable", reason: "InvalidConfiguration", message: (e as Error).message });
+      throw e;
+    }
+    const sourceChanged = JSON.stringify(want.source) !== JSON.stringify(this.source);
+    this.source = want.source;
+    if (made || sourceChanged) this.attachSpeaker();
+    this.setNodeBgpState({ status: "Available", reason: "Configured", message: `AS ${want.settings.asn}, router id ${want.settings.routerId}` });
+  }
+
+  /** A new speaker (or none): sessions, routes and status marks start over on it. */
+  private attachSpeaker(): void {
+    const s = this.host.speaker;
+    this.peers.attach(s, this.source);
+    this.advs.attach(s);
+    this.routes.attach(s);
+    this.dirty.peers = this.dirty.allAdvs = this.dirty.allBlocks = true;
+  }
+
+  private speakerSettings(): { settings: SpeakerSettings; source: NodeAddresses } | { error: NodeBgpState } {
+    const o = this.opts;
+    const nb = this.inf.nodeBgp.get({ name: o.node });
+    if (!nb || nb.metadata.deletionTimestamp) return { error: { status: "Unavailable", reason: "NotConfigured", message: `no NodeBGP ${o.node}` } };
+    const bad = (message: string) => ({ error: { status: "Unavailable" as const, reason: "InvalidConfiguration" as const, message: `NodeBGP ${o.node}: ${message}` } });
+    const { asn, routerId } = nb.spec;
+    if (!Number.isInteger(asn) || asn < 1 || asn > 4294967295) return bad(`spec.asn: must be 1..4294967295, not ${asn}`);
+    if (!isIPv4(routerId)) return bad(`spec.routerId: must be an IPv4 address, not ${JSON.stringify(routerId)}`);
+    let source: NodeAddresses;
+    if (o.mode.kind === "kubernetes") {
+      const node = this.inf.node!.get({ name: o.node });
+      if (!node) return { error: { status: "Unavailable", reason: "NotConfigured", message: `no Node ${o.node}` } };
+      const internal = (node.status?.addresses ?? []).filter((a) => a.type === "InternalIP").map((a) => a.address);
+      source = { v4: internal.find((a) => isIPv4(a)), v6: internal.find((a) => isIPv6(a)) };
+      if (!source.v4 && !source.v6) return { error: { status: "Unavailable", reason: "NotConfigured", message: `Node ${o.node} has no InternalIP` } };
+    } else {
+      // No Node object: the listen address, else the router id when it is an address of this host.
+      const l = o.bgpListen?.address;
+      const local = localAddresses();
+      source = {
+        v4: l && isIPv4(l) && l !== "0.0.0.0" ? l : local.has(routerId) ? routerId : undefined,
+        v6: l && isIPv6(l) && l !== "::" ? l : undefined,
+      };
+    }
+    const listenAddress = o.bgpListen?.address ?? source.v4 ?? source.v6 ?? "0.0.0.0";
+    let api = o.api ?? nb.spec.speaker?.path ?? DEFAULT_API;
+    if (o.api === undefined && api !== DEFAULT_API && !api.startsWith("unix:")) {
+      try {
+        parseHostPort(api);
+      } catch {
+        this.log(`NodeBGP ${o.node}: spec.speaker.path ${JSON.stringify(api)} is not host:port; API on ${DEFAULT_API}`);
+        api = DEFAULT_API;
+      }
+    }
+    return {
+      settings: { asn, routerId, multipath: nb.spec.speaker?.multipath ?? false, listen: { address: listenAddress, port: o.bgpListen?.port ?? 179 }, api },
+      source,
+    };
+  }
+
+  private setNodeBgpState(s: NodeBgpState): void {
+    const prev = this.nodeBgpState;
+    this.nodeBgpState = s;
+    if (prev?.status === s.status && prev.reason === s.reason && prev.message === s.message) return;
+    this.log(`NodeBGP ${this.opts.node}: ${s.status} (${s.reason}): ${s.message}`);
+    const nb = this.inf.nodeBgp.get({ name: this.opts.node });
+    if (nb && s.reason === "InvalidConfiguration") void this.store.store.recordEvent(nb, "Warning", s.reason, s.message).catch(() => {});
+  }
+
+  /** NodeBGP status: Available/Configured, or Unavailable with the reason (only when it exists and changed). */
+  private writeNodeBgpStatus(): void {
+    const s = this.nodeBgpState;
+    const nb = this.inf.nodeBgp.get({ name: this.opts.node });
+    if (!s || !nb) return;
+    const key = `${nb.metadata.uid}|${s.status}|${s.reason}`;
+    const cur = nb.status?.conditions?.at(-1);
+    if (key === this.nodeBgpWritten || (cur?.status === s.status && cur.reason === s.reason)) {
+      this.nodeBgpWritten = key;
+      return;
+    }
+    this.nodeBgpWritten = key;
+    this.status.patch("NodeBGP", { name: this.opts.node }, { backoff: nb.status?.backoff ?? 0, conditions: [{ status: s.status, reason: s.reason }] });
+  }
+
+  private onSessionChange(address: string, up: boolean, reason: string): void {
+    this.peers.onSessionChange(address, up, reason);
+    const name = this.peers.nameOf(address);
+    if (!up && name) this.advs.onPeerDown(name);
+  }
+
+  /** Standalone: re-read the config directory (SIGHUP). */
+  async reload(): Promise<void> {
+    await this.store?.reload?.();
+  }
+
+  readiness(): Probe {
+    if (!this.synced) return { ok: false, detail: "store not synced yet" };
+    if (!this.settled) return { ok: false, detail: "first reconcile pass not done" };
+    const nbs = this.nodeBgpState;
+    if (nbs?.reason === "NotConfigured" && !this.inf.nodeBgp.get({ name: this.opts.node })) return { ok: true, detail: `no NodeBGP ${this.opts.node}: no BGP on this node` };
+    if (!this.host.speaker) return { ok: false, detail: `speaker not running: ${nbs?.message ?? "not configured"}` };
+    const peers = this.ourPeers();
+    if (!this.peers.allConfigured(peers)) return { ok: false, detail: "BGPPeers not all configured yet" };
+    return { ok: true, detail: `ok: AS ${this.host.settings!.asn}, ${peers.length} BGPPeers configured` };
+  }
+
+  /** For metrics. */
+  snapshot() {
+    return {
+      node: this.opts.node,
+      synced: this.synced,
+      ready: this.ready,
+      speaker: this.host?.speaker,
+      peers: this.synced ? this.ourPeers().map((p) => ({ name: p.metadata.name, address: this.peers.addressOf(p.metadata.name), state: this.peers.state(p.metadata.name) })) : [],
+      advertisements: this.synced ? this.advs.countByState() : { NotAdvertised: 0, Advertised: 0, Withdraw: 0 },
+      originated: this.routes ? Object.fromEntries(this.routes.countByOwnerKind()) : {},
+      reconcileErrors: this.reconcileErrors,
+      statusWrites: this.status?.writes ?? 0,
+      statusWriteFailures: this.status?.failures ?? 0,
+      statusWritesPending: this.status?.pending ?? 0,
+    };
+  }
+
+  /** Waits until no status write is pending (tests). */
+  async idle(): Promise<void> {
+    while (this.passRunning || this.passQueued) await (this.passRunning ?? new Promise((r) => setImmediate(r)));
+    await this.status.idle();
+  }
+
+  /**
+   * Clean shutdown: Cease to every peer, our kernel routes removed, pending status
+   * written (bounded), the run marker removed (the next start is a fresh one).
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const i of Object.values(this.inf ?? {})) i?.stop();
+    await this.passRunning?.catch(() => {});
+    this.peers?.stop();
+    await this.host?.stop();
+    await Promise.race([this.status?.idle(), new Promise((r) => setTimeout(r, 3000))]);
+    this.status?.stop();
+    await this.health?.close();
+    await this.store?.close();
+    await this.marker.end();
+    this.log("stopped");
+  }
+}
+
+function localAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) out.add(a.address);
+  return out;
+}
