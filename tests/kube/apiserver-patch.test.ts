@@ -96,5 +96,9 @@ describe("server-side printing helpers", () => {
     expect(jsonPath(o, ".spec.peers[*].addr")).toEqual(["a", "b"]);
     expect(jsonPath(o, ".metadata.labels['a.b/c']")).toEqual(["x"]);
     expect(jsonPath(o, ".spec.missing")).toEqual([]);
+    // BGPPeer and NodeBGP STATUS: the last condition's status.
+    expect(jsonPath(o, ".spec.peers[-1:].addr")).toEqual(["b"]);
+    expect(jsonPath(o, ".spec.peers[0:1].addr")).toEqual(["a"]);
+    expect(jsonPath(o, ".spec.cidr[-1:]")).toEqual([]);
   });
 });

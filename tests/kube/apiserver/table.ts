@@ -35,10 +35,11 @@ function age(ts: unknown, now: number): string {
   return Number.isNaN(t) ? "<invalid>" : humanDuration(now - t);
 }
 
-/** The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y']. */
+/** The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y'], and slices .a[-1:] (the STATUS columns). */
 export function jsonPath(obj: unknown, path: string): unknown[] {
-  const tokens: Array<string | number | "*"> = [];
-  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]/g;
+  type Slice = { start?: number; end?: number };
+  const tokens: Array<string | number | "*" | Slice> = [];
+  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]|\[(-?\d*):(-?\d*)\]/g;
   let m: RegExpExecArray | null;
   const p = path.trim().replace(/^\{|\}$/g, "").replace(/^\$/, "");
   let consumed = 0;
@@ -46,6 +47,7 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
     if (m.index !== consumed) return [];
     consumed = re.lastIndex;
     if (m[1] !== undefined) tokens.push(m[1]);
+    else if (m[3] !== undefined) tokens.push({ start: m[3] ? Number(m[3]) : undefined, end: m[4] ? Number(m[4]) : undefined });
     else if (m[2] === "*") tokens.push("*");
     else if (/^\d+$/.test(m[2])) tokens.push(Number(m[2]));
     else tokens.push(m[2].slice(1, -1));
@@ -57,7 +59,9 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
     for (const c of cur) {
       if (c === null || typeof c !== "object") continue;
       if (t === "*") next.push(...(Array.isArray(c) ? c : Object.values(c)));
-      else {
+      else if (typeof t === "object") {
+        if (Array.isArray(c)) next.push(...c.slice(t.start, t.end));
+      } else {
         const v = (c as any)[t];
         if (v !== undefined) next.push(v);
       }
