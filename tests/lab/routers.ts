@@ -106,8 +106,10 @@ export class FrrRouter implements LabRouter {
     return (await this.frr.neighborState(neighbor)) === "Established";
   }
 
+  /** bgpd's own log file (`debug bgp updates in`: every UPDATE and withdrawal received). */
   log(): string {
-    return this.frr.log();
+    const file = join(this.frr.dir, "bgpd-daemon.log");
+    return existsSync(file) ? readFileSync(file, "utf8") : "";
   }
 
   stop(): Promise<void> {
