@@ -4,7 +4,8 @@
 // router's own link address (so the node's kernel can install what it learns).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Bird, type BirdRoute } from "../helpers/bird.ts";
+import { execFile } from "node:child_process";
+import { Bird, parseBirdRoutes } from "../helpers/bird.ts";
 import { Frr, type FrrRoutePath } from "../helpers/frr.ts";
 import type { Netns } from "../helpers/netns.ts";
 import { type NodePlan, ROUTER_ASN, ROUTER_LINK, type RouterPlan, nodeLink } from "./addressing.ts";
@@ -33,6 +34,11 @@ export interface LabRouter {
   established(neighbor: string): Promise<boolean>;
   /** The router's own log (withdrawals and updates it received are logged). */
   log(): string;
+  /**
+   * What the log says about `prefix` from the neighbour at `from` since the log was
+   * `logOffset` long: announcements taken as duplicates of what it held, and withdrawals.
+   */
+  updatesFrom(logOffset: number, from: string, prefix: string): { duplicates: number; withdrawals: string[] };
   stop(): Promise<void>;
 }
 
@@ -106,6 +112,14 @@ export class FrrRouter implements LabRouter {
     return (await this.frr.neighborState(neighbor)) === "Established";
   }
 
+  updatesFrom(logOffset: number, from: string, prefix: string) {
+    const lines = this.log().slice(logOffset).split("\n").filter((l) => l.includes(`${from}(`) || l.includes(`${from} `));
+    return {
+      duplicates: lines.filter((l) => l.includes(`rcvd ${prefix} `) && l.includes("duplicate ignored")).length,
+      withdrawals: lines.filter((l) => l.includes(prefix) && /withdrawn/.test(l)),
+    };
+  }
+
   /** bgpd's own log file (`debug bgp updates in`: every UPDATE and withdrawal received). */
   log(): string {
     const file = join(this.frr.dir, "bgpd-daemon.log");
@@ -135,8 +149,8 @@ export function birdConfig(r: RouterPlan, nodes: NodePlan[]): string {
   hold time 9;
   keepalive time 3;
   debug { states, routes, events };
-  ipv4 { import all; export all; next hop address ${l.router}; };
-  ipv6 { import all; export all; next hop address ${l.router6}; };
+  ipv4 { import all; export where source = RTS_BGP; next hop address ${l.router}; };
+  ipv6 { import all; export where source = RTS_BGP; next hop address ${l.router6}; };
 }`;
   }).join("\n");
   return `router id ${r.loopback};
@@ -151,8 +165,8 @@ protocol bgp ${other(r)} {
   local ${ROUTER_LINK[r.name]} as ${ROUTER_ASN};
   neighbor ${peer} as ${ROUTER_ASN};
   graceful restart on;
-  ipv4 { import all; export all; next hop self; };
-  ipv6 { import all; export all; next hop self; };
+  ipv4 { import all; export where source = RTS_BGP; next hop self; };
+  ipv6 { import all; export where source = RTS_BGP; next hop self; };
 }
 `;
 }
@@ -165,11 +179,15 @@ export class BirdRouter implements LabRouter {
   }
 
   async paths(prefix: string): Promise<RouterPath[]> {
-    const routes: BirdRoute[] = (await this.bird.routes(`for ${prefix}`)).get(prefix) ?? [];
+    // birdc exits non-zero when there is no route ("Network not found" on stdout).
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile("birdc", ["-s", this.bird.socket, "show", "route", "all", "for", prefix], { timeout: 10_000 }, (err, stdout, stderr) =>
+        !err || /Network not found/.test(stdout) ? resolve(stdout) : reject(new Error(`birdc show route for ${prefix}: ${stderr || stdout || err.message}`))));
+    const routes = parseBirdRoutes(out).get(prefix) ?? [];
     // `for` answers the longest match: only exact entries count.
     return routes.filter((rt) => rt.prefix === prefix).map((rt) => ({
       nextHop: rt.attrs["BGP.next_hop"]?.split(/\s+/)[0] ?? "",
-      selected: rt.primary || /\bbgp\b/.test(rt.summary),
+      selected: rt.primary,
       stale: rt.stale,
       from: this.protocolAddress(rt.protocol),
     }));
@@ -180,7 +198,7 @@ export class BirdRouter implements LabRouter {
     return m ? (this.nodes.find((n) => n.index === Number(m[1]))?.address ?? protocol) : protocol;
   }
 
-  /** BIRD keeps every path; the ones from nodes are its ECMP set (equal by multipath-relax rules). */
+  /** BIRD shows one primary path and keeps the others: the paths from nodes are the ECMP set. */
   async nextHops(prefix: string): Promise<string[]> {
     return (await this.paths(prefix)).filter((p) => p.from !== other(this.plan)).map((p) => p.nextHop).sort();
   }
@@ -188,6 +206,17 @@ export class BirdRouter implements LabRouter {
   async established(neighbor: string): Promise<boolean> {
     const n = this.nodes.find((x) => x.address === neighbor);
     return n ? this.bird.established(`node${n.index}`) : false;
+  }
+
+  /** BIRD traces imports as "nodeN.ipv4 > added|ignored|removed PREFIX". */
+  updatesFrom(logOffset: number, from: string, prefix: string) {
+    const n = this.nodes.find((x) => x.address === from);
+    const tag = `node${n?.index}.ipv${prefix.includes(":") ? 6 : 4} > `;
+    const lines = this.log().slice(logOffset).split("\n").filter((l) => l.includes(tag) && l.includes(` ${prefix} `));
+    return {
+      duplicates: lines.filter((l) => l.includes(`${tag}ignored`)).length,
+      withdrawals: lines.filter((l) => l.includes(`${tag}removed`)),
+    };
   }
 
   /** BIRD's own log file (the `debug` lines: routes added and removed per protocol). */
