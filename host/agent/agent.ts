@@ -73,6 +73,7 @@ export class Agent {
   private passQueued = false;
   private passRunning: Promise<void> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
   private nodeBgpState: NodeBgpState | undefined;
   private nodeBgpWritten = "";
   /** The node's addresses its sessions start from. */
@@ -141,9 +142,23 @@ export class Agent {
     this.log(`node ${o.node}, ${o.mode.kind === "kubernetes" ? this.store.source : `standalone, ${this.store.source}`}, state ${o.stateDir}${this.restarting ? " (restart after an unclean stop: graceful restart)" : ""}${this.health ? `, health ${this.health.address}` : ""}`);
     await Promise.all(Object.values(this.inf).map((i) => i!.start()));
     this.synced = true;
+    this.probeWhileFailing(store);
     await this.runPass();
     // Everything the store asks for is originated: a graceful restart may end (End-of-RIB to the routers).
     this.host.releaseRestartHold();
+  }
+
+  /**
+   * While the store fails (informers restarting, writes failing), a cheap read every few
+   * seconds finds out when it works again (informers resuming a quiet watch say nothing).
+   */
+  private probeWhileFailing(store: Store): void {
+    const source = this.store.source;
+    this.probeTimer = setInterval(() => {
+      if (!this.failures.failing(source)) return;
+      store.get("NodeBGP", { name: this.opts.node }).then(() => this.failures.ok(source), () => {});
+    }, 5000);
+    this.probeTimer.unref?.();
   }
 
   private makeInformers(store: Store) {
@@ -411,6 +426,7 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
     for (const i of Object.values(this.inf ?? {})) i?.stop();
     await this.passRunning?.catch(() => {});
     this.peers?.stop();

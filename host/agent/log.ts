@@ -10,6 +10,7 @@ export function stderrLog(prefix = "sart agent"): Log {
 
 interface Trouble {
   since: number;
+  total: number;
   lastLogged: number;
   suppressed: number;
   last: string;
@@ -30,11 +31,12 @@ export class FailureLog {
     const t = this.troubles.get(source);
     const now = this.now();
     if (!t) {
-      this.troubles.set(source, { since: now, lastLogged: now, suppressed: 0, last: message });
+      this.troubles.set(source, { since: now, total: 1, lastLogged: now, suppressed: 0, last: message });
       this.log(`${source}: ${message}`);
       return;
     }
     t.last = message;
+    t.total++;
     if (now - t.lastLogged < this.intervalMs) {
       t.suppressed++;
       return;
@@ -54,5 +56,11 @@ export class FailureLog {
 
   failing(source: string): boolean {
     return this.troubles.has(source);
+  }
+
+  /** Failures of the source since it started failing (0 when it works). */
+  count(source: string): number {
+    const t = this.troubles.get(source);
+    return t ? t.total : 0;
   }
 }

@@ -15,16 +15,26 @@ function endpoint(s: string): Endpoint {
   return { host: s.slice(0, i).replace(/^\[|\]$/g, ""), port };
 }
 
-/** Listens on `listen` and pipes every connection to `target`; resolves with the server once it listens. */
-export function forward(listen: string, target: string): Promise<net.Server> {
+export interface Forwarder {
+  /** Stops listening and cuts every connection (to the client, like a server going away). */
+  close(): Promise<void>;
+}
+
+/** Listens on `listen` and pipes every connection to `target`; resolves once it listens. */
+export function forward(listen: string, target: string): Promise<Forwarder> {
   const to = endpoint(target);
+  const open = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(to as net.NetConnectOpts);
+    open.add(client);
+    open.add(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
     const close = () => {
       client.destroy();
       upstream.destroy();
+      open.delete(client);
+      open.delete(upstream);
     };
     client.on("error", close);
     upstream.on("error", close);
@@ -35,7 +45,14 @@ export function forward(listen: string, target: string): Promise<net.Server> {
   if ("path" in at && existsSync(at.path)) unlinkSync(at.path);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(at as net.ListenOptions, () => resolve(server));
+    server.listen(at as net.ListenOptions, () =>
+      resolve({
+        close: () =>
+          new Promise<void>((done) => {
+            for (const s of open) s.destroy();
+            server.close(() => done());
+          }),
+      }));
   });
 }
 

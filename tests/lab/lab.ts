@@ -4,7 +4,6 @@
 // tests/lab/README.md for the topology, the addresses and the API.
 import { execFile } from "node:child_process";
 import * as http from "node:http";
-import type * as net from "node:net";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -17,7 +16,7 @@ import { Netns, veth } from "../helpers/netns.ts";
 import { type Daemon, removeDir, run, startDaemon, tempDir } from "../helpers/proc.ts";
 import { ROOT, type Runtime, SART_BIN } from "../helpers/sart.ts";
 import { MGMT, type NodePlan, ROUTERS, ROUTER_LINK, clientLink, nodeLink, nodePlan } from "./addressing.ts";
-import { forward } from "./forward.ts";
+import { type Forwarder, forward } from "./forward.ts";
 import { BirdRouter, FrrRouter, type LabRouter } from "./routers.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -172,7 +171,7 @@ export class Lab {
   controller?: Daemon;
   private apiServer?: Daemon;
   private apiForwarder?: Daemon;
-  private rootForwarder?: net.Server;
+  private rootForwarder?: Forwarder;
   private readonly namespaces: Netns[] = [];
   private stopped = false;
 
@@ -340,7 +339,7 @@ export class Lab {
     await Promise.all(this.nodes.map((n) => n.stopAgent().catch(() => {})));
     await this.controller?.stop();
     this.store?.close();
-    this.rootForwarder?.close();
+    await this.rootForwarder?.close();
     await this.apiForwarder?.stop();
     await this.apiServer?.stop();
     await Promise.all(this.routers.map((r) => r.stop().catch(() => {})));
