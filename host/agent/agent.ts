@@ -24,6 +24,14 @@ import { StatusWriter } from "./status-writer.ts";
 import { type AgentStore, kubernetesStore, standaloneStore } from "./stores.ts";
 
 export const DEFAULT_API = "127.0.0.1:5000";
+/**
+ * Shortest time between two reconcile passes (ms): bounds the added latency and batches
+ * bursts; after a busy pass (a burst is going on) the next one waits longer, so its routes
+ * leave in fewer, larger UPDATEs (every write to a router's socket has a cost).
+ */
+const PASS_INTERVAL_MS = 20;
+const BUSY_PASS_INTERVAL_MS = 100;
+const BUSY_PASS_KEYS = 20;
 
 export interface AgentOptions {
   node: string;
@@ -71,6 +79,9 @@ export class Agent {
   private stopping = false;
   private dirty = { speaker: true, peers: true, allAdvs: true, allBlocks: true, advs: new Set<string>(), blocks: new Set<string>() };
   private passQueued = false;
+  private lastPassAt = 0;
+  /** Objects the last pass reconciled. */
+  private lastPassKeys = 0;
   private passRunning: Promise<void> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
@@ -102,7 +113,9 @@ export class Agent {
       ? await kubernetesStore({ ...o.mode, node: o.node }, this.failures)
       : await standaloneStore({ configDir: o.mode.configDir, stateDir: o.stateDir }, this.log);
     const store = this.store.store;
-    this.status = new StatusWriter({ store, failures: this.failures, source: this.store.source });
+    // A few writes at a time: under a burst, the controller's writes (which decide what the
+    // routers get) should not queue behind thousands of Advertised marks.
+    this.status = new StatusWriter({ store, failures: this.failures, source: this.store.source, concurrency: 4 });
     this.host = new SpeakerHost({
       fib: o.fib,
       restarting: this.restarting,
@@ -207,13 +220,22 @@ export class Agent {
 
   // ---- the reconcile pass ----
 
+  /**
+   * Passes run at most every PASS_INTERVAL_MS: a burst of watch events (thousands of
+   * Services at once) becomes a few passes, whose routes leave in a few packed UPDATEs
+   * rather than one small write per event.
+   */
   private schedule(): void {
     if (!this.synced || this.passQueued || this.stopping) return;
     this.passQueued = true;
-    setImmediate(() => {
+    const interval = this.lastPassKeys >= BUSY_PASS_KEYS ? BUSY_PASS_INTERVAL_MS : PASS_INTERVAL_MS;
+    const wait = Math.max(0, this.lastPassAt + interval - performance.now());
+    const go = () => {
       this.passQueued = false;
       void this.runPass();
-    });
+    };
+    if (wait > 0) setTimeout(go, wait);
+    else setImmediate(go);
   }
 
   /** One pass at a time; a pass asked for while one runs follows it. */
@@ -222,6 +244,7 @@ export class Agent {
       this.schedule();
       return this.passRunning;
     }
+    this.lastPassAt = performance.now();
     this.passRunning = this.pass()
       .then(() => {
         this.settled = true;
@@ -245,6 +268,7 @@ export class Agent {
 
   private async pass(): Promise<void> {
     const d = this.dirty;
+    this.lastPassKeys = d.advs.size + d.blocks.size;
     if (d.speaker) {
       d.speaker = false;
       await this.reconcileSpeaker();
@@ -410,12 +434,6 @@ export class Agent {
       statusWriteFailures: this.status?.failures ?? 0,
       statusWritesPending: this.status?.pending ?? 0,
     };
-  }
-
-  /** Waits until no status write is pending (tests). */
-  async idle(): Promise<void> {
-    while (this.passRunning || this.passQueued) await (this.passRunning ?? new Promise((r) => setImmediate(r)));
-    await this.status.idle();
   }
 
   /**

@@ -35,6 +35,8 @@ export interface LabOptions {
   standaloneConfig?: (node: NodePlan) => Record<string, string>;
   /** Kubernetes mode: labels of every Node object besides the ASN (default the samples' `bgp: a`, `bgp2: c`). */
   nodeLabels?: Record<string, string>;
+  /** The agents' command instead of build/bin/sart (e.g. a profiler: ["node", "--cpu-prof", "build/node/sart/main.js"]). */
+  agentCommand?: string[];
   /** Do not start the agents (start them with node.startAgent()). */
   noAgents?: boolean;
   /** Progress lines (default: none). */
@@ -102,7 +104,8 @@ export class LabNode {
       "--api", `unix:${this.apiSocket}`, "--health", `unix:${this.healthSocket}`, "--cni-socket", this.cniSocket,
       "--state-dir", this.stateDir, ...(l.opts.agentArgs ?? []), ...extra,
     ];
-    const [cmd, argv] = this.ns.wrap(SART_BIN, args);
+    const [bin, ...pre] = l.opts.agentCommand ?? [SART_BIN];
+    const [cmd, argv] = this.ns.wrap(bin, [...pre, ...args]);
     this.starts++;
     const d = startDaemon(`agent-${this.name}`, cmd, argv, join(l.dir, `${this.name}-agent-${this.starts}.log`), { ...process.env, SART_RUNTIME: l.runtime });
     this.agent = d;
@@ -167,6 +170,8 @@ export class Lab {
   /** Kubernetes mode: a kubeconfig for this process (kubectl, KubeStore) and one for the nodes. */
   kubeconfig?: string;
   nodeKubeconfig?: string;
+  /** Kubernetes mode: a kubeconfig for processes in the control-plane namespace (the API server on its loopback). */
+  cpKubeconfig?: string;
   store?: KubeStore;
   controller?: Daemon;
   private apiServer?: Daemon;
@@ -281,7 +286,7 @@ export class Lab {
     }, 20_000, 100);
     this.kubeconfig = join(this.dir, "kubeconfig");
     this.nodeKubeconfig = join(this.dir, "kubeconfig-nodes");
-    const cpKubeconfig = join(this.dir, "kubeconfig-cp");
+    const cpKubeconfig = (this.cpKubeconfig = join(this.dir, "kubeconfig-cp"));
     writeFileSync(this.kubeconfig, kubeconfigYaml(url, "default"), { mode: 0o600 });
     writeFileSync(this.nodeKubeconfig, kubeconfigYaml(`http://${MGMT.apiServer}:${MGMT.apiPort}`, "default"), { mode: 0o600 });
     writeFileSync(cpKubeconfig, kubeconfigYaml(`http://127.0.0.1:${MGMT.apiPort}`, "kube-system"), { mode: 0o600 });
