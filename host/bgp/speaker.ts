@@ -6,9 +6,9 @@ import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
-import { Rib } from "../core/rib.ts";
+import { type OriginatedRoute, Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
-import type { Family, NeighborConfig, RouteConfig, SpeakerConfig } from "./config.ts";
+import type { Family, NeighborConfig, SpeakerConfig } from "./config.ts";
 import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings, normalizeAddress } from "./neighbor.ts";
 
 export interface SpeakerOptions {
@@ -44,7 +44,7 @@ export class SpeakerError extends Error {
 export class Speaker implements SpeakerContext {
   readonly rib: Rib;
   readonly neighbors = new Map<string, Neighbor>();
-  readonly originated = new Map<string, RouteConfig>();
+  readonly originated = new Map<string, OriginatedRoute>();
   readonly fib: FibWriter | undefined;
   readonly restartTime: number;
   readonly startedAt = Date.now();
@@ -70,7 +70,7 @@ export class Speaker implements SpeakerContext {
     this.logLine = opts.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
-    this.rib.inputView(READ_SIZE); // sized once: socket reads land in one stable region
+    this.rib.inputView(READ_SIZE); // sized once for a whole socket read: feeds never reallocate it
     if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
   }
 
@@ -184,11 +184,11 @@ export class Speaker implements SpeakerContext {
   // ---- originated routes ----
 
   /**
-   * Originates (or replaces) a route; `to` restricts it to these neighbours
-   * (addresses; ones not configured yet get it once added), without `to` every
-   * neighbour gets it.
+   * Originates a route, or replaces ours for the prefix (peers get the new attributes);
+   * SpeakerError 400 names the bad field. `to` restricts it to these neighbours
+   * (addresses; ones not configured yet get it once added); without it every neighbour gets it.
    */
-  originate(r: RouteConfig, to?: string[]): void {
+  originate(r: OriginatedRoute, to?: string[]): void {
     try {
       this.install(r, to);
     } catch (e) {
@@ -201,7 +201,7 @@ export class Speaker implements SpeakerContext {
   }
 
   /** The route in the core, tagged for its neighbours; a route for neighbours none of which exists is not there at all. */
-  private install(r: RouteConfig, to: string[] | undefined): void {
+  private install(r: OriginatedRoute, to: string[] | undefined): void {
     let tags = 0;
     for (const a of to ?? []) {
       const bit = this.tagBits.get(a);
@@ -211,7 +211,7 @@ export class Speaker implements SpeakerContext {
       this.rib.withdrawLocal(r.prefix);
       return;
     }
-    this.rib.originate({ prefix: r.prefix, nextHop: r.nextHop, communities: r.communities, tags: tags >>> 0 });
+    this.rib.originate({ ...r, tags: tags >>> 0 });
   }
 
   /** The neighbours a route originated with `originate(r, to)` goes to; undefined: every neighbour. */
