@@ -1,6 +1,8 @@
 // The agent's embedded BGP speaker and its HTTP API. The speaker is made once the
 // node's ASN and router ID are known (its NodeBGP), and made again, sessions and all,
-// when they change (a new OPEN for every peer); every speaker gets a core of its own.
+// when they change (a new OPEN for every peer). The process's first speaker uses the
+// process's core (the codec loads it anyway: one WASM memory less); any later one gets a
+// fresh core, since the first one's RIB stays in the shared one.
 // The first speaker of a process that restarted without a clean shutdown is a
 // graceful-restart speaker, held until the agent has re-originated its routes.
 import { readFileSync } from "node:fs";
@@ -9,7 +11,7 @@ import { createApi, listenApi } from "../bgp/api.ts";
 import type { SpeakerConfig } from "../bgp/config.ts";
 import type { Timings } from "../bgp/neighbor.ts";
 import { Speaker } from "../bgp/speaker.ts";
-import { locateWasm } from "../core/node.ts";
+import { locateWasm, nodeCore } from "../core/node.ts";
 import { instantiateCore } from "../core/wasm.ts";
 import type { Log } from "./log.ts";
 
@@ -37,6 +39,8 @@ export interface SpeakerHostOptions {
 }
 
 let wasm: Uint8Array | undefined;
+/** Speakers made in this process: only the first gets the shared core (its RIB is never handed to another). */
+let sharedCoreTaken = 0;
 
 export class SpeakerHost {
   speaker: Speaker | undefined;
@@ -74,9 +78,8 @@ export class SpeakerHost {
       neighbors: [],
       routes: [],
     };
-    wasm ??= readFileSync(locateWasm());
     const speaker = new Speaker(config, {
-      core: instantiateCore(wasm),
+      core: sharedCoreTaken++ === 0 ? nodeCore() : instantiateCore((wasm ??= readFileSync(locateWasm()))),
       restarting,
       restartTime: this.opts.restartTime,
       timings: this.opts.timings,
