@@ -96,6 +96,11 @@ describe("server-side printing helpers", () => {
     expect(jsonPath(o, ".spec.peers[*].addr")).toEqual(["a", "b"]);
     expect(jsonPath(o, ".metadata.labels['a.b/c']")).toEqual(["x"]);
     expect(jsonPath(o, ".spec.missing")).toEqual([]);
+    const conditions = { status: { conditions: [{ type: "AutoAssign", status: "False" }, { type: "Ready", status: "True" }] } };
+    expect(jsonPath(conditions, '.status.conditions[?(@.type=="Ready")].status')).toEqual(["True"]);
+    expect(jsonPath(conditions, ".status.conditions[?(@.type=='AutoAssign')].status")).toEqual(["False"]);
+    expect(jsonPath(conditions, '.status.conditions[?(@.type!="Ready")].type')).toEqual(["AutoAssign"]);
+    expect(jsonPath(conditions, '.status.conditions[?(@.type=="Missing")].status')).toEqual([]);
     // BGPPeer and NodeBGP STATUS: the last condition's status.
     expect(jsonPath(o, ".spec.peers[-1:].addr")).toEqual(["b"]);
     expect(jsonPath(o, ".spec.peers[0:1].addr")).toEqual(["a"]);
