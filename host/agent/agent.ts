@@ -13,7 +13,7 @@ import {
 } from "../kube/types.ts";
 import { Advertisements, advKey } from "./advertisements.ts";
 import { PodBlocks } from "./blocks.ts";
-import { type HealthServer, type Probe, startHealthServer } from "./health-server.ts";
+import { type HealthServer, startHealthServer } from "../kube/health-server.ts";
 import { FailureLog, type Log, stderrLog } from "./log.ts";
 import { renderAgentMetrics } from "./metrics.ts";
 import { type NodeAddresses, Peers, peerNode } from "./peers.ts";
@@ -98,7 +98,7 @@ export class Agent {
   }
 
   get ready(): boolean {
-    return this.readiness().ok;
+    return this.readiness() === true;
   }
 
   get speaker() {
@@ -110,12 +110,12 @@ export class Agent {
     const o = this.opts;
     this.restarting = await this.marker.begin();
     this.store = o.mode.kind === "kubernetes"
-      ? await kubernetesStore({ ...o.mode, node: o.node }, this.failures)
+      ? await kubernetesStore({ ...o.mode, node: o.node }, this.log)
       : await standaloneStore({ configDir: o.mode.configDir, stateDir: o.stateDir }, this.log);
     const store = this.store.store;
     // A few writes at a time: under a burst, the controller's writes (which decide what the
     // routers get) should not queue behind thousands of Advertised marks.
-    this.status = new StatusWriter({ store, failures: this.failures, source: this.store.source, concurrency: 4 });
+    this.status = new StatusWriter({ store, failures: this.failures, concurrency: 4 });
     this.host = new SpeakerHost({
       fib: o.fib,
       restarting: this.restarting,
@@ -146,30 +146,26 @@ export class Agent {
     });
     this.blocks = new PodBlocks(this.inf.blocks, this.routes, o.node);
     if (o.health) {
-      this.health = await startHealthServer(o.health, {
-        healthz: () => ({ ok: true, detail: "ok" }),
-        readyz: () => this.readiness(),
-        metrics: () => renderAgentMetrics(this),
-      });
+      this.health = await startHealthServer({ listen: o.health, ready: () => this.readiness(), metrics: () => renderAgentMetrics(this) });
     }
     this.log(`node ${o.node}, ${o.mode.kind === "kubernetes" ? this.store.source : `standalone, ${this.store.source}`}, state ${o.stateDir}${this.restarting ? " (restart after an unclean stop: graceful restart)" : ""}${this.health ? `, health ${this.health.address}` : ""}`);
     await Promise.all(Object.values(this.inf).map((i) => i!.start()));
     this.synced = true;
-    this.probeWhileFailing(store);
+    this.probeWhileUnreachable(store);
     await this.runPass();
     // Everything the store asks for is originated: a graceful restart may end (End-of-RIB to the routers).
     this.host.releaseRestartHold();
   }
 
   /**
-   * While the store fails (informers restarting, writes failing), a cheap read every few
-   * seconds finds out when it works again (informers resuming a quiet watch say nothing).
+   * While the API server is unreachable, a cheap read every few seconds finds out when it
+   * answers again (informers resuming a quiet watch make no request that would tell).
    */
-  private probeWhileFailing(store: Store): void {
-    const source = this.store.source;
+  private probeWhileUnreachable(store: Store): void {
+    const unreachable = this.store.unreachable;
+    if (!unreachable) return;
     this.probeTimer = setInterval(() => {
-      if (!this.failures.failing(source)) return;
-      store.get("NodeBGP", { name: this.opts.node }).then(() => this.failures.ok(source), () => {});
+      if (unreachable()) store.get("NodeBGP", { name: this.opts.node }).catch(() => {});
     }, 5000);
     this.probeTimer.unref?.();
   }
@@ -187,7 +183,6 @@ export class Agent {
     };
     const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => void) =>
       i?.on((e) => {
-        this.failures.ok(this.store.source);
         f(e);
         this.schedule();
       });
@@ -408,15 +403,15 @@ export class Agent {
     await this.store?.reload?.();
   }
 
-  readiness(): Probe {
-    if (!this.synced) return { ok: false, detail: "store not synced yet" };
-    if (!this.settled) return { ok: false, detail: "first reconcile pass not done" };
+  /** /readyz: true, or why not. */
+  readiness(): true | string {
+    if (!this.synced) return "store not synced yet";
+    if (!this.settled) return "first reconcile pass not done";
     const nbs = this.nodeBgpState;
-    if (nbs?.reason === "NotConfigured" && !this.inf.nodeBgp.get({ name: this.opts.node })) return { ok: true, detail: `no NodeBGP ${this.opts.node}: no BGP on this node` };
-    if (!this.host.speaker) return { ok: false, detail: `speaker not running: ${nbs?.message ?? "not configured"}` };
-    const peers = this.ourPeers();
-    if (!this.peers.allConfigured(peers)) return { ok: false, detail: "BGPPeers not all configured yet" };
-    return { ok: true, detail: `ok: AS ${this.host.settings!.asn}, ${peers.length} BGPPeers configured` };
+    if (nbs?.reason === "NotConfigured" && !this.inf.nodeBgp.get({ name: this.opts.node })) return true; // no NodeBGP: no BGP on this node
+    if (!this.host.speaker) return `speaker not running: ${nbs?.message ?? "not configured"}`;
+    if (!this.peers.allConfigured(this.ourPeers())) return "BGPPeers not all configured yet";
+    return true;
   }
 
   /** For metrics. */
@@ -430,6 +425,7 @@ export class Agent {
       advertisements: this.synced ? this.advs.countByState() : { NotAdvertised: 0, Advertised: 0, Withdraw: 0 },
       originated: this.routes ? Object.fromEntries(this.routes.countByOwnerKind()) : {},
       reconcileErrors: this.reconcileErrors,
+      informerRestarts: Object.values(this.inf ?? {}).reduce((n, i) => n + ((i as { errors?: number } | undefined)?.errors ?? 0), 0),
       statusWrites: this.status?.writes ?? 0,
       statusWriteFailures: this.status?.failures ?? 0,
       statusWritesPending: this.status?.pending ?? 0,

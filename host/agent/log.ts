@@ -1,6 +1,7 @@
-// The agent's log: one line per meaningful change. Repeated failures of one source
-// (the API server down, a status write failing over and over) are one line when they
-// start, then at most one summary a minute, and one line when they stop.
+// The agent's log: one line per meaningful change. Repeated failures of one source (a
+// reconcile pass, status writes the server refuses) are one line when they start, then at
+// most one summary a minute, and one line when they stop. (An unreachable API server is
+// KubeStore's to report, the same way.)
 
 export type Log = (line: string) => void;
 
@@ -10,7 +11,6 @@ export function stderrLog(prefix = "sart agent"): Log {
 
 interface Trouble {
   since: number;
-  total: number;
   lastLogged: number;
   suppressed: number;
   last: string;
@@ -31,12 +31,11 @@ export class FailureLog {
     const t = this.troubles.get(source);
     const now = this.now();
     if (!t) {
-      this.troubles.set(source, { since: now, total: 1, lastLogged: now, suppressed: 0, last: message });
+      this.troubles.set(source, { since: now, lastLogged: now, suppressed: 0, last: message });
       this.log(`${source}: ${message}`);
       return;
     }
     t.last = message;
-    t.total++;
     if (now - t.lastLogged < this.intervalMs) {
       t.suppressed++;
       return;
@@ -54,13 +53,5 @@ export class FailureLog {
     this.log(`${source}: working again after ${Math.round((this.now() - t.since) / 1000)} s`);
   }
 
-  failing(source: string): boolean {
-    return this.troubles.has(source);
-  }
 
-  /** Failures of the source since it started failing (0 when it works). */
-  count(source: string): number {
-    const t = this.troubles.get(source);
-    return t ? t.total : 0;
-  }
 }

@@ -2,12 +2,13 @@
 // state, originated routes, reconcile errors, status writes) followed by the embedded
 // speaker's (per-neighbour prefixes in and out, messages, RIB, FIB operations).
 import { STATES } from "../bgp/neighbor.ts";
-import { Exposition, renderMetrics } from "../bgp/metrics.ts";
+import { renderMetrics } from "../bgp/metrics.ts";
+import { PrometheusText } from "../kube/health-server.ts";
 import type { Agent } from "./agent.ts";
 
 export function renderAgentMetrics(agent: Agent): string {
   const s = agent.snapshot();
-  const e = new Exposition();
+  const e = new PrometheusText();
   e.metric("sart_agent_ready", "gauge", "1 when /readyz answers 200", [[{ node: s.node }, s.ready ? 1 : 0]]);
   e.metric("sart_agent_store_synced", "gauge", "1 once the informers' first lists arrived", [[{}, s.synced ? 1 : 0]]);
   e.metric("sart_agent_sessions", "gauge", "BGPPeers of this node by session state (Unknown: no session configured)",
@@ -19,6 +20,7 @@ export function renderAgentMetrics(agent: Agent): string {
   e.metric("sart_agent_originated_routes", "gauge", "Routes this node originates, by what asked for them",
     ["BGPAdvertisement", "AddressBlock"].map((kind) => [{ kind }, s.originated[kind] ?? 0]));
   e.metric("sart_agent_reconcile_errors_total", "counter", "Reconcile passes that failed (retried)", [[{}, s.reconcileErrors]]);
+  e.metric("sart_agent_informer_restarts_total", "counter", "Informer restarts after errors (an unreachable API server, expired watches)", [[{}, s.informerRestarts]]);
   e.metric("sart_agent_status_writes_total", "counter", "Status patches written", [[{}, s.statusWrites]]);
   e.metric("sart_agent_status_write_failures_total", "counter", "Status patches that failed (retried)", [[{}, s.statusWriteFailures]]);
   e.metric("sart_agent_status_writes_pending", "gauge", "Status patches waiting or in flight", [[{}, s.statusWritesPending]]);

@@ -2,7 +2,7 @@
 // or is in flight, later patches of it merge into the next one (the latest value of
 // each field wins, a null still removes), so a burst of changes is a few writes. A
 // failed write is retried with backoff; an object that is gone (404) is dropped.
-import { type Kind, type ObjectKey, type Store, isNotFound } from "../kube/store.ts";
+import { type Kind, type ObjectKey, type Store, type StoreError, isNotFound } from "../kube/store.ts";
 import type { FailureLog } from "./log.ts";
 
 /** Merge patch `b` applied after `a`, as one patch: nulls are kept (they delete on the server). */
@@ -14,6 +14,8 @@ export function composePatches(a: unknown, b: unknown): unknown {
   return out;
 }
 
+const SOURCE = "status writes";
+
 interface Pending {
   kind: Kind;
   key: ObjectKey;
@@ -22,9 +24,8 @@ interface Pending {
 
 export interface StatusWriterOptions {
   store: Store;
+  /** Writes the server refused (an unreachable server is the store's to report). */
   failures: FailureLog;
-  /** Names the store in failure logs, e.g. "API server https://...". */
-  source: string;
   /** Writes in flight at once. Default 16. */
   concurrency?: number;
 }
@@ -84,11 +85,12 @@ export class StatusWriter {
       await this.opts.store.patchStatus(p.kind, p.key, p.patch);
       this.writes++;
       this.backoffMs = 0;
-      this.opts.failures.ok(this.opts.source);
+      this.opts.failures.ok(SOURCE);
     } catch (e) {
       if (!isNotFound(e) && !this.stopped) {
         this.failures++;
-        this.opts.failures.fail(this.opts.source, `status of ${p.kind} ${p.key.namespace ? `${p.key.namespace}/` : ""}${p.key.name}: ${(e as Error).message}`);
+        // No answer at all (status 0): the store's outage log says so, once.
+        if ((e as StoreError).status !== 0) this.opts.failures.fail(SOURCE, `${p.kind} ${p.key.namespace ? `${p.key.namespace}/` : ""}${p.key.name}: ${(e as Error).message}`);
         // Put it back under anything newer, and retry after a while.
         const newer = this.waiting.get(id);
         this.waiting.set(id, { ...p, patch: newer ? composePatches(p.patch, newer.patch) : p.patch });

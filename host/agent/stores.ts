@@ -1,5 +1,5 @@
-// Where the agent's objects come from. Kubernetes mode: the API server (KubeStore),
-// its failures reported through the FailureLog (one line a minute naming the URL).
+// Where the agent's objects come from. Kubernetes mode: the API server (KubeStore, which
+// logs an outage once, then at most a line a minute, naming the URL).
 // Standalone mode: the CRD YAML of a directory (LocalStore, state under --state-dir)
 // with the controller's reconcilers running in-process, re-read when the directory
 // changes (fs watch, debounced) or on reload() (SIGHUP).
@@ -7,24 +7,26 @@ import { type FSWatcher, watch } from "node:fs";
 import { join } from "node:path";
 import { Controller } from "../kube/controller/controller.ts";
 import type { Store } from "../kube/store.ts";
-import type { FailureLog, Log } from "./log.ts";
+import type { Log } from "./log.ts";
 
 export interface AgentStore {
   store: Store;
   /** Names the store in logs, e.g. "API server https://10.0.0.1:6443". */
   source: string;
+  /** Kubernetes: whether the API server is unreachable now (its outage log says so once). */
+  unreachable?: () => boolean;
   /** Standalone: re-reads the config directory now. */
   reload?: () => Promise<void>;
   close(): Promise<void>;
 }
 
-export async function kubernetesStore(o: { kubeconfig?: string; context?: string; node: string }, failures: FailureLog): Promise<AgentStore> {
+export async function kubernetesStore(o: { kubeconfig?: string; context?: string; node: string }, log: Log): Promise<AgentStore> {
   const { loadKubeConfig } = await import("../kube/kubeconfig.ts");
   const { KubeStore } = await import("../kube/kube-store.ts");
   const loaded = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-  const source = `API server ${loaded.kc.getCurrentCluster()?.server}`;
-  const store = new KubeStore(loaded.kc, { component: "sart-agent", host: o.node, log: (m) => failures.fail(source, m) });
-  return { store, source, close: async () => store.close() };
+  // KubeStore reports an unreachable API server once per outage (its OutageLog), naming the URL.
+  const store = new KubeStore(loaded.kc, { component: "sart-agent", host: o.node, log });
+  return { store, source: `API server ${loaded.kc.getCurrentCluster()?.server}`, unreachable: () => store.outage.unreachable, close: async () => store.close() };
 }
 
 /** Debounce of directory events: an editor's write-rename-chmod is one reload. */

@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { Agent, type AgentOptions } from "../agent/agent.ts";
 import { parseHostPort } from "../bgp/config.ts";
+import { parseListenAddress } from "../kube/health-server.ts";
 
 const USAGE = `usage: sart agent --node NAME (--kubeconfig FILE | --standalone --config DIR) [options]
 
@@ -20,7 +21,8 @@ node's NodeBGP, BGPPeers and BGPAdvertisements. docs/agent.md describes it.
   --api ADDR             the speaker's HTTP API, host:port or unix:/path (default: the NodeBGP's
                          speaker.path, else 127.0.0.1:5000); "none": no API
   --cni-socket PATH      the CNI server's unix socket (default /run/sart/cni.sock)
-  --health ADDR          /healthz, /readyz, /metrics, host:port or unix:/path (default 127.0.0.1:9467); "none": off
+  --health ADDR          /healthz, /readyz, /metrics: host:port, :port (every address) or unix:/path
+                         (default 127.0.0.1:9467); "none": off
   --state-dir DIR        restart marker, standalone state, pod allocations (default /var/lib/sart)
   --bgp-listen A:P       passive BGP listener (default: the node's address, port 179); port 0: none
   --fib-table N          kernel table for learned routes (default 254, main)
@@ -60,7 +62,7 @@ export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv = process.
       case "--config": configDir = value(); break;
       case "--api": api = address(flag, value()); break;
       case "--cni-socket": cniSocket = value(); break;
-      case "--health": health = address(flag, value()); break;
+      case "--health": health = healthAddress(value()); break;
       case "--state-dir": stateDir = value(); break;
       case "--bgp-listen": bgpListen = listenFlag(value()); break;
       case "--fib-table": {
@@ -106,6 +108,17 @@ function address(flag: string, v: string): string {
     parseHostPort(v);
   } catch (e) {
     throw new UsageError(`${flag}: ${(e as Error).message}`);
+  }
+  return v;
+}
+
+/** HOST:PORT, [v6]:PORT, :PORT (every interface) or unix:/path, as the health server takes them; "none" is "". */
+function healthAddress(v: string): string {
+  if (v === "none" || v === "" || (v.startsWith("unix:") && v.length > 5)) return v === "none" ? "" : v;
+  try {
+    parseListenAddress(v);
+  } catch (e) {
+    throw new UsageError(`--health: ${(e as Error).message}`);
   }
   return v;
 }

@@ -50,7 +50,8 @@ describe("parseAgentArgs", () => {
     expect(err(["--node", "n", "--fib-table", "0"])).toBe('--fib-table: a kernel table id 1..4294967294, not "0"');
     expect(err(["--node", "n", "--fib-table", "5", "--no-fib"])).toBe("--fib-table and --no-fib exclude each other");
     expect(err(["--node", "n", "--bgp-listen", "host:179"])).toBe('--bgp-listen: "host" is not an IP address');
-    expect(err(["--node", "n", "--health", "nowhere"])).toStartWith("--health: must be host:port");
+    expect(err(["--node", "n", "--health", "nowhere"])).toBe(`--health: listen address "nowhere" is not HOST:PORT, [IPV6]:PORT or :PORT (port 0-65535)`);
+    expect(parseAgentArgs(["--node", "n", "--health", ":9467"], {}).health).toBe(":9467");
     expect(err(["--node", "n", "--api"])).toBe("--api needs a value");
     expect(err(["--node", "n", "--bogus"])).toBe('unknown option "--bogus"');
   });
