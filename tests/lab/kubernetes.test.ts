@@ -116,10 +116,15 @@ spec: { pool: pods, node: sart-worker3 }
     const block = await waitFor("the block", async () => (await lab.store!.list<AddressBlock>("AddressBlock", {})).find((b) => b.spec.nodeRef === W3));
     await atRouters(lab.routers, block.spec.cidr, [addr(2)]);
     // sart-worker learned it from both routers: one kernel route, a next hop per router link.
-    const route = await waitFor("the kernel route on sart-worker", async () => (await lab.nodes[0].routes([block.spec.cidr]))[0]);
+    // (The route appears with the first router's path and turns ECMP when the second arrives.)
+    const route = await waitFor("the ECMP kernel route on sart-worker", async () => {
+      const r = (await lab.nodes[0].routes([block.spec.cidr]))[0];
+      return r?.nexthops?.length === 2 && r;
+    });
     expect(route.protocol).toBe(String(SART_RT_PROTO));
-    expect((route.nexthops ?? []).map((h) => h.gateway).sort()).toEqual(["169.254.11.1", "169.254.21.1"]);
-    expect(await lab.nodes[2].routes([block.spec.cidr])).toEqual([]); // its own block: no kernel route via the routers
+    expect(route.nexthops!.map((h) => h.gateway).sort()).toEqual(["169.254.11.1", "169.254.21.1"]);
+    // Its own block comes back from the routers with its own AS in the path: never installed.
+    expect(await lab.nodes[2].routes([block.spec.cidr])).toEqual([]);
   });
 
   test("kill -9 of an agent: the routers keep its routes, the restarted agent re-sends them, nothing is withdrawn meanwhile", async () => {
