@@ -5,7 +5,9 @@
 // UPDATE went out), and removes a `Withdraw` entry once the route is no longer
 // advertised to that peer. A session that goes down turns its `Advertised` entries
 // back to `NotAdvertised` (the router dropped them). Deleting the object withdraws it.
+// spec.attrs (communities, large communities, LOCAL_PREF) go with the route.
 import type { Speaker } from "../bgp/speaker.ts";
+import { type RouteAttributes, parseAdvertisementAttrs } from "../kube/route-attrs.ts";
 import type { Informer } from "../kube/store.ts";
 import { type AdvertiseState, type BGPAdvertisement, LABEL_SERVICE_NAME } from "../kube/types.ts";
 import type { Peers } from "./peers.ts";
@@ -17,6 +19,7 @@ export interface AdvertisementsOptions {
   routes: OriginatedRoutes;
   peers: Peers;
   status: StatusWriter;
+  log: (line: string) => void;
   /** Whether a BGPPeer name is one of this node's peers. */
   isOurPeer: (name: string) => boolean;
   /**
@@ -43,6 +46,8 @@ export class Advertisements {
   /** Peer name -> advertisement keys whose Withdraw entry goes once the route left that peer. */
   private readonly toUnmark = new Map<string, Set<string>>();
   private speaker: Speaker | undefined;
+  /** Advertisements whose attrs did not parse, with the message logged. */
+  private readonly badAttrs = new Map<string, string>();
 
   constructor(private readonly opts: AdvertisementsOptions) {}
 
@@ -59,13 +64,14 @@ export class Advertisements {
     if (!adv || adv.metadata.deletionTimestamp) {
       if (prev) this.opts.routes.remove(owner, prev);
       this.applied.delete(key);
+      this.badAttrs.delete(key);
       return;
     }
     const prefix = adv.spec.cidr;
     if (prev && prev !== prefix) this.opts.routes.remove(owner, prev);
     const { targets, waiting, withdrawn } = this.targetsOf(adv);
     if (targets === "all" || targets.size) {
-      this.opts.routes.set(owner, prefix, { targets, communities: [] });
+      this.opts.routes.set(owner, prefix, { targets, ...this.attrsOf(key, adv) });
       this.applied.set(key, prefix);
     } else {
       this.opts.routes.remove(owner, prefix);
@@ -79,6 +85,20 @@ export class Advertisements {
   reconcileAll(): void {
     const keys = new Set([...this.applied.keys(), ...this.opts.informer.list().map(advKey)]);
     for (const k of keys) this.reconcile(k);
+  }
+
+  /** The route attributes in spec.attrs; unreadable ones are logged once and left out (the route still goes). */
+  private attrsOf(key: string, adv: BGPAdvertisement): RouteAttributes {
+    try {
+      const a = parseAdvertisementAttrs(adv.spec.attrs);
+      this.badAttrs.delete(key);
+      return a;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (this.badAttrs.get(key) !== msg) this.opts.log(`BGPAdvertisement ${key}: ${msg}; announced without its attributes`);
+      this.badAttrs.set(key, msg);
+      return { communities: [], largeCommunities: [] };
+    }
   }
 
   /** This node's peers an advertisement targets, those still NotAdvertised, and those to withdraw from. */

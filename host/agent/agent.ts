@@ -141,6 +141,7 @@ export class Agent {
       routes: this.routes,
       peers: this.peers,
       status: this.status,
+      log: this.log,
       isOurPeer: (name) => this.isOurPeer(name),
       standalone: o.mode.kind === "standalone",
     });

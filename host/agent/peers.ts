@@ -27,10 +27,20 @@ const FAMILIES: Family[] = ["ipv4-unicast", "ipv6-unicast"];
 /** A BGPPeer field that cannot become a session; the message names the field. */
 export class PeerSpecError extends Error {}
 
+/** Session options of the CRD this agent does not apply yet (they need the speaker's peer options). */
+const NOT_APPLIED = ["ebgpMultihop", "connectRetryTime", "passwordSecret", "bfdProfile"] as const;
+
+/** What a BGPPeer asks for that the agent leaves aside: capabilities it does not know, options it does not apply. */
+export function ignoredFields(p: BGPPeer): string[] {
+  const out = (p.spec.capabilities ?? []).flatMap((c, i) => (FAMILIES.includes(c as Family) ? [] : [`spec.capabilities[${i}] ${JSON.stringify(c)} (known: ${FAMILIES.join(", ")})`]));
+  for (const k of NOT_APPLIED) if (p.spec[k] !== undefined && p.spec[k] !== null) out.push(`spec.${k} (not applied by this agent yet)`);
+  return out;
+}
+
 /**
- * The neighbour a BGPPeer asks for: its address and ASN, hold and keepalive times, and
- * the families in `capabilities` (family names; none: the family of the peer's
- * address), from the node's address of the peer's family.
+ * The neighbour a BGPPeer asks for: its address and ASN, hold and keepalive times, its
+ * `families` (or family names in the original's `capabilities`; none: the family of
+ * the peer's address), from `sourceAddress` or the node's address of the peer's family.
  */
 export function neighborFromPeer(p: BGPPeer, source: NodeAddresses): NeighborConfig {
   const s = p.spec;
@@ -45,12 +55,14 @@ export function neighborFromPeer(p: BGPPeer, source: NodeAddresses): NeighborCon
   if (keepaliveTime !== undefined && (!Number.isInteger(keepaliveTime) || keepaliveTime < 0 || keepaliveTime > 65535)) {
     throw new PeerSpecError(`spec.keepaliveTime: must be 0..65535 seconds, not ${keepaliveTime}`);
   }
-  const families: Family[] = (s.capabilities ?? []).length ? [] : [fam === 6 ? "ipv6-unicast" : "ipv4-unicast"];
-  (s.capabilities ?? []).forEach((c, i) => {
-    if (!FAMILIES.includes(c as Family)) throw new PeerSpecError(`spec.capabilities[${i}]: unknown capability ${JSON.stringify(c)} (known: ${FAMILIES.join(", ")})`);
-    if (!families.includes(c as Family)) families.push(c as Family);
+  const families: Family[] = [];
+  (s.families?.length ? s.families : (s.capabilities ?? []).filter((c) => FAMILIES.includes(c as Family))).forEach((f, i) => {
+    if (!FAMILIES.includes(f as Family)) throw new PeerSpecError(`spec.families[${i}]: unknown family ${JSON.stringify(f)} (known: ${FAMILIES.join(", ")})`);
+    if (!families.includes(f as Family)) families.push(f as Family);
   });
-  const localAddress = fam === 6 ? source.v6 : source.v4;
+  if (!families.length) families.push(fam === 6 ? "ipv6-unicast" : "ipv4-unicast");
+  if (s.sourceAddress && isIP(s.sourceAddress) !== fam) throw new PeerSpecError(`spec.sourceAddress: ${JSON.stringify(s.sourceAddress)} is not an address of spec.addr's family`);
+  const localAddress = s.sourceAddress || (fam === 6 ? source.v6 : source.v4);
   return {
     address: s.addr,
     asn: s.asn,
@@ -67,6 +79,8 @@ export function neighborFromPeer(p: BGPPeer, source: NodeAddresses): NeighborCon
 
 interface PeerState {
   peer: BGPPeer;
+  /** ignoredFields() as last reported. */
+  ignored?: string;
   /** The neighbour configured for it (undefined: none, its spec is invalid). */
   address?: string;
   error?: string;
@@ -163,6 +177,14 @@ export class Peers {
         taken.set(cfg.address, name);
       } catch (e) {
         error = (e as Error).message;
+      }
+      const ignored = ignoredFields(p).join("; ");
+      if (ignored !== (st.ignored ?? "")) {
+        st.ignored = ignored;
+        if (ignored) {
+          this.opts.log(`BGPPeer ${name}: ignored: ${ignored}`);
+          void this.event(p, "Warning", "IgnoredFields", `ignored: ${ignored}`);
+        }
       }
       if (error !== st.error) {
         st.error = error;

@@ -3,15 +3,18 @@
 // the union of their peers, and stays until the last owner lets go. Owners name peers
 // (BGPPeer names); they become neighbour addresses when applied, so a peer whose
 // address changes or that appears later gets its routes on the next apply.
-import type { RouteConfig } from "../bgp/config.ts";
 import type { Speaker } from "../bgp/speaker.ts";
+import type { OriginatedRoute } from "../core/rib.ts";
 
 /** Every peer of the node, or these BGPPeers (by name). */
 export type Targets = "all" | ReadonlySet<string>;
 
 export interface RouteRequest {
   targets: Targets;
+  /** Route attributes (a BGPAdvertisement's spec.attrs): "ASN:VALUE", "G:L1:L2". */
   communities: string[];
+  largeCommunities?: string[];
+  localPref?: number;
 }
 
 export type ResolvePeer = (name: string) => string | undefined;
@@ -79,8 +82,8 @@ export class OriginatedRoutes {
       if (s.originated.has(prefix)) s.withdraw(prefix);
       return;
     }
-    const { targets, communities } = union([...owners.values()]);
-    const route: RouteConfig = { prefix, nextHop: "self", communities };
+    const { targets, communities, largeCommunities, localPref } = union([...owners.values()]);
+    const route: OriginatedRoute = { prefix, nextHop: "self", communities, largeCommunities, ...(localPref === undefined ? {} : { localPref }) };
     if (targets === "all") {
       s.originate(route);
       return;
@@ -90,16 +93,20 @@ export class OriginatedRoutes {
   }
 }
 
-function union(reqs: RouteRequest[]): RouteRequest {
+/** Several owners' requests for one prefix: every peer any of them names, every community, the highest LOCAL_PREF. */
+function union(reqs: RouteRequest[]): Required<Omit<RouteRequest, "localPref">> & Pick<RouteRequest, "localPref"> {
   const communities = [...new Set(reqs.flatMap((r) => r.communities))].sort();
-  if (reqs.some((r) => r.targets === "all")) return { targets: "all", communities };
+  const largeCommunities = [...new Set(reqs.flatMap((r) => r.largeCommunities ?? []))].sort();
+  const prefs = reqs.map((r) => r.localPref).filter((p): p is number => p !== undefined);
+  const localPref = prefs.length ? Math.max(...prefs) : undefined;
+  if (reqs.some((r) => r.targets === "all")) return { targets: "all", communities, largeCommunities, localPref };
   const names = new Set<string>();
   for (const r of reqs) for (const n of r.targets as ReadonlySet<string>) names.add(n);
-  return { targets: names, communities };
+  return { targets: names, communities, largeCommunities, localPref };
 }
 
 function sameRequest(a: RouteRequest, b: RouteRequest): boolean {
-  if (a.communities.join() !== b.communities.join()) return false;
+  if (a.communities.join() !== b.communities.join() || (a.largeCommunities ?? []).join() !== (b.largeCommunities ?? []).join() || a.localPref !== b.localPref) return false;
   if (a.targets === "all" || b.targets === "all") return a.targets === b.targets;
   return a.targets.size === b.targets.size && [...a.targets].every((t) => (b.targets as ReadonlySet<string>).has(t));
 }

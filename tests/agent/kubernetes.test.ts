@@ -92,6 +92,19 @@ describe("Kubernetes mode", () => {
     await waitFor("withdrawn at r0", () => !r0.has("198.51.100.11/32"));
   });
 
+  test("spec.attrs go with the route: communities and large communities (LOCAL_PREF stays out of eBGP)", async () => {
+    const { obj } = advertisement("attrs", "198.51.100.30/32", {});
+    (obj.spec as { attrs?: string[] }).attrs = ["community:65000:100", "community:65535:65281", "large-community:65000:1:2", "local-pref:200"];
+    await env.admin.create(obj);
+    await env.admin.patchStatus("BGPAdvertisement", { name: "attrs", namespace: "test" }, { peers: { p0: "NotAdvertised" } });
+    const path = await waitFor("the route at r0", () => r0.s.rib.lookup("198.51.100.30/32")?.paths[0]);
+    expect(path.communities).toEqual(["65000:100", "65535:65281"]);
+    expect(path.largeCommunities).toEqual(["65000:1:2"]);
+    expect(path.localPref).toBeUndefined();
+    await env.admin.delete("BGPAdvertisement", { name: "attrs", namespace: "test" });
+    await waitFor("withdrawn", () => !r0.has("198.51.100.30/32"));
+  });
+
   test("the node's pod AddressBlocks go to every peer; another node's do not", async () => {
     const block = (name: string, node: string, cidr: string): AddressBlock => ({
       apiVersion: API_VERSION, kind: "AddressBlock",
@@ -137,10 +150,21 @@ describe("Kubernetes mode", () => {
   });
 
   test("an invalid BGPPeer: no session, Idle with the field in status, a Warning Event", async () => {
-    await env.admin.create(bgpPeer("bad", "node-a", r0, { addr: "192.0.2.77", capabilities: ["l2vpn-evpn"] }));
-    await waitFor("bad's status", async () => (await peerStatus("bad"))?.conditions?.at(-1)?.reason.startsWith("InvalidConfiguration: spec.capabilities[0]"));
+    await env.admin.create(bgpPeer("bad", "node-a", r0, { addr: "192.0.2.77", sourceAddress: "2001:db8::1" }));
+    await waitFor("bad's status", async () => (await peerStatus("bad"))?.conditions?.at(-1)?.reason.startsWith("InvalidConfiguration: spec.sourceAddress"));
     expect(agent.speaker!.neighbors.has("192.0.2.77")).toBe(false);
     expect(agent.ready).toBe(true);
+    const events = await env.admin.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>("Event", { namespace: "default" });
+    expect(events.some((e) => e.involvedObject.name === "bad" && e.reason === "InvalidConfiguration" && e.message.includes("spec.sourceAddress"))).toBe(true);
+  });
+
+  test("unknown capabilities are ignored with a Warning; the session runs", async () => {
+    await env.admin.patch("BGPPeer", { name: "p1" }, { spec: { capabilities: ["ipv4-unicast", "graceful-restart-notification"] } });
+    await waitFor("the IgnoredFields Event", async () => {
+      const events = await env.admin.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>("Event", { namespace: "default" });
+      return events.some((e) => e.involvedObject.name === "p1" && e.reason === "IgnoredFields" && e.message.includes('spec.capabilities[1] "graceful-restart-notification"'));
+    });
+    expect(agent.speaker!.neighbors.get(r1.address)!.state).toBe("Established");
   });
 
   test("a deleted BGPPeer: its session ends (Cease 6/3) and its routes go elsewhere only", async () => {
