@@ -56,7 +56,7 @@ const r0 = lab.router("router0") as FrrRouter;
 const nodes = lab.nodes.map((n) => n.plan.address);
 
 /** bench/agent/create.ts in the control plane: {start, created, done} in epoch ms. */
-async function load(prefix: string, extra: string[]): Promise<{ start: number; created: number; done: number }> {
+async function load(prefix: string, extra: string[]): Promise<{ start: number; created: number; targeted: number; done: number }> {
   const out = await lab.cp.exec(BUN, [join(root, "bench/agent/create.ts"), "--kubeconfig", lab.cpKubeconfig!, "--namespace", NS, "--prefix", prefix,
     "--count", String(N), "--node", lab.nodes[0].name, "--peers", "6", ...extra], 900_000);
   return JSON.parse(out.trim().split("\n").at(-1)!);
@@ -145,6 +145,7 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
     controllerCreateMs: a.created - a.start,
     controllerMs,
     agentCreateMs: b.created - b.start,
+    agentControllerMs: b.targeted - b.start,
     routerMs,
     advertisedMs: b.done - b.start,
     routerOverController: +(routerMs / controllerMs).toFixed(2),

@@ -3,7 +3,8 @@
 // namespace (no forwarder in the way), then watched until every BGPAdvertisement has its
 // peers in status (--until peers: the controller's part) or every peer Advertised
 // (--until advertised: the agents' part). --delete removes them instead and waits until their
-// advertisements are gone. Prints one JSON line: {start, created, done} (epoch ms).
+// advertisements are gone. Prints one JSON line: {start, created, targeted (every peer in
+// status), done} (epoch ms).
 //   bun bench/agent/create.ts --kubeconfig F --namespace NS --prefix P --count N --node NODE --peers K [--until peers|advertised] [--delete]
 import { KubeStore } from "../../host/kube/kube-store.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
@@ -44,16 +45,17 @@ await Promise.all(Array.from({ length: 32 }, async () => {
   }
 }));
 const created = Date.now();
+let targeted = 0;
 const done = (): boolean => {
   const list = mine();
   if (del) return list.length === 0;
   if (list.length < count) return false;
-  return list.every((a) => {
-    const v = Object.values(a.status?.peers ?? {});
-    return v.length === peers && (until === "peers" || v.every((s) => s === "Advertised"));
-  });
+  const states = list.map((a) => Object.values(a.status?.peers ?? {}));
+  if (!states.every((v) => v.length === peers)) return false;
+  targeted ||= Date.now();
+  return until === "peers" || states.every((v) => v.every((s) => s === "Advertised"));
 };
 while (!done()) await new Promise((r) => setTimeout(r, 20));
-console.log(JSON.stringify({ start, created, done: Date.now() }));
+console.log(JSON.stringify({ start, created, targeted, done: Date.now() }));
 store.close();
 process.exit(0);

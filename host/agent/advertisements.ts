@@ -180,7 +180,7 @@ export class Advertisements {
     if (!cur) return;
     const now = cur.status?.peers?.[peer];
     if (state === null ? now !== "Withdraw" : now === state || now === "Withdraw" || now === undefined) return;
-    this.opts.status.patch("BGPAdvertisement", splitKey(key), { peers: { [peer]: state } });
+    this.opts.status.patch("BGPAdvertisement", splitKey(key), { peers: { [peer]: state } }, { deferrable: true });
   }
 
   /** (advertisement, peer of this node) pairs by state, for metrics. */

@@ -265,6 +265,8 @@ export class Agent {
   private async pass(): Promise<void> {
     const d = this.dirty;
     this.lastPassKeys = d.advs.size + d.blocks.size;
+    // A burst (thousands of new Services): the controller's writes first, our marks after.
+    if (this.lastPassKeys >= BUSY_PASS_KEYS) this.status.deferUntil(Date.now() + 1000);
     if (d.speaker) {
       d.speaker = false;
       await this.reconcileSpeaker();

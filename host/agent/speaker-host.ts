@@ -83,6 +83,9 @@ export class SpeakerHost {
       restarting,
       restartTime: this.opts.restartTime,
       timings: this.opts.timings,
+      // A LoadBalancer address arrives from the routers (another node announced it first) just
+      // before this node announces it too: coalesced, the kernel never sees it come and go.
+      fibBatchDelayMs: 200,
       log: (l) => this.opts.log(l),
       onSessionChange: (a, up, reason) => this.opts.onSessionChange(a, up, reason),
       onFlush: () => this.opts.onFlush(),

@@ -2,6 +2,9 @@
 // or is in flight, later patches of it merge into the next one (the latest value of
 // each field wins, a null still removes), so a burst of changes is a few writes. A
 // failed write is retried with backoff; an object that is gone (404) is dropped.
+// Deferrable patches (per-advertisement marks, thousands in a burst) wait while the
+// agent says it is busy (deferUntil), at most MAX_DEFER_MS: during a burst of new
+// Services the API server's time goes to the controller, whose writes decide routes.
 import { type Kind, type ObjectKey, type Store, type StoreError, isNotFound } from "../kube/store.ts";
 import type { FailureLog } from "./log.ts";
 
@@ -20,7 +23,12 @@ interface Pending {
   kind: Kind;
   key: ObjectKey;
   patch: unknown;
+  /** When it was first queued (deferrable ones wait at most MAX_DEFER_MS). */
+  since: number;
 }
+
+/** The longest a deferrable patch waits for a quiet moment. */
+const MAX_DEFER_MS = 5000;
 
 export interface StatusWriterOptions {
   store: Store;
@@ -32,6 +40,10 @@ export interface StatusWriterOptions {
 
 export class StatusWriter {
   private readonly waiting = new Map<string, Pending>();
+  /** Deferrable patches, oldest first. */
+  private readonly deferred = new Map<string, Pending>();
+  private deferUntilMs = 0;
+  private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly inFlight = new Set<string>();
   private readonly idleWaiters: (() => void)[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -42,12 +54,18 @@ export class StatusWriter {
 
   constructor(private readonly opts: StatusWriterOptions) {}
 
-  patch(kind: Kind, key: ObjectKey, status: unknown): void {
+  patch(kind: Kind, key: ObjectKey, status: unknown, opts: { deferrable?: boolean } = {}): void {
     if (this.stopped) return;
     const id = `${kind}/${key.namespace ?? ""}/${key.name}`;
-    const cur = this.waiting.get(id);
-    this.waiting.set(id, { kind, key, patch: cur ? composePatches(cur.patch, status) : status });
+    const queue = opts.deferrable && !this.waiting.has(id) ? this.deferred : this.waiting;
+    const cur = queue.get(id);
+    queue.set(id, { kind, key, patch: cur ? composePatches(cur.patch, status) : status, since: cur?.since ?? Date.now() });
     this.pump();
+  }
+
+  /** Deferrable patches wait until then (the agent is busy with a burst); each call can push it further. */
+  deferUntil(ms: number): void {
+    this.deferUntilMs = Math.max(this.deferUntilMs, ms);
   }
 
   /** Resolves when nothing waits or is in flight. */
@@ -57,18 +75,40 @@ export class StatusWriter {
   }
 
   get pending(): number {
-    return this.waiting.size + this.inFlight.size;
+    return this.waiting.size + this.deferred.size + this.inFlight.size;
   }
 
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.deferTimer) clearTimeout(this.deferTimer);
     this.waiting.clear();
+    this.deferred.clear();
     this.wakeIdle();
+  }
+
+  /** Moves deferrable patches whose wait is over to the queue; arms a timer for the next. */
+  private release(): void {
+    const now = Date.now();
+    for (const [id, p] of this.deferred) {
+      if (now < this.deferUntilMs && now - p.since < MAX_DEFER_MS) {
+        if (!this.deferTimer) {
+          this.deferTimer = setTimeout(() => {
+            this.deferTimer = undefined;
+            this.pump();
+          }, Math.max(1, Math.min(this.deferUntilMs, p.since + MAX_DEFER_MS) - now));
+        }
+        return;
+      }
+      this.deferred.delete(id);
+      const cur = this.waiting.get(id);
+      this.waiting.set(id, cur ? { ...p, patch: composePatches(p.patch, cur.patch) } : p);
+    }
   }
 
   private pump(): void {
     if (this.retryTimer) return; // backing off after a failure
+    if (this.deferred.size) this.release();
     const limit = this.opts.concurrency ?? 16;
     for (const [id, p] of this.waiting) {
       if (this.inFlight.size >= limit) break;
@@ -109,7 +149,7 @@ export class StatusWriter {
   }
 
   private wakeIdle(): void {
-    if (this.waiting.size || this.inFlight.size) return;
+    if (this.waiting.size || this.deferred.size || this.inFlight.size) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

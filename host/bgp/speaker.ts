@@ -22,6 +22,8 @@ export interface SpeakerOptions {
   restartTime?: number;
   /** Run `ip` for the FIB in this network namespace. */
   fibNetns?: string;
+  /** Coalesce kernel route changes over this long (ms; FibWriter's default 10): a route learned and then superseded within it never reaches the kernel. */
+  fibBatchDelayMs?: number;
   log?: (line: string) => void;
   /** Called when a neighbour's session comes up or goes down (e.g. for BGPPeer status). */
   onSessionChange?: (address: string, up: boolean, reason: string) => void;
@@ -71,7 +73,7 @@ export class Speaker implements SpeakerContext {
     this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
     this.rib.inputView(READ_SIZE); // sized once for a whole socket read: feeds never reallocate it
-    if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
+    if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, batchDelayMs: opts.fibBatchDelayMs, log: (l) => this.log(l) });
   }
 
   get asn(): number {
