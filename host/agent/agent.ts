@@ -77,7 +77,7 @@ export class Agent {
   private synced = false;
   private settled = false;
   private stopping = false;
-  private dirty = { speaker: true, peers: true, allAdvs: true, allBlocks: true, advs: new Set<string>(), blocks: new Set<string>() };
+  private dirty = { speaker: true, peers: true, advs: new DirtyKeys(), blocks: new DirtyKeys() };
   private passQueued = false;
   private lastPassAt = 0;
   /** Objects the last pass reconciled. */
@@ -132,7 +132,7 @@ export class Agent {
       log: this.log,
       onAddressesChanged: () => {
         this.routes.reapplyAll();
-        this.dirty.allAdvs = true;
+        this.dirty.advs.markAll();
       },
     });
     this.inf = this.makeInformers(store);
@@ -197,10 +197,10 @@ export class Agent {
       this.dirty.peers = true;
     });
     on(inf.advs, (e) => {
-      this.dirty.advs.add(advKey(e.object));
+      this.dirty.advs.mark(advKey(e.object));
     });
     on(inf.blocks, (e) => {
-      this.dirty.blocks.add(e.object.metadata.name);
+      this.dirty.blocks.mark(e.object.metadata.name);
     });
     return inf;
   }
@@ -251,7 +251,9 @@ export class Agent {
         if (!this.retryTimer && !this.stopping) {
           this.retryTimer = setTimeout(() => {
             this.retryTimer = undefined;
-            this.dirty.speaker = this.dirty.peers = this.dirty.allAdvs = this.dirty.allBlocks = true;
+            this.dirty.speaker = this.dirty.peers = true;
+            this.dirty.advs.markAll();
+            this.dirty.blocks.markAll();
             this.schedule();
           }, 2000);
         }
@@ -275,24 +277,8 @@ export class Agent {
       d.peers = false;
       await this.peers.sync(this.host.speaker ? this.ourPeers() : []);
     }
-    if (d.allAdvs) {
-      d.allAdvs = false;
-      d.advs.clear();
-      this.advs.reconcileAll();
-    } else if (d.advs.size) {
-      const keys = [...d.advs];
-      d.advs.clear();
-      for (const k of keys) this.advs.reconcile(k);
-    }
-    if (d.allBlocks) {
-      d.allBlocks = false;
-      d.blocks.clear();
-      this.blocks.reconcileAll();
-    } else if (d.blocks.size) {
-      const names = [...d.blocks];
-      d.blocks.clear();
-      for (const n of names) this.blocks.reconcile(n);
-    }
+    d.advs.drain(this.advs);
+    d.blocks.drain(this.blocks);
     this.failures.ok("reconcile");
     this.writeNodeBgpStatus();
   }
@@ -328,7 +314,9 @@ export class Agent {
     this.peers.attach(s, this.source);
     this.advs.attach(s);
     this.routes.attach(s);
-    this.dirty.peers = this.dirty.allAdvs = this.dirty.allBlocks = true;
+    this.dirty.peers = true;
+    this.dirty.advs.markAll();
+    this.dirty.blocks.markAll();
   }
 
   private speakerSettings(): { settings: SpeakerSettings; source: NodeAddresses } | { error: NodeBgpState } {
@@ -454,6 +442,33 @@ export class Agent {
     await this.store?.close();
     await this.marker.end();
     this.log("stopped");
+  }
+}
+
+/** Objects of one kind a pass must look at again: some keys, or all of them. */
+class DirtyKeys {
+  private all = true;
+  private readonly keys = new Set<string>();
+
+  mark(key: string): void {
+    this.keys.add(key);
+  }
+
+  markAll(): void {
+    this.all = true;
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  drain(r: { reconcile(key: string): void; reconcileAll(): void }): void {
+    const all = this.all;
+    const keys = [...this.keys];
+    this.all = false;
+    this.keys.clear();
+    if (all) r.reconcileAll();
+    else for (const k of keys) r.reconcile(k);
   }
 }
 

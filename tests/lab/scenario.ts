@@ -1,4 +1,5 @@
 // Objects and waits the lab tests share (Kubernetes and standalone mode).
+import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import yaml from "js-yaml";
@@ -56,4 +57,17 @@ export async function atRouters(routers: LabRouter[], prefix: string, nextHops: 
   for (const r of routers) {
     await waitFor(`${prefix} at ${r.plan.name} via [${want}]`, async () => (await r.nextHops(prefix)).join(",") === want, timeoutMs, 200);
   }
+}
+
+/**
+ * After an agent's graceful restart: each router's log since `logAt[i]` shows the route
+ * from `from` re-sent once and taken as a duplicate of the path it kept, and no
+ * withdrawal of it; then every router forwards on `nextHops` again.
+ */
+export async function resentWithoutWithdrawal(routers: LabRouter[], logAt: number[], from: string, prefix: string, nextHops: string[]): Promise<void> {
+  routers.forEach((r, i) => {
+    const u = r.updatesFrom(logAt[i], from, prefix);
+    expect({ router: r.plan.name, duplicates: u.duplicates, withdrawals: u.withdrawals }).toEqual({ router: r.plan.name, duplicates: 1, withdrawals: [] });
+  });
+  await atRouters(routers, prefix, nextHops);
 }
