@@ -1,7 +1,7 @@
 // Test helpers for the agent below the lab: the test API server in-process, an Agent
 // in-process (no FIB: these tests run in the root namespace) on loopback addresses,
 // and routers as embedded speakers with cores of their own (real BGP over TCP).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -13,14 +13,12 @@ import { instantiateCore } from "../../host/core/wasm.ts";
 import { KubeStore } from "../../host/kube/kube-store.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
 import { API_VERSION, type BGPPeer, type Node, type NodeBGP } from "../../host/kube/types.ts";
-import { readFileSync } from "node:fs";
 import { type ApiServer, startApiServer } from "../kube/apiserver/index.ts";
 import { loopbackBlock, waitFor } from "../helpers/net.ts";
 
 const wasm = readFileSync(locateWasm());
 
 export class TestRouter {
-  readonly prefixesSeen: string[] = [];
   private constructor(readonly s: Speaker, readonly address: string, readonly port: number, readonly asn: number) {}
 
   /** An embedded speaker on `address` port 179 (BGPPeers have no port; the address is ours alone), passive towards its neighbours. */
