@@ -106,16 +106,14 @@ export function bgpPeer(name: string, node: string, r: TestRouter, extra: Partia
   };
 }
 
-export function advertisement(name: string, cidr: string, peers: Record<string, "NotAdvertised" | "Advertised" | "Withdraw">, namespace = "test"): { obj: KubeObject; peers: typeof peers } {
+/** A BGPAdvertisement as the controller creates it (no status yet: the tests write status.peers). */
+export function advertisement(name: string, cidr: string, namespace = "test"): KubeObject {
   return {
-    obj: {
-      apiVersion: API_VERSION,
-      kind: "BGPAdvertisement",
-      metadata: { name, namespace, labels: { "kubernetes.io/service-name": name } },
-      spec: { cidr, type: "service", protocol: cidr.includes(":") ? "ipv6" : "ipv4" },
-    } as KubeObject,
-    peers,
-  };
+    apiVersion: API_VERSION,
+    kind: "BGPAdvertisement",
+    metadata: { name, namespace, labels: { "kubernetes.io/service-name": name } },
+    spec: { cidr, type: "service", protocol: cidr.includes(":") ? "ipv6" : "ipv4" },
+  } as KubeObject;
 }
 
 export { waitFor };

@@ -51,7 +51,7 @@ describe("Kubernetes mode", () => {
   });
 
   test("an advertisement goes only to the peers its status names; Advertised once sent; Withdraw removed once withdrawn", async () => {
-    const { obj } = advertisement("web", "198.51.100.10/32", {});
+    const obj = advertisement("web", "198.51.100.10/32");
     await env.admin.create(obj);
     // Created without status.peers (the controller writes them next): nowhere yet.
     await env.admin.patchStatus("BGPAdvertisement", { name: "web", namespace: "test" }, { peers: { p0: "NotAdvertised", "other-node-peer": "NotAdvertised" } });
@@ -80,7 +80,7 @@ describe("Kubernetes mode", () => {
     await env.admin.patch("BGPPeer", { name: "p0" }, { spec: { capabilities: ["ipv4-unicast", "ipv6-unicast"] } });
     await waitFor("p0 back with IPv6", async () => agent.speaker?.neighbors.get(r0.address)?.negotiated?.families.includes("ipv6-unicast"), 20_000);
     for (const [name, cidr] of [["web6", "2001:db8:100::10/128"], ["web4", "198.51.100.11/32"]]) {
-      await env.admin.create(advertisement(name, cidr, {}).obj);
+      await env.admin.create(advertisement(name, cidr));
       await env.admin.patchStatus("BGPAdvertisement", { name, namespace: "test" }, { peers: { p0: "NotAdvertised" } });
     }
     // The witness: the IPv4 one, reconciled and flushed with it, went out.
@@ -93,7 +93,7 @@ describe("Kubernetes mode", () => {
   });
 
   test("spec.attrs go with the route: communities and large communities (LOCAL_PREF stays out of eBGP)", async () => {
-    const { obj } = advertisement("attrs", "198.51.100.30/32", {});
+    const obj = advertisement("attrs", "198.51.100.30/32");
     (obj.spec as { attrs?: string[] }).attrs = ["community:65000:100", "community:65535:65281", "large-community:65000:1:2", "local-pref:200"];
     await env.admin.create(obj);
     await env.admin.patchStatus("BGPAdvertisement", { name: "attrs", namespace: "test" }, { peers: { p0: "NotAdvertised" } });
@@ -135,7 +135,7 @@ describe("Kubernetes mode", () => {
   });
 
   test("a session that goes down: its Advertised entries back to NotAdvertised, Advertised again when it is back", async () => {
-    const { obj } = advertisement("api", "198.51.100.20/32", {});
+    const obj = advertisement("api", "198.51.100.20/32");
     await env.admin.create(obj);
     await env.admin.patchStatus("BGPAdvertisement", { name: "api", namespace: "test" }, { peers: { p0: "NotAdvertised", p1: "NotAdvertised" } });
     await waitFor("Advertised for both", async () => Object.values(await advPeers("api")).every((s) => s === "Advertised"));
