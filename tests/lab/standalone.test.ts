@@ -17,7 +17,7 @@ const addr6 = (i: number) => lab.nodes[i].plan.address6;
 const [W1, W2, W3] = ["sart-worker", "sart-worker2", "sart-worker3"];
 
 beforeAll(async () => {
-  lab = await Lab.start({ mode: "standalone", runtime: "node", standaloneConfig: standaloneNodeConfig });
+  lab = await Lab.start({ mode: "standalone", runtime: "node", standaloneConfig: standaloneNodeConfig, agentArgs: ["--fib-table", "100"] });
 }, 60_000);
 
 afterAll(async () => {
@@ -77,7 +77,7 @@ describe("the agent in standalone mode (lab, Node, BIRD)", () => {
     await atRouters(lab.routers, "10.0.1.13/32", []);
   });
 
-  test("a pod AddressBlock in one node's directory is announced by that node only", async () => {
+  test("a pod AddressBlock in one node's directory is announced by that node only; the others install it in --fib-table 100", async () => {
     lab.nodes[2].writeConfig("block.yaml", `apiVersion: sart.terassyi.net/v1alpha2
 kind: AddressBlock
 metadata:
@@ -86,6 +86,12 @@ metadata:
 spec: { cidr: 10.1.0.0/29, type: pod, poolRef: pods, nodeRef: sart-worker3, autoAssign: true }
 `);
     await atRouters(lab.routers, "10.1.0.0/29", [addr(2)]);
+    const route = await waitFor("the ECMP route in table 100 on sart-worker", async () => {
+      const r = (await lab.nodes[0].routes(["table", "100", "10.1.0.0/29"]))[0];
+      return r?.nexthops?.length === 2 && r;
+    });
+    expect(route.nexthops!.map((h) => h.gateway).sort()).toEqual(["169.254.11.1", "169.254.21.1"]);
+    expect(await lab.nodes[0].routes(["10.1.0.0/29"])).toEqual([]); // not in the main table
   });
 
   test("SIGHUP re-reads the config directory", async () => {
