@@ -424,8 +424,8 @@ export class Agent {
   }
 
   /**
-   * Clean shutdown: Cease to every peer, our kernel routes removed, pending status
-   * written (bounded), the run marker removed (the next start is a fresh one).
+   * Clean shutdown: Cease to every peer, our kernel routes removed, BGPPeer status Idle and
+   * pending status written (bounded), the run marker removed (the next start is a fresh one).
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
@@ -436,6 +436,8 @@ export class Agent {
     await this.passRunning?.catch(() => {});
     this.peers?.stop();
     await this.host?.stop();
+    // The sessions just ended with Cease: STATUS says Idle, not a stale Established.
+    this.peers?.writeStatuses();
     await Promise.race([this.status?.idle(), new Promise((r) => setTimeout(r, 3000))]);
     this.status?.stop();
     await this.health?.close();

@@ -170,6 +170,11 @@ spec: { pool: pods, node: sart-worker3 }
     await n.stopAgent();
     expect(n.agent!.exitCode).toBe(0);
     expect(await n.routes(["proto", String(SART_RT_PROTO)])).toEqual([]);
+    // Its BGPPeers say so (the STATUS column), not a stale Established.
+    const table = await lab.kubectl(["get", "bgppeer", "--no-headers"]);
+    const mine = table.trim().split("\n").filter((l) => /\bsart-worker\b/.test(l));
+    expect(mine.length).toBe(2);
+    expect(mine.every((l) => /\bIdle\b/.test(l))).toBe(true);
     for (const r of lab.routers) await waitFor(`${r.plan.name}: sart-worker down`, async () => !(await r.established(addr(0))), 10_000, 200);
   }, 30_000);
 });
