@@ -28,7 +28,7 @@ interface Pending {
 }
 
 /** The longest a deferrable patch waits for a quiet moment. */
-const MAX_DEFER_MS = 5000;
+const MAX_DEFER_MS = 30_000;
 
 export interface StatusWriterOptions {
   store: Store;
