@@ -56,7 +56,7 @@ type NodeBgpState = { status: NodeBGPCondition["status"]; reason: NodeBGPConditi
 
 export class Agent {
   readonly log: Log;
-  readonly failures: FailureLog;
+  private readonly failures: FailureLog;
   private readonly marker: RunMarker;
   private store!: AgentStore;
   private status!: StatusWriter;
@@ -182,25 +182,23 @@ export class Agent {
       advs: store.informer<BGPAdvertisement>("BGPAdvertisement"),
       blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
     };
-    const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => void) =>
+    // Each handler marks what to look at again; a pass follows only when it marked something
+    // (every Node of the cluster sends heartbeats; only ours matters).
+    const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => boolean) =>
       i?.on((e) => {
-        f(e);
-        this.schedule();
+        if (f(e)) this.schedule();
       });
-    on(inf.node, (e) => {
-      if (e.object.metadata.name === node) this.dirty.speaker = true;
-    });
-    on(inf.nodeBgp, (e) => {
-      if (e.object.metadata.name === node) this.dirty.speaker = true;
-    });
-    on(inf.peers, () => {
-      this.dirty.peers = true;
-    });
+    const ours = (e: WatchEvent<KubeObject>) => e.object.metadata.name === node && (this.dirty.speaker = true);
+    on(inf.node, ours);
+    on(inf.nodeBgp, ours);
+    on(inf.peers, () => (this.dirty.peers = true));
     on(inf.advs, (e) => {
       this.dirty.advs.mark(advKey(e.object));
+      return true;
     });
     on(inf.blocks, (e) => {
       this.dirty.blocks.mark(e.object.metadata.name);
+      return true;
     });
     return inf;
   }
