@@ -114,6 +114,8 @@ export interface OriginatedRoute {
   localPref?: number;
   /** MULTI_EXIT_DISC, sent to every peer. */
   med?: number;
+  /** Export tags: only peers with one of these (setPeerTags) get the route; 0 or absent: every peer. */
+  tags?: number;
 }
 
 /**
@@ -215,6 +217,21 @@ export class Rib {
     if (policy === undefined) throw new Error(`peer ${cfg.address}: export must be local, all or none, not ${JSON.stringify(cfg.export)}`);
     if (!this.x.ribPeerConfig(idx, cfg.asn >>> 0, rid, policy, (cfg.maxPrefix ?? 0) >>> 0)) throw new Error(`rib: no peer ${idx}`);
     this.peerAddress.set(idx, cfg.address);
+  }
+
+  /**
+   * The peer's export tags (a 32-bit mask): it gets the originated routes tagged
+   * with one of them, and the untagged ones. A change while up re-evaluates its Adj-RIB-Out.
+   */
+  setPeerTags(idx: number, tags: number): void {
+    if (!this.x.ribPeerTags(idx, tags >>> 0)) throw new Error(`rib: no peer ${idx}`);
+  }
+
+  /** Whether the prefix is in the peer's Adj-RIB-Out, i.e. its UPDATE was written out to the peer. */
+  advertisedTo(idx: number, prefix: string): boolean {
+    const p = prefixBytes(prefix, "prefix");
+    this.writeInput(p.bytes);
+    return this.x.ribPeerAdvertised(idx, p.fam, p.len) === 1;
   }
 
   setPeerRouterId(idx: number, routerId: string): void {
@@ -386,6 +403,7 @@ export class Rib {
     ext.forEach((e, i) => input.set(e, 32 + 4 * words.length + 8 * i));
     this.writeInput(input);
     const has = (r.med !== undefined ? 1 : 0) | (r.localPref !== undefined ? 2 : 0);
+    this.x.ribOriginTags((r.tags ?? 0) >>> 0);
     if (!this.x.ribOriginate(p.fam, p.len, nhLen, comms.length, large.length, ext.length, med, localPref, has)) throw new Error(`${what}: rejected by the core`);
   }
 
