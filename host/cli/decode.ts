@@ -2,8 +2,8 @@
 // capture) to DESIGN.md's JSON, printed as one array.
 import { readFileSync } from "node:fs";
 import { type CodecOptions, decodeMessages, sessionFlags } from "../core/codec.ts";
-import { decodeCapture } from "./bgp-capture.ts";
-import { CaptureError, captureFormat } from "./pcap.ts";
+import { decodeCapture } from "../capture/bgp-capture.ts";
+import { CaptureError, captureFormat } from "../capture/pcap.ts";
 
 const USAGE = `usage: sart decode [options] HEX...
        sart decode [options] --file FILE

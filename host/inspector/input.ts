@@ -1,8 +1,8 @@
 // What the inspector decodes: pasted hex or a file's bytes (a pcap/pcapng capture, an MRT
 // file, or a raw stream of BGP messages), through the same codec and capture modules as `sart decode`,
 // so the page shows exactly the objects the CLI prints. Browser-safe: no node: imports.
-import { decodeCapture } from "../cli/bgp-capture.ts";
-import { CaptureError, captureFormat } from "../cli/pcap.ts";
+import { decodeCapture } from "../capture/bgp-capture.ts";
+import { CaptureError, captureFormat } from "../capture/pcap.ts";
 import { type CodecOptions, decodeMessages } from "../core/codec-portable.ts";
 import type { Core } from "../core/wasm.ts";
 import { looksLikeMrt, readMrt } from "./mrt.ts";

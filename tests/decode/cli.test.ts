@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readCapture } from "../../host/cli/pcap.ts";
-import { tcpConnections } from "../../host/cli/tcp-flows.ts";
+import { readCapture } from "../../host/capture/pcap.ts";
+import { tcpConnections } from "../../host/capture/tcp-flows.ts";
 import { concat } from "../codec/bytes.ts";
 import { decodeFixture, expected, type Msg, PCAPS, SART } from "./fixture-data.ts";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { buildInspector } from "../../scripts/build-inspector.ts";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
 import { type DecodedMessage, decodeMessages, encodeMessage } from "../../host/core/codec.ts";
 import { nodeCore } from "../../host/core/node.ts";
 import { decodeBytes } from "../../host/inspector/input.ts";

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
 import { nodeCore } from "../../host/core/node.ts";
 import { decodeBytes, InputError, parseHexText } from "../../host/inspector/input.ts";
