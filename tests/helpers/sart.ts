@@ -99,7 +99,8 @@ export class Sart {
   async send(method: "POST" | "DELETE", path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(this.api + path, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      // The API refuses a POST that is not application/json, even an empty one (docs/api.md).
+      headers: body === undefined && method !== "POST" ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
