@@ -2,7 +2,8 @@
 // errors are {error} with 400, 404, 405 or 409. Requests a browser could have sent
 // are refused before routing (api-guard.ts: 403, 415, 421).
 import * as http from "node:http";
-import type { Family } from "../core/rib.ts";
+import { isIP } from "node:net";
+import type { Family, RibEntry } from "../core/rib.ts";
 import { ConfigError, neighborFromJson, parseHostPort, routeFromJson } from "./config.ts";
 import { checkRequest, RefusedRequest } from "./api-guard.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -61,6 +62,16 @@ function prefixOf(body: unknown, url: URL): string {
   return p;
 }
 
+/** The longest prefix in the RIB containing `address` (as gobgp's `rib ADDRESS`); one exact lookup per length. */
+function longestMatch(s: Speaker, address: string): RibEntry | undefined {
+  if (isIP(address) === 0) throw new HttpError(400, `prefix: ${JSON.stringify(address)} is neither a prefix (ADDR/LEN) nor an address`);
+  for (let len = isIP(address) === 6 ? 128 : 32; len >= 0; len--) {
+    const e = s.rib.lookup(`${address}/${len}`);
+    if (e) return e;
+  }
+  return undefined;
+}
+
 async function route(s: Speaker, req: http.IncomingMessage, url: URL): Promise<[number, unknown] | [number, string, string]> {
   const method = req.method ?? "GET";
   const path = url.pathname.replace(/\/+$/, "") || "/";
@@ -97,7 +108,7 @@ async function route(s: Speaker, req: http.IncomingMessage, url: URL): Promise<[
     if (method === "GET") {
       const prefix = url.searchParams.get("prefix");
       if (prefix) {
-        const e = s.rib.lookup(prefix);
+        const e = prefix.includes("/") ? s.rib.lookup(prefix) : longestMatch(s, prefix);
         return [200, ribView(e ? [e] : [])];
       }
       const after = url.searchParams.get("after") ?? undefined;
