@@ -252,6 +252,19 @@ function capabilityRecord(w: RecordWriter, c: Record<string, any>): void {
       w.rec(T_CAP, [...head, ...fams]);
       return;
     }
+    case 71: {
+      // Long-lived graceful restart: the core has no layout for it, so its bytes go as a blob.
+      const fams: Record<string, any>[] = c.families ?? [];
+      if (fams.length > 36) throw new Error("long-lived-graceful-restart: at most 36 families fit in a capability");
+      const bytes = new Uint8Array(7 * fams.length);
+      fams.forEach((f, i) => {
+        const [afi, safi] = fam(f, "long-lived-graceful-restart");
+        const stale = u32(f.staleTime ?? 0, "long-lived-graceful-restart staleTime", 0xffffff);
+        bytes.set([afi >> 8, afi & 0xff, safi, f.flags ?? (f.forwarding ? 0x80 : 0), stale >> 16, (stale >> 8) & 0xff, stale & 0xff], 7 * i);
+      });
+      w.rec(T_CAP, [code, w.blob(bytes), bytes.length]);
+      return;
+    }
     case 73: {
       const host = new TextEncoder().encode(c.hostname ?? "");
       const domain = new TextEncoder().encode(c.domain ?? "");

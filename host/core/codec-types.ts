@@ -72,6 +72,8 @@ export interface DecodedMessage {
   extendedLength?: number[];
   /** Known optional transitive attributes that arrived with the Partial bit (unknown ones keep their flags). */
   partial?: number[];
+  /** Set on an End-of-RIB marker (RFC 4724): the family it ends, e.g. "ipv4-unicast". */
+  endOfRib?: string;
   treatAsWithdraw?: CodecError;
   discardedAttributes?: { code: number; message: string }[];
   // NOTIFICATION
