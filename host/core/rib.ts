@@ -18,7 +18,7 @@
 //   log, so call it for every up peer.
 import type { Core } from "./wasm.ts";
 import { ORIGINS, SEGMENT_TYPES } from "./codec-names.ts";
-import { ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
+import { hex, ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
 export type ExportPolicy = "local" | "all" | "none";
@@ -95,6 +95,12 @@ export interface RibPath {
   pathId: number;
   originatorId?: string;
   clusterList?: string[];
+  atomicAggregate?: boolean;
+  aggregator?: { asn: number; address: string };
+  /** 8-byte values in hex, as `sart decode` shows them. */
+  extendedCommunities: string[];
+  /** Optional transitive attributes the RIB passes on without knowing them (flags with the Partial bit). */
+  unknownAttributes?: { code: number; flags: number; hex: string }[];
 }
 
 export interface RibEntry {
@@ -427,12 +433,15 @@ function parseCommunity(c: string): number {
   return ((Number(m[1]) << 16) | Number(m[2])) >>> 0;
 }
 
-type CanonicalFields = Pick<RibPath, "asPath" | "origin" | "med" | "localPref" | "communities" | "largeCommunities" | "originatorId" | "clusterList">;
+type CanonicalFields = Pick<
+  RibPath,
+  "asPath" | "origin" | "med" | "localPref" | "communities" | "largeCommunities" | "originatorId" | "clusterList" | "atomicAggregate" | "aggregator" | "extendedCommunities" | "unknownAttributes"
+>;
 
 /** The core's canonical attribute bytes (4-octet AS_PATH, no next hop) -> API fields. */
 function decodeCanonical(b: Uint8Array): CanonicalFields {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const r: CanonicalFields = { asPath: [], origin: "IGP", communities: [], largeCommunities: [] };
+  const r: CanonicalFields = { asPath: [], origin: "IGP", communities: [], largeCommunities: [], extendedCommunities: [] };
   let q = 0;
   while (q < b.length) {
     const flags = b[q];
@@ -454,6 +463,11 @@ function decodeCanonical(b: Uint8Array): CanonicalFields {
         break;
       case 4: r.med = dv.getUint32(v); break;
       case 5: r.localPref = dv.getUint32(v); break;
+      case 6: r.atomicAggregate = true; break;
+      case 7: r.aggregator = { asn: dv.getUint32(v), address: ipv4(dv.getUint32(v + 4)) }; break;
+      case 16:
+        for (let i = v; i + 8 <= v + len; i += 8) r.extendedCommunities.push(hex(b.subarray(i, i + 8)));
+        break;
       case 8:
         for (let i = v; i < v + len; i += 4) r.communities.push(`${dv.getUint16(i)}:${dv.getUint16(i + 2)}`);
         break;
@@ -465,6 +479,8 @@ function decodeCanonical(b: Uint8Array): CanonicalFields {
       case 32:
         for (let i = v; i < v + len; i += 12) r.largeCommunities.push(`${dv.getUint32(i)}:${dv.getUint32(i + 4)}:${dv.getUint32(i + 8)}`);
         break;
+      default: // only unknown optional transitive attributes reach the canonical form
+        (r.unknownAttributes ??= []).push({ code: type, flags, hex: hex(b.subarray(v, v + len)) });
     }
   }
   return r;
