@@ -10,7 +10,7 @@ import { type Connection, type Direction, type PortTraffic, tcpConnections, tcpD
 
 export type DecodeOptions = CodecOptions;
 
-/** Decodes a byte string holding whole BGP messages into DESIGN.md's JSON objects. */
+/** Decodes a byte string holding whole BGP messages into sart decode's JSON objects (docs/cli.md). */
 export type DecodeFn = (bytes: Uint8Array, opts: DecodeOptions) => Record<string, unknown>[];
 
 export interface CaptureOptions {

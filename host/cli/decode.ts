@@ -1,5 +1,5 @@
 // `sart decode`: BGP messages (hex arguments, a raw message stream, or a pcap/pcapng
-// capture) to DESIGN.md's JSON, printed as one array.
+// capture) to the JSON of docs/cli.md, printed as one array.
 import { readFileSync } from "node:fs";
 import { type CodecOptions, decodeMessages, sessionFlags } from "../core/codec.ts";
 import { decodeCapture, portHint } from "../capture/bgp-capture.ts";

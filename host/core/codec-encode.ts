@@ -1,4 +1,4 @@
-// JSON (DESIGN.md's decode shape) -> the core's record stream -> wire bytes.
+// JSON (sart decode's shape, docs/cli.md) -> the core's record stream -> wire bytes.
 // The record layouts are assembly/bgp/records.ts. Runtime-agnostic: every
 // function takes the Core (./codec.ts supplies the process-wide one).
 import type { Core } from "./wasm.ts";

@@ -1,4 +1,4 @@
-// The JSON shapes of DESIGN.md's "sart decode JSON" contract, as TypeScript types.
+// The JSON shapes of sart decode (docs/cli.md, "The JSON"), as TypeScript types.
 
 export interface CodecOptions {
   /** 4-octet AS numbers negotiated (RFC 6793); default true. */

@@ -1,4 +1,4 @@
-// One table row's text for a decoded message (DESIGN.md's "sart decode JSON").
+// One table row's text for a decoded message (the sart decode JSON, docs/cli.md).
 // Pure: no DOM, so the wording is the same wherever it is shown.
 import { codeName, subcodeName } from "../core/codec-names.ts";
 import type { AsPathSegment, CodecError, DecodedMessage } from "../core/codec-types.ts";

@@ -1,4 +1,4 @@
-// A real `sart speaker --config FILE` (DESIGN.md's YAML) for tests, benchmarks
+// A real `sart speaker --config FILE` (docs/speaker.md's YAML) for tests, benchmarks
 // and the demo: config in a temp dir, the HTTP API on a free loopback port,
 // under Bun (default) or Node (build/node bundle), bounded readiness wait and
 // small typed API calls.
