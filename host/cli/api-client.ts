@@ -59,10 +59,11 @@ export class ApiClient {
   private readonly client: Client;
 
   constructor(readonly api: ApiAddress) {
-    const timeouts = { connectTimeout: 5_000, headersTimeout: 60_000, bodyTimeout: 60_000 };
+    // Bounded: a hung API is an error after a minute, not a CLI that never returns.
+    const opts = { connect: { timeout: 5_000 }, headersTimeout: 60_000, bodyTimeout: 60_000 };
     this.client = api.address.startsWith("unix:")
-      ? new Client("http://localhost", { socketPath: api.address.slice(5), connect: { timeout: timeouts.connectTimeout }, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout })
-      : new Client(`http://${api.address}`, { connect: { timeout: timeouts.connectTimeout }, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout });
+      ? new Client("http://localhost", { ...opts, socketPath: api.address.slice(5) })
+      : new Client(`http://${api.address}`, opts);
   }
 
   /** One line saying which address was tried, from where, and how to point elsewhere. */

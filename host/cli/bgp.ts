@@ -208,13 +208,14 @@ const VALUE_FLAGS = new Set([...COMMON_FLAGS, ...Object.values(COMMANDS).flatMap
 export async function run(args: string[]): Promise<number> {
   // AREA and VERB are the first two words that are not flags or flag values (flags go anywhere).
   const words = args.filter((a, i) => !a.startsWith("-") && !VALUE_FLAGS.has(args[i - 1] ?? ""));
-  const [area, verb] = words;
+  const helpWord = words[0] === "help"; // sart bgp help [AREA [VERB]]
+  const [area, verb] = helpWord ? words.slice(1) : words;
   const command = area && verb ? COMMANDS[area]?.[verb] : undefined;
   const fail = (message: string, help: string) => {
     process.stderr.write(`sart bgp: ${message}\n${help}`);
     return 2;
   };
-  if (wantsHelp(args) || area === "help") {
+  if (wantsHelp(args) || helpWord) {
     process.stdout.write(command ? commandUsage(area, verb) : area && COMMANDS[area] ? areaUsage(area) : usage());
     return 0;
   }
