@@ -2,6 +2,7 @@
 // Each AREA VERB is one entry below with its own --help; the API is found without flags
 // (api-client.ts).
 import type { GlobalView, NeighborView, RibEntryView } from "../bgp/views.ts";
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, WELL_KNOWN_COMMUNITIES } from "../core/communities.ts";
 import { ApiClient, API_HELP, resolveApi } from "./api-client.ts";
 import { flag, nonNegativeInt, type Parsed, parseArgs, UsageError, wantsHelp } from "./args.ts";
 import { globalText, neighborDetail, neighborsTable, ribTable } from "./bgp-text.ts";
@@ -67,7 +68,7 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       },
     },
     add: {
-      args: "ADDR --asn N [--port P] [--local-address A] [--passive] [--hold-time S] [--families F,F] [--export local|all|none]",
+      args: "ADDR --asn N [--port P] [--local-address A] [--passive] [--hold-time S] [--families F,F] [--export local|all|none] [--extended-optional-parameters]",
       summary: "add a neighbour at run time",
       details: `Adds a neighbour, as a neighbors[] entry of the speaker's YAML would (docs/speaker.md).
   --asn N                 its AS (required)
@@ -76,9 +77,10 @@ const COMMANDS: Record<string, Record<string, Command>> = {
   --passive               wait for it to connect
   --hold-time S           hold time to offer (default 90)
   --families F,F          ipv4-unicast and/or ipv6-unicast (default ipv4-unicast)
-  --export local|all|none what we send it (default local: our own routes only)`,
+  --export local|all|none what we send it (default local: our own routes only)
+  --extended-optional-parameters  our OPEN in the RFC 9072 format (peers that require it)`,
       flags: ["--asn", "--port", "--local-address", "--hold-time", "--families", "--export"],
-      boolFlags: ["--passive"],
+      boolFlags: ["--passive", "--extended-optional-parameters"],
       async run(api, p, arg) {
         const asn = nonNegativeInt(flag(p, "--asn"), "--asn");
         if (asn === undefined) throw new UsageError("--asn is required");
@@ -88,6 +90,7 @@ const COMMANDS: Record<string, Record<string, Command>> = {
         const hold = nonNegativeInt(flag(p, "--hold-time"), "--hold-time");
         if (hold !== undefined) body.holdTime = hold;
         if (p.flags.has("--passive")) body.passive = true;
+        if (p.flags.has("--extended-optional-parameters")) body.extendedOptionalParameters = true;
         const fams = p.flags.get("--families");
         if (fams) body.families = fams.flatMap((f) => f.split(",")).filter(Boolean);
         if (flag(p, "--export")) body.export = flag(p, "--export");
@@ -142,17 +145,41 @@ Exit status 1 when PREFIX or ADDRESS is not in the RIB (-o json prints []).`,
       },
     },
     add: {
-      args: "PREFIX [--next-hop ADDR|self] [--community C ...]",
+      args: "PREFIX [--next-hop ADDR|self] [--community C ...] [--large-community L ...] [--extended-community E ...] [--local-pref N] [--med N]",
       summary: "originate a route",
       details: `Originates PREFIX (replacing an earlier origination of it) and announces it to the neighbours.
   --next-hop ADDR|self    next hop (default self: our address on each session)
-  --community C           a community, ASN:VALUE (repeatable, or comma-separated)`,
-      flags: ["--next-hop", "--community"],
+  --community C           ASN:VALUE or a well-known name: ${Object.keys(WELL_KNOWN_COMMUNITIES).join(", ")}
+  --large-community L     GLOBAL:LOCAL1:LOCAL2
+  --extended-community E  rt:ADMIN:VALUE or soo:ADMIN:VALUE (ADMIN an ASN or IPv4 address), or 16 hex digits
+  --local-pref N          LOCAL_PREF for iBGP neighbours
+  --med N                 MULTI_EXIT_DISC
+Community flags repeat, or take comma-separated lists.`,
+      flags: ["--next-hop", "--community", "--large-community", "--extended-community", "--local-pref", "--med"],
       async run(api, p, arg) {
         const body: Record<string, unknown> = { prefix: required(arg, "PREFIX") };
         if (flag(p, "--next-hop")) body.nextHop = flag(p, "--next-hop");
-        const comms = p.flags.get("--community");
-        if (comms) body.communities = comms.flatMap((c) => c.split(",")).filter(Boolean);
+        const lists: [string, string, (s: string) => unknown][] = [
+          ["--community", "communities", parseCommunity],
+          ["--large-community", "largeCommunities", parseLargeCommunity],
+          ["--extended-community", "extendedCommunities", parseExtendedCommunity],
+        ];
+        for (const [name, field, parse] of lists) {
+          const values = p.flags.get(name)?.flatMap((c) => c.split(",")).filter(Boolean);
+          if (!values) continue;
+          for (const v of values) {
+            try {
+              parse(v); // the speaker's own parser: a typo is a usage error here, before any request
+            } catch (e) {
+              throw new UsageError(`${name}: ${(e as Error).message}`);
+            }
+          }
+          body[field] = values;
+        }
+        const localPref = nonNegativeInt(flag(p, "--local-pref"), "--local-pref");
+        if (localPref !== undefined) body.localPref = localPref;
+        const med = nonNegativeInt(flag(p, "--med"), "--med");
+        if (med !== undefined) body.med = med;
         const r = await api.call<{ prefix: string }>("POST", "/v1/rib", body);
         return { value: r, text: () => `route ${r.prefix} added\n` };
       },
