@@ -2,6 +2,10 @@
 // API's objects instead.
 import type { GlobalView, NeighborView, RibEntryView } from "../bgp/views.ts";
 import { asPathText } from "../bgp/views.ts";
+import { formatCommunity, WELL_KNOWN_COMMUNITIES } from "../core/communities.ts";
+
+/** "65535:65281" -> "no-export": the table shows well-known communities by name (JSON keeps ASN:VALUE). */
+const COMMUNITY_NAMES = new Map(Object.entries(WELL_KNOWN_COMMUNITIES).map(([name, v]) => [formatCommunity(v), name]));
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -72,7 +76,7 @@ export function ribTable(entries: RibEntryView[]): string {
       rows.push([
         `${p.best ? "*>" : p.multipath ? "*=" : p.eligible ? "* " : "  "}${p.stale ? "S" : ""}`,
         e.prefix, p.nextHop, asPathText(p.asPath), p.origin, p.med === undefined ? "" : String(p.med),
-        p.localPref === undefined ? "" : String(p.localPref), [...p.communities, ...p.largeCommunities].join(" "), p.peer,
+        p.localPref === undefined ? "" : String(p.localPref), [...p.communities.map((c) => COMMUNITY_NAMES.get(c) ?? c), ...p.largeCommunities].join(" "), p.peer,
       ]);
     }
   }

@@ -25,7 +25,7 @@ let cb: Record<string, any>;
 
 beforeAll(async () => {
   ca = await speakerConfig(65001, "192.0.2.1", {
-    routes: [{ prefix: "198.51.100.0/24" }, { prefix: "198.51.100.128/25" }, { prefix: "2001:db8:1::/48", nextHop: "2001:db8::1" }],
+    routes: [{ prefix: "198.51.100.0/24" }, { prefix: "198.51.100.128/25", communities: ["no-export", "65001:7"] }, { prefix: "2001:db8:1::/48", nextHop: "2001:db8::1" }],
   });
   cb = await speakerConfig(65002, "192.0.2.2");
   ca.neighbors = [neighborOf(cb)];
@@ -56,6 +56,9 @@ describe("sart bgp rib get PREFIX|ADDRESS", () => {
     const table = sartBgp(a.api, ["rib", "get", "198.51.100.200"]);
     expect(table.stdout.trimEnd().split("\n")).toHaveLength(2); // header + the /25's one path
     expect(table.stdout).toMatch(/\*>\s+198\.51\.100\.128\/25\s+self/);
+    // Well-known communities by name in the table; the JSON keeps ASN:VALUE.
+    expect(table.stdout).toMatch(/IGP\s+no-export 65001:7\s+local/);
+    expect(sartBgp(a.api, ["rib", "get", "198.51.100.200", "-o", "json"]).json[0].paths[0].communities).toEqual(["65535:65281", "65001:7"]);
     // Without an argument: the whole IPv4 table.
     expect(sartBgp(a.api, ["rib", "get", "-o", "json"]).json.map((e: any) => e.prefix)).toEqual(["198.51.100.0/24", "198.51.100.128/25"]);
   });
