@@ -1,7 +1,7 @@
 // crds/deploy as a cluster receives it: `kubectl apply -k crds/` then `kubectl apply -k
 // crds/deploy/` with the real kubectl against the test API server (a re-apply changes nothing),
 // the workloads' shape, and RBAC that a reviewer can trust: no wildcards, the controller's
-// Lease rights only in its namespace, and the (provisional) agent's access as docs/agent.md describes it.
+// Lease rights only in its namespace, and the (provisional) agent's access as DESIGN.md needs it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -143,7 +143,7 @@ describe("RBAC", () => {
     expect([lease("PUT", NAMESPACE, "kube-scheduler"), lease("DELETE", NAMESPACE)]).toEqual([false, false]);
   });
 
-  test("agent (provisional): reads and status writes docs/agent.md gives it, nothing the controller owns", () => {
+  test("agent (provisional): reads and status writes DESIGN.md gives it, nothing the controller owns", () => {
     const authz = new Authorizer(manifests as never, { name: "sart-agent", namespace: NAMESPACE });
     const can = (method: string, url: string) => authz.allows(requestAttributes(method, url));
     const sart = "/apis/sart.terassyi.net/v1alpha2";
