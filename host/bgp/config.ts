@@ -1,4 +1,4 @@
-// The speaker's YAML configuration (DESIGN.md "speaker configuration"):
+// The speaker's YAML configuration (docs/speaker.md):
 // parsing and validation. Every error names the file and the field, e.g.
 // `speaker.yaml: neighbors[1].asn: must be 1..4294967295`.
 import { readFileSync } from "node:fs";
