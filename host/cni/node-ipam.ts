@@ -6,7 +6,9 @@
 // block is deleted, and the controller frees its index. The agent announces pod blocks from
 // the AddressBlock objects, so announcement follows the objects.
 import { BlockAllocator, MAX_POOL_INDEX_BITS, cidrContains, normalizeAddress, parseAddress, parseCidr, type Cidr, type Family } from "../core/ipam.ts";
+import { randomBytes } from "node:crypto";
 import { setFinalizer } from "../kube/controller/context.ts";
+import { BLOCK_REQUEST_LABEL } from "../kube/controller/names.ts";
 import { olderFirst } from "../kube/controller/pools.ts";
 import type { Informer, Store } from "../kube/store.ts";
 import {
@@ -55,8 +57,10 @@ export class NodeIpam {
   private readonly blocks = new Map<string, NodeBlock>();
   /** Address (canonical text) -> holder (attachment key); includes addresses no block of ours covers yet. */
   private readonly holders = new Map<string, string>();
-  /** One BlockRequest in flight per pool; concurrent ADDs wait on the same one. */
+  /** One wait for a block per pool; concurrent ADDs share it. */
   private readonly requesting = new Map<string, Promise<void>>();
+  /** Pool -> our BlockRequest not answered yet (its block has not arrived). */
+  private readonly unanswered = new Map<string, string>();
   private changed = signal();
   private stopped = false;
   readonly counters = { blockRequests: 0, blocksReleased: 0 };
@@ -93,6 +97,8 @@ export class NodeIpam {
         }
         nb = { name, pool: b.spec.poolRef, cidr, alloc, closing: false };
         this.blocks.set(name, nb);
+        const answered = b.metadata.labels?.[BLOCK_REQUEST_LABEL];
+        if (answered && this.unanswered.get(nb.pool) === answered) this.unanswered.delete(nb.pool);
         for (const addr of this.holders.keys()) if (alloc.contains(addr)) alloc.allocateAddress(addr);
         if (!b.metadata.finalizers?.includes(FINALIZER_ADDRESSBLOCK_AGENT) && !b.metadata.deletionTimestamp) {
           this.setFinalizer(name, true).catch((e) => this.o.log("warn", `AddressBlock ${name}: adding finalizer: ${(e as Error).message}`));
@@ -276,39 +282,43 @@ export class NodeIpam {
     await pending;
   }
 
-  /** Creates a BlockRequest and waits until a new block of the pool arrives, the pool fills up, or the deadline. */
+  /**
+   * Creates a BlockRequest (unless one of ours for the pool is still unanswered: the
+   * controller deletes a request once its block exists, and the agent leaves requests to it)
+   * and waits until a new block of the pool arrives, the pool fills up, or the deadline.
+   */
   private async requestBlock(pool: PoolInfo, deadline: number): Promise<void> {
     const known = new Set(this.openBlocks(pool.name).map((b) => b.name));
-    const request: BlockRequest = {
-      apiVersion: API_VERSION,
-      kind: "BlockRequest",
-      metadata: { name: "", generateName: `${pool.name}-${this.o.node}-`.slice(0, 200) },
-      spec: { pool: pool.name, node: this.o.node },
-    };
-    const created = await this.o.store.create(request);
-    const name = created.metadata.name;
-    this.counters.blockRequests++;
-    this.o.log("info", `BlockRequest ${name}: pool ${pool.name} has no room on node ${this.o.node}`);
-    try {
-      for (;;) {
-        const wait = this.changed.promise;
-        if (this.openBlocks(pool.name).some((b) => !known.has(b.name))) return;
-        if (this.stopped) throw new CniError(Code.TryAgainLater, "the CNI server is stopping");
-        if (this.poolFull(pool.name)) {
-          throw new CniError(Code.PoolExhausted, `pool ${pool.name} (${pool.cidr.text}) has no free block left for node ${this.o.node}`);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new CniError(Code.TryAgainLater, `no AddressBlock of pool ${pool.name} arrived for BlockRequest ${name} in time; is the controller running?`);
-        }
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([wait, new Promise((r) => (timer = setTimeout(r, left)))]);
-        clearTimeout(timer);
+    let name = this.unanswered.get(pool.name);
+    if (!name) {
+      // Named here (not generateName) so that the answer, which may arrive before create()
+      // returns, finds it in `unanswered`.
+      name = `${`${pool.name}-${this.o.node}`.slice(0, 240).replace(/[^a-z0-9]+$/, "")}-${randomBytes(3).toString("hex")}`;
+      this.unanswered.set(pool.name, name);
+      const request: BlockRequest = { apiVersion: API_VERSION, kind: "BlockRequest", metadata: { name }, spec: { pool: pool.name, node: this.o.node } };
+      try {
+        await this.o.store.create(request);
+      } catch (e) {
+        this.unanswered.delete(pool.name);
+        throw e;
       }
-    } catch (e) {
-      // Nobody waits for it any more; a block that still arrives is released once it has stayed empty.
-      await this.o.store.delete("BlockRequest", { name }).catch(() => {});
-      throw e;
+      this.counters.blockRequests++;
+      this.o.log("info", `BlockRequest ${name}: pool ${pool.name} has no room on node ${this.o.node}`);
+    }
+    for (;;) {
+      const wait = this.changed.promise;
+      if (this.openBlocks(pool.name).some((b) => !known.has(b.name))) return;
+      if (this.stopped) throw new CniError(Code.TryAgainLater, "the CNI server is stopping");
+      if (this.poolFull(pool.name)) {
+        throw new CniError(Code.PoolExhausted, `pool ${pool.name} (${pool.cidr.text}) has no free block left for node ${this.o.node}`);
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new CniError(Code.TryAgainLater, `no AddressBlock of pool ${pool.name} arrived for BlockRequest ${name} in time; is the controller running?`);
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([wait, new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
     }
   }
 

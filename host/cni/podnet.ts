@@ -85,13 +85,25 @@ export class PodNetwork {
   private readonly session = new IpSession();
   /** IPv6 can be off in the kernel (ipv6.disable=1): then IPv4 pods only. */
   private readonly ipv6 = existsSync("/proc/sys/net/ipv6");
+  private routing?: Promise<void>;
 
   constructor(private readonly o: PodNetOptions) {
     this.gateways = { ipv4: o.hostAddresses.ipv4 ?? FALLBACK_IPV4_GATEWAY, ipv6: o.hostAddresses.ipv6 ?? HOST_VETH_LINK_LOCAL };
   }
 
-  /** Forwarding on, and the rule per family that sends lookups to the pod table (once). */
-  async init(): Promise<void> {
+  /**
+   * Forwarding on, and the rule per family that sends lookups to the pod table: once, when
+   * the node first has pods (a node without pods keeps its routing as it is).
+   */
+  ensureRouting(): Promise<void> {
+    this.routing ??= this.setUpRouting().catch((e) => {
+      this.routing = undefined; // the next ADD tries again
+      throw e;
+    });
+    return this.routing;
+  }
+
+  private async setUpRouting(): Promise<void> {
     writeFileSync("/proc/sys/net/ipv4/ip_forward", "1");
     if (this.ipv6) writeFileSync("/proc/sys/net/ipv6/conf/all/forwarding", "1");
     for (const family of this.families()) {
@@ -123,6 +135,7 @@ export class PodNetwork {
    */
   async add(p: PodLink): Promise<{ containerMac: string }> {
     this.session.prepare();
+    await this.ensureRouting();
     const cmac = containerMac(p.addresses, p.containerId);
     const v4 = p.addresses.filter((a) => !a.includes(":"));
     const v6 = p.addresses.filter((a) => a.includes(":"));

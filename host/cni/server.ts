@@ -78,8 +78,8 @@ export class CniServer {
     this.alloc = AllocationLog.open(this.o.stateDir, { log: (m) => this.o.log("warn", m) });
     await Promise.all([this.pools, this.blocks, this.pods, this.namespaces].map((i) => i?.start()));
     this.ipam.syncBlocks();
-    await this.net.init();
     await this.recover(this.alloc);
+    if (this.alloc.size) await this.net.ensureRouting(); // pods from before the restart need their routes
     await this.listen();
     this.isReady = true;
     this.o.log("info", `CNI server on ${this.o.socketPath}: ${this.alloc.size} attachments (${this.recovered.fromHost} recovered from host veths)`);
@@ -378,7 +378,7 @@ export class CniServer {
   /** 50 when ADD cannot succeed (the auto-assign pools are full), 51 when pods lack their routes. */
   private async status(): Promise<undefined> {
     if (!this.isReady) throw new CniError(Code.NotAvailable, "the CNI server is still rebuilding its allocations");
-    if (!(await this.net.ruleInstalled())) {
+    if (this.alloc!.size && !(await this.net.ruleInstalled())) {
       throw new CniError(Code.LimitedConnectivity, "the ip rule to the pod route table is missing: pods on this node are unreachable");
     }
     const auto = this.ipam.autoAssignPools();

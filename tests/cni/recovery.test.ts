@@ -54,14 +54,19 @@ test("a lost allocation log: live pods are adopted from their host veths; a half
   expect(await node.total("sart_cni_block_addresses_allocated")).toBe(1);
 }, 60_000);
 
-test("no controller: the ADD gives up within its timeout with 11 naming the BlockRequest, and withdraws it", async () => {
+test("no controller: the ADD gives up within its timeout with 11 naming the BlockRequest; the next ADD does not ask again", async () => {
   const lonely = await CniNode.create({ ipv4: "192.0.2.1", noController: true, pools: [{ name: "lonely4", cidr: "198.51.100.0/24", blockSize: 28, autoAssign: true }] });
   try {
     const pod = await pods.create();
     // The test's bound (10 s) is what a hang would break; the config asks for 2 s.
-    const out = await runCni({ command: "ADD", containerId: `lonely${process.pid}`, netns: pod.path, ifname: "eth0", config: lonely.config("1.0.0", { timeout: 2 }) }, 10_000);
-    expect(out.json).toMatchObject({ code: 11, details: expect.stringMatching(/no AddressBlock of pool lonely4 arrived for BlockRequest lonely4-\S+ in time; is the controller running\?/) });
-    expect(JSON.parse(readFileSync(join(lonely.stateDir, "store.json"), "utf8")).objects.filter((o: { kind: string }) => o.kind === "BlockRequest")).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      const out = await runCni({ command: "ADD", containerId: `lonely${process.pid}-${i}`, netns: pod.path, ifname: "eth0", config: lonely.config("1.0.0", { timeout: 2 }) }, 10_000);
+      expect(out.json).toMatchObject({ code: 11, details: expect.stringMatching(/no AddressBlock of pool lonely4 arrived for BlockRequest lonely4-\S+ in time; is the controller running\?/) });
+    }
+    // One request waits for the controller (which deletes it once it answers); the agent leaves it be.
+    const requests = JSON.parse(readFileSync(join(lonely.stateDir, "store.json"), "utf8")).objects.filter((o: { kind: string }) => o.kind === "BlockRequest");
+    expect(requests.map((r: { spec: unknown }) => r.spec)).toEqual([{ pool: "lonely4", node: lonely.nodeName }]);
+    expect(await lonely.total("sart_cni_block_requests_total")).toBe(1);
     expect(await lonely.total("sart_cni_attachments")).toBe(0);
   } finally {
     await lonely.destroy();
