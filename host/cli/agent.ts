@@ -20,7 +20,8 @@ node's NodeBGP, BGPPeers and BGPAdvertisements. docs/agent.md describes it.
   --config DIR           standalone: the directory of manifests
   --api ADDR             the speaker's HTTP API, host:port or unix:/path (default: the NodeBGP's
                          speaker.path, else 127.0.0.1:5000); "none": no API
-  --cni-socket PATH      the CNI server's unix socket (default /run/sart/cni.sock)
+  --cni-socket PATH      the CNI server's unix socket, mode 0600 (default /run/sart/cni.sock);
+                         "none": no CNI server
   --health ADDR          /healthz, /readyz, /metrics: host:port, :port (every address) or unix:/path
                          (default 127.0.0.1:9467); "none": off
   --state-dir DIR        restart marker, standalone state, pod allocations (default /var/lib/sart)
@@ -61,7 +62,12 @@ export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv = process.
       case "--standalone": standalone = true; break;
       case "--config": configDir = value(); break;
       case "--api": api = address(flag, value()); break;
-      case "--cni-socket": cniSocket = value(); break;
+      case "--cni-socket": {
+        const v = value();
+        if (v !== "none" && !v.startsWith("/")) throw new UsageError(`--cni-socket: an absolute path or "none", not ${JSON.stringify(v)}`);
+        cniSocket = v === "none" ? "" : v;
+        break;
+      }
       case "--health": health = healthAddress(value()); break;
       case "--state-dir": stateDir = value(); break;
       case "--bgp-listen": bgpListen = listenFlag(value()); break;
