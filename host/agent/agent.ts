@@ -41,6 +41,8 @@ export interface AgentOptions {
   api?: string;
   /** The CNI server's unix socket; "" none. */
   cniSocket: string;
+  /** How long a pod block stays empty before it goes back to its pool (default 60 s). */
+  blockReleaseDelayMs?: number;
   /** /healthz, /readyz, /metrics; "" none. */
   health: string;
   stateDir: string;
@@ -167,6 +169,7 @@ export class Agent {
         stateDir: o.stateDir,
         mode: o.mode.kind,
         hostAddresses: this.nodeAddresses(),
+        blockReleaseDelayMs: o.blockReleaseDelayMs,
         log: (level, msg) => this.log(`cni ${level}: ${msg}`),
       });
       await this.cni.start();

@@ -1,7 +1,8 @@
-// A node for CNI tests: a network namespace with an address, the CNI server in a child
-// process inside it (tests/cni/node-agent.ts: local store + controller + CniServer), and
-// helpers that call the real sart-cni binary as a runtime would (env + stdin), or the
-// agent's socket directly for many calls at once. Pods are network namespaces.
+// A node for CNI tests: a network namespace with an address and the real `sart agent` in it
+// (standalone: the pools as YAML and a NodeBGP naming the node's address, the controller
+// in-process; or Kubernetes mode: a test API server, `sart controller` and a Node object in
+// the namespace too), and helpers that call the real sart-cni as a runtime would (env +
+// stdin), or the agent's socket directly for many calls at once. Pods are network namespaces.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -12,7 +13,7 @@ import type { WireRequest, WireResponse } from "../../host/cni/protocol.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Netns } from "../helpers/netns.ts";
 import { Daemon, removeDir, startDaemon, tempDir } from "../helpers/proc.ts";
-import { ROOT } from "../helpers/sart.ts";
+import { ROOT, SART_BIN } from "../helpers/sart.ts";
 
 export const SART_CNI = join(ROOT, "build/bin/sart-cni");
 /** The self-contained executable a node installs in /opt/cni/bin (make build). */
@@ -37,18 +38,22 @@ export function poolManifest(p: Pool): Record<string, unknown> {
 
 export interface NodeOptions {
   pools: Pool[];
-  /** The node's address, put on lo (the pods' IPv4 gateway). */
+  /**
+   * The node's addresses, put on lo: the pods' gateways. Standalone, the IPv4 one reaches the
+   * agent as its NodeBGP's router id; Kubernetes mode, both as the Node's InternalIPs.
+   */
   ipv4?: string;
   ipv6?: string;
+  /** The agent's --block-release-delay, in ms (default: the agent's 60 s). */
   releaseDelayMs?: number;
   /** Prefix of the node namespace's name. */
   name?: string;
   /**
    * Kubernetes mode: a test API server runs in the node's namespace (port 6443 on its own
-   * loopback), the pools are applied with kubectl, and the agent reads Pods and Namespaces.
+   * loopback), with `sart controller`; the pools and the Node are applied with kubectl.
    */
   kube?: boolean;
-  /** No controller: BlockRequests go unanswered. */
+  /** Kubernetes mode without `sart controller`: BlockRequests go unanswered. */
   noController?: boolean;
 }
 
@@ -123,6 +128,7 @@ export function runPlugin(bin: string, env: Record<string, string>, stdin: strin
 export class CniNode {
   daemon?: Daemon;
   apiserver?: Daemon;
+  controller?: Daemon;
   private starts = 0;
 
   private constructor(
@@ -148,7 +154,21 @@ export class CniNode {
         if (!api.running) throw new Error(`apiserver exited: ${api.tail()}`);
         return api.log().includes("listening on");
       }, 30_000, 50);
+      const internal = [opts.ipv4, opts.ipv6].filter(Boolean).map((address) => ({ type: "InternalIP", address }));
+      await node.kubectl(["apply", "-f", "-"], yaml.dump({ apiVersion: "v1", kind: "Node", metadata: { name: node.nodeName }, status: { addresses: internal } }));
       await node.kubectl(["apply", "-f", join(dir, "config", "pools.yaml")]);
+      if (!opts.noController) {
+        const [ccmd, cargv] = ns.wrap(SART_BIN, ["controller", "--kubeconfig", node.kubeconfig]);
+        node.controller = startDaemon(`sart controller in ${ns.name}`, ccmd, cargv, join(dir, "controller.log"));
+      }
+    } else if (opts.ipv4) {
+      // The agent's own address in standalone mode: its NodeBGP's router id, an address of the node.
+      writeFileSync(join(dir, "config", "nodebgp.yaml"), yaml.dump({
+        apiVersion: "sart.terassyi.net/v1alpha2",
+        kind: "NodeBGP",
+        metadata: { name: node.nodeName },
+        spec: { asn: 65010, routerId: opts.ipv4, speaker: { path: "127.0.0.1:5000" } },
+      }));
     }
     await node.start();
     return node;
@@ -184,11 +204,11 @@ export class CniNode {
     return join(this.dir, "state");
   }
 
-  get metricsSocket(): string {
-    return join(this.dir, "metrics.sock");
+  get healthSocket(): string {
+    return join(this.dir, "health.sock");
   }
 
-  /** Rewrites the pool manifests (the local store applies them on its next start). */
+  /** Writes the pool manifests (standalone: the agent's config directory). */
   writePools(pools: Pool[]): void {
     writeFileSync(join(this.dir, "config", "pools.yaml"), pools.map((p) => yaml.dump(poolManifest(p))).join("---\n"));
   }
@@ -198,28 +218,37 @@ export class CniNode {
     return { cniVersion: version, name: "sart-test", type: "sart-cni", socket: this.socket, timeout: 30, ...extra };
   }
 
+  /** `sart agent` in the node's namespace; resolves once /readyz answers 200. */
   async start(): Promise<void> {
     const n = ++this.starts;
     const args = [
-      "tests/cni/node-agent.ts",
-      ...(this.opts.kube ? ["--kubeconfig", this.kubeconfig] : ["--config", join(this.dir, "config")]),
+      "agent", "--node", this.nodeName,
+      ...(this.opts.kube ? ["--kubeconfig", this.kubeconfig] : ["--standalone", "--config", join(this.dir, "config")]),
       "--state-dir", this.stateDir,
-      "--socket", this.socket,
-      "--node", this.nodeName,
-      "--metrics-socket", this.metricsSocket,
-      "--release-delay-ms", String(this.opts.releaseDelayMs ?? 60_000),
-      ...(this.opts.ipv4 ? ["--ipv4", this.opts.ipv4] : []),
-      ...(this.opts.ipv6 ? ["--ipv6", this.opts.ipv6] : []),
-      ...(this.opts.noController ? ["--no-controller"] : []),
+      "--cni-socket", this.socket,
+      "--health", `unix:${this.healthSocket}`,
+      "--api", "none", "--bgp-listen", "0", "--no-fib",
+      ...(this.opts.releaseDelayMs !== undefined ? ["--block-release-delay", String(this.opts.releaseDelayMs / 1000)] : []),
     ];
-    const [cmd, argv] = this.ns.wrap(BUN, args);
-    const logFile = join(this.dir, `agent-${n}.log`);
-    this.daemon = startDaemon(`cni agent ${this.nodeName}`, cmd, argv, logFile, { ...process.env });
+    const [cmd, argv] = this.ns.wrap(SART_BIN, args);
+    this.daemon = startDaemon(`sart agent ${this.nodeName}`, cmd, argv, join(this.dir, `agent-${n}.log`), { ...process.env, SART_RUNTIME: "bun" });
     const d = this.daemon;
-    await waitFor(`CNI server of ${this.nodeName} (start ${n})`, () => {
+    await waitFor(`sart agent of ${this.nodeName} ready (start ${n})`, async () => {
       if (!d.running) throw new Error(`agent exited: ${d.tail()}`);
-      return d.log().includes("\nready\n") || d.log().startsWith("ready\n");
+      return (await this.get("/readyz")).status === 200;
     }, 30_000, 50);
+  }
+
+  /** A GET on the agent's health socket. */
+  get(path: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.healthSocket, path }, (res) => {
+        let body = "";
+        res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
   }
 
   /** kill -9, and waits until the process is gone (not a zombie). */
@@ -241,14 +270,7 @@ export class CniNode {
 
   /** The agent's metrics as name{labels} -> value. */
   async metrics(): Promise<Map<string, number>> {
-    const text = await new Promise<string>((resolve, reject) => {
-      const req = request({ socketPath: this.metricsSocket, path: "/metrics" }, (res) => {
-        let body = "";
-        res.setEncoding("utf8").on("data", (d: string) => (body += d)).on("end", () => resolve(body));
-      });
-      req.on("error", reject);
-      req.end();
-    });
+    const text = (await this.get("/metrics")).body;
     const out = new Map<string, number>();
     for (const line of text.split("\n")) {
       if (!line || line.startsWith("#")) continue;
@@ -273,6 +295,7 @@ export class CniNode {
 
   async destroy(): Promise<void> {
     await this.stop();
+    await this.controller?.stop();
     await this.apiserver?.stop();
     await this.ns.delete();
     removeDir(this.dir);

@@ -15,7 +15,9 @@ let seq = 0;
 const cid = () => `lc${process.pid}x${++seq}`;
 
 beforeAll(async () => {
+  // Kubernetes mode: the Node's InternalIPs (both families) are the pods' gateways.
   node = await CniNode.create({
+    kube: true,
     ipv4: "192.0.2.1",
     ipv6: "2001:db8:ff::1",
     pools: [

@@ -4,7 +4,7 @@
 // with our alias but no route (an ADD cut short) is removed. And a BlockRequest nobody answers
 // ends in "try again later" within the call's timeout.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { CniNode, Pods, runCni } from "./harness.ts";
 
@@ -55,7 +55,7 @@ test("a lost allocation log: live pods are adopted from their host veths; a half
 }, 60_000);
 
 test("no controller: the ADD gives up within its timeout with 11 naming the BlockRequest; the next ADD does not ask again", async () => {
-  const lonely = await CniNode.create({ ipv4: "192.0.2.1", noController: true, pools: [{ name: "lonely4", cidr: "198.51.100.0/24", blockSize: 28, autoAssign: true }] });
+  const lonely = await CniNode.create({ ipv4: "192.0.2.1", kube: true, noController: true, pools: [{ name: "lonely4", cidr: "198.51.100.0/24", blockSize: 28, autoAssign: true }] });
   try {
     const pod = await pods.create();
     // The test's bound (10 s) is what a hang would break; the config asks for 2 s.
@@ -64,7 +64,7 @@ test("no controller: the ADD gives up within its timeout with 11 naming the Bloc
       expect(out.json).toMatchObject({ code: 11, details: expect.stringMatching(/no AddressBlock of pool lonely4 arrived for BlockRequest lonely4-\S+ in time; is the controller running\?/) });
     }
     // One request waits for the controller (which deletes it once it answers); the agent leaves it be.
-    const requests = JSON.parse(readFileSync(join(lonely.stateDir, "store.json"), "utf8")).objects.filter((o: { kind: string }) => o.kind === "BlockRequest");
+    const requests = (JSON.parse(await lonely.kubectl(["get", "blockrequests", "-o", "json"])) as { items: unknown[] }).items;
     expect(requests.map((r: { spec: unknown }) => r.spec)).toEqual([{ pool: "lonely4", node: lonely.nodeName }]);
     expect(await lonely.total("sart_cni_block_requests_total")).toBe(1);
     expect(await lonely.total("sart_cni_attachments")).toBe(0);
