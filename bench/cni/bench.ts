@@ -1,7 +1,8 @@
 // CNI benchmark: ADD and DEL latency per pod (p50/p90/max over sequential pods) and the wall
-// time of concurrent ADDs, for sart-cni beside the reference plugins ptp+host-local and
-// bridge+host-local, in the same run on the same node netns (every plugin runs in it, as a
-// runtime runs plugins in its own namespace). Then the thin client's start-up alone
+// time of concurrent ADDs, for sart-cni (against `sart agent --standalone` in the node's
+// namespace) beside the reference plugins ptp+host-local and bridge+host-local, in the same
+// run on the same node netns (every plugin runs in it, as a runtime runs plugins in its own
+// namespace). Then the thin client's start-up alone
 // (VERSION, answered without the agent) under Bun and Node, beside the runtimes' bare start.
 // sart-cni runs as the compiled executable a node installs (build/cni/sart-cni) and through
 // build/bin/sart-cni under Bun and Node. Prints a markdown table, then the summary rows
