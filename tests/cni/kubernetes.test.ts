@@ -4,40 +4,19 @@
 // annotation, else its Namespace's, else the auto-assign pool; the agent reads them from
 // informer caches (Pods of its node only). DEL works once the Pod is gone.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import yaml from "js-yaml";
-import { ROOT } from "../helpers/sart.ts";
 import { CniNode, Pods } from "./harness.ts";
 import { resultProblems } from "./result-shape.ts";
-import { addChain, runChain, type Conflist } from "./runtime.ts";
+import { addChain, runChain, type Attachment } from "./runtime.ts";
+import { SAMPLES, podAttachment, sampleNetconf, samplePods, samplePools } from "./samples.ts";
 
-const SAMPLES = join(ROOT, "crds/samples/cni");
 let node: CniNode;
 const pods = new Pods();
-
-function samplePools() {
-  return (yaml.loadAll(readFileSync(join(SAMPLES, "pool.yaml"), "utf8")) as { metadata: { name: string }; spec: { cidr: string; blockSize: number; autoAssign: boolean } }[]).map((p) => ({
-    name: p.metadata.name,
-    cidr: p.spec.cidr,
-    blockSize: p.spec.blockSize,
-    autoAssign: p.spec.autoAssign,
-  }));
-}
-
-/** The sample Pods, scheduled onto our node (there is no scheduler: spec.nodeName set as it would). */
-function samplePods(file: string, nodeName: string): string {
-  return yaml.loadAll(readFileSync(join(SAMPLES, file), "utf8")).map((o) => {
-    const obj = o as { kind: string; spec: Record<string, unknown> };
-    if (obj.kind === "Pod") obj.spec.nodeName = nodeName;
-    return yaml.dump(obj);
-  }).join("---\n");
-}
 
 beforeAll(async () => {
   node = await CniNode.create({ name: "cnikube", kube: true, ipv4: "192.0.2.1", pools: samplePools() });
   await node.kubectl(["apply", "-f", join(SAMPLES, "namespace.yaml")]);
-  for (const f of ["test_pod.yaml", "test_pod_another_pool.yaml", "test_pod_in_namespace.yaml"]) await node.kubectl(["apply", "-f", "-"], samplePods(f, node.nodeName));
+  for (const f of ["test_pod.yaml", "test_pod_another_pool.yaml", "test_pod_in_namespace.yaml"]) await node.kubectl(["apply", "-f", "-"], samplePods(f, () => node.nodeName));
 }, 120_000);
 
 afterAll(async () => {
@@ -46,7 +25,7 @@ afterAll(async () => {
 });
 
 test("pool by Pod annotation, by Namespace annotation, by default; the original's netconf.json unchanged", async () => {
-  const list = JSON.parse(readFileSync(join(SAMPLES, "netconf.json"), "utf8")) as Conflist;
+  const list = sampleNetconf();
   expect(list.plugins[0]).toMatchObject({ type: "sart-cni", endpoint: "http://localhost:6000" });
   const cases = [
     { ns: "test", pod: "test-worker-non-default", pool: /^10\.10\.0\.[0-7]\/32$/ }, // Pod annotation
@@ -54,19 +33,10 @@ test("pool by Pod annotation, by Namespace annotation, by default; the original'
     { ns: "test", pod: "test-cp", pool: /^10\.1\.0\.\d+\/32$/ }, // auto-assign default-pod-pool
     { ns: "test", pod: "test-worker", pool: /^10\.1\.0\.\d+\/32$/ },
   ];
-  const attached: { a: Parameters<typeof addChain>[1]; result: Record<string, unknown> }[] = [];
+  const attached: { a: Attachment; result: Record<string, unknown> }[] = [];
   for (const c of cases) {
     const netns = await pods.create("cnikp");
-    const a = {
-      runtimeNetns: node.ns.path,
-      containerId: `${c.pod}-${process.pid}`,
-      netns: netns.path,
-      ifname: "eth0",
-      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${c.ns};K8S_POD_NAME=${c.pod};K8S_POD_INFRA_CONTAINER_ID=${c.pod}-${process.pid}`,
-      capabilities: { portMappings: [] },
-      // The endpoint is the original's TCP URL: sart-cni uses the default socket, which SART_CNI_SOCKET points here.
-      env: { SART_CNI_SOCKET: node.socket },
-    };
+    const a = podAttachment({ runtimeNetns: node.ns.path, netns: netns.path, namespace: c.ns, pod: c.pod, socket: node.socket });
     const result = await addChain(list, a);
     expect(resultProblems("1.0.0", result)).toEqual([]);
     expect((result.ips as { address: string }[]).map((i) => i.address), `${c.ns}/${c.pod}`).toEqual([expect.stringMatching(c.pool)]);

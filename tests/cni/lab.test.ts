@@ -7,36 +7,20 @@
 // through the routers (whose kernels get, from their BGP tables, what zebra would install:
 // the lab runs bgpd alone).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import yaml from "js-yaml";
 import type { AddressBlock } from "../../host/kube/types.ts";
 import { waitFor } from "../helpers/net.ts";
 import type { Netns } from "../helpers/netns.ts";
-import { ROOT } from "../helpers/sart.ts";
 import { nodeLink } from "../lab/addressing.ts";
 import { Lab } from "../lab/lab.ts";
 import { atRouters, sample } from "../lab/scenario.ts";
 import { Pods } from "./harness.ts";
 import { resultProblems } from "./result-shape.ts";
-import { addChain, runChain, type Conflist } from "./runtime.ts";
+import { addChain, runChain, type Attachment } from "./runtime.ts";
+import { SAMPLES, podAttachment, sampleNetconf, samplePods } from "./samples.ts";
 
-const SAMPLES = join(ROOT, "crds/samples/cni");
 let lab: Lab;
 const pods = new Pods();
-
-/** The sample Pods of `file` on the lab's nodes (their nodeSelector's hostname as spec.nodeName: no scheduler here). */
-function samplePods(file: string, nodes: string[]): string {
-  return yaml.loadAll(readFileSync(join(SAMPLES, file), "utf8")).flatMap((o) => {
-    const obj = o as { kind: string; spec: { nodeSelector?: Record<string, string>; nodeName?: string } };
-    if (obj.kind === "Pod") {
-      const host = obj.spec.nodeSelector?.["kubernetes.io/hostname"];
-      if (!host || !nodes.includes(host)) return []; // sart-control-plane: not a node of the lab
-      obj.spec.nodeName = host;
-    }
-    return [yaml.dump(obj)];
-  }).join("---\n");
-}
 
 beforeAll(async () => {
   lab = await Lab.start({ mode: "kubernetes" });
@@ -45,7 +29,9 @@ beforeAll(async () => {
   await lab.kubectl(["apply", "-f", "-"], [sample("peer_template.yaml"), sample("cluster_bgp_a.yaml"), sample("cluster_bgp_c.yaml")].join("\n---\n"));
   await lab.kubectl(["apply", "-f", join(SAMPLES, "pool.yaml")]);
   await lab.kubectl(["apply", "-f", join(SAMPLES, "namespace.yaml")]);
-  for (const f of ["test_pod.yaml", "test_pod_another_pool.yaml", "test_pod_in_namespace.yaml"]) await lab.kubectl(["apply", "-f", "-"], samplePods(f, nodes));
+  // The Pods of the lab's three nodes (sart-control-plane is not one).
+  const place = (host: string | undefined) => (host && nodes.includes(host) ? host : undefined);
+  for (const f of ["test_pod.yaml", "test_pod_another_pool.yaml", "test_pod_in_namespace.yaml"]) await lab.kubectl(["apply", "-f", "-"], samplePods(f, place));
 }, 120_000);
 
 afterAll(async () => {
@@ -54,7 +40,7 @@ afterAll(async () => {
 }, 60_000);
 
 test("pools by Pod annotation, Namespace annotation and default; blocks over BGP; pods reach each other across nodes", async () => {
-  const list = JSON.parse(readFileSync(join(SAMPLES, "netconf.json"), "utf8")) as Conflist;
+  const list = sampleNetconf();
   const cases = [
     { ns: "test", pod: "test-worker", node: 0, pool: /^10\.1\.0\.\d+$/ }, // auto-assign default-pod-pool
     { ns: "test", pod: "test-worker2", node: 1, pool: /^10\.1\.0\.\d+$/ },
@@ -62,19 +48,11 @@ test("pools by Pod annotation, Namespace annotation and default; blocks over BGP
     { ns: "test", pod: "test-worker-non-default", node: 0, pool: /^10\.10\.0\.[0-7]$/ }, // the Pod's annotation
     { ns: "test-non-default", pod: "test-worker2-non-default", node: 1, pool: /^10\.10\.0\.[0-7]$/ }, // the Namespace's
   ];
-  const attached: { c: (typeof cases)[number]; netns: Netns; address: string; a: Parameters<typeof addChain>[1]; result: Record<string, unknown> }[] = [];
+  const attached: { c: (typeof cases)[number]; netns: Netns; address: string; a: Attachment; result: Record<string, unknown> }[] = [];
   for (const c of cases) {
     const node = lab.nodes[c.node]!;
     const netns = await pods.create("cnilp");
-    const a = {
-      runtimeNetns: node.ns.path,
-      containerId: `${c.pod}-${process.pid}`,
-      netns: netns.path,
-      ifname: "eth0",
-      args: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${c.ns};K8S_POD_NAME=${c.pod}`,
-      capabilities: { portMappings: [] },
-      env: { SART_CNI_SOCKET: node.cniSocket }, // netconf.json's endpoint is the original's TCP URL
-    };
+    const a = podAttachment({ runtimeNetns: node.ns.path, netns: netns.path, namespace: c.ns, pod: c.pod, socket: node.cniSocket });
     const result = await addChain(list, a);
     expect(resultProblems("1.0.0", result)).toEqual([]);
     const address = (result.ips as { address: string }[])[0]!.address.replace(/\/32$/, "");
