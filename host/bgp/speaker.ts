@@ -4,10 +4,13 @@
 // `sart speaker` and the agent both embed it.
 import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
+import { BfdManager, type BfdManagerOptions } from "../bfd/manager.ts";
+import { STATE_NAMES, diagName } from "../bfd/packet.ts";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
 import { Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
+import { setListenerMd5 } from "../sockopt/tcp.ts";
 import type { Family, NeighborConfig, RouteConfig, SpeakerConfig } from "./config.ts";
 import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings, normalizeAddress } from "./neighbor.ts";
 
@@ -27,6 +30,8 @@ export interface SpeakerOptions {
   onSessionChange?: (address: string, up: boolean, reason: string) => void;
   /** The core to hold this speaker's RIB (default: the process-wide one; the RIB is per core). */
   core?: Core;
+  /** BFD ports (default 3784 both; tests running two speakers in one namespace change them). */
+  bfd?: Pick<BfdManagerOptions, "port" | "peerPort">;
 }
 
 /** An API-level error with its HTTP status. */
@@ -41,6 +46,8 @@ export class Speaker implements SpeakerContext {
   readonly neighbors = new Map<string, Neighbor>();
   readonly originated = new Map<string, RouteConfig>();
   readonly fib: FibWriter | undefined;
+  /** BFD sessions of the neighbours that ask for them (made with the first one). */
+  bfd: BfdManager | undefined;
   readonly restartTime: number;
   readonly startedAt = Date.now();
   private servers: net.Server[] = [];
@@ -129,6 +136,15 @@ export class Speaker implements SpeakerContext {
 
   addNeighbor(cfg: NeighborConfig): Neighbor {
     if (this.neighbors.has(cfg.address)) throw new SpeakerError(409, `neighbor ${cfg.address} already exists`);
+    // Incoming connections from a peer with a password are signed too: the key goes on every listener.
+    if (cfg.password) this.setListenerKeys(cfg.address, cfg.password);
+    if (cfg.bfd) {
+      try {
+        this.bfdManager().add(cfg.address, cfg.bfd, cfg.localAddress ?? this.sourceAddressFor(cfg.address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${cfg.address}: ${(e as Error).message}`);
+      }
+    }
     const nb = new Neighbor(this, cfg, this.timings);
     this.neighbors.set(cfg.address, nb);
     nb.start();
@@ -140,7 +156,29 @@ export class Speaker implements SpeakerContext {
     if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
     this.neighbors.delete(address);
     await nb.stop(3, "neighbor removed (peer de-configured)");
+    this.bfd?.remove(address);
+    if (nb.config.password) this.setListenerKeys(address, "");
     nb.remove();
+  }
+
+  private setListenerKeys(peer: string, key: string): void {
+    try {
+      for (const server of this.servers) setListenerMd5(server, peer, key);
+    } catch (e) {
+      throw new SpeakerError(400, `neighbor ${peer}: TCP MD5 key on the listener: ${(e as Error).message}`);
+    }
+  }
+
+  private bfdManager(): BfdManager {
+    this.bfd ??= new BfdManager({
+      ...this.opts.bfd,
+      log: (line) => this.log(line),
+      onChange: (s, change) => {
+        this.log(`BFD ${s.peer}: ${STATE_NAMES[change.from]} -> ${STATE_NAMES[change.to]} (${diagName(change.diag)}${change.remoteAdminDown ? ", peer AdminDown" : ""})`);
+        this.neighbors.get(s.peer)?.onBfdChange(change);
+      },
+    });
+    return this.bfd;
   }
 
   // ---- originated routes ----
@@ -259,6 +297,7 @@ export class Speaker implements SpeakerContext {
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
     await Promise.all([...this.neighbors.values()].map((nb) => nb.stop(2, "administrative shutdown")));
+    this.bfd?.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.fib) await this.fib.stop();
   }
