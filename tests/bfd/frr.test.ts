@@ -1,0 +1,127 @@
+// sart's BFD against FRR's bfdd (zebra + bfdd + bgpd in the router namespace,
+// `neighbor X bfd`), under Bun and Node: the session comes Up with the
+// profile's timers on both sides; a cut link takes BGP down on both sides by
+// BFD, long before the hold timer, and the routes leave both kernels; the
+// session and the routes come back with the link; BFD Down over a working TCP
+// path ends the session with Cease/BFD Down (6/10, RFC 9384); the peer's
+// AdminDown leaves BGP alone (RFC 5882 3.2).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { waitFor } from "../helpers/net.ts";
+import type { Runtime } from "../helpers/sart.ts";
+import { BfdLab, NODE, ROUTER, RouteMonitor, kernelRoute } from "./lab.ts";
+
+const PROFILE = { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 };
+const HOLD = 30;
+
+interface FrrNeighbor {
+  bgpState?: string;
+  lastResetDueTo?: string;
+  lastNotificationReason?: string;
+  lastErrorCodeSubcode?: string;
+  peerBfdInfo?: { status?: string; detectMultiplier?: number; rxMinInterval?: number; txMinInterval?: number };
+}
+
+for (const runtime of ["bun", "node"] as Runtime[]) {
+  describe(`BFD with FRR's bfdd, sart under ${runtime}`, () => {
+    let lab: BfdLab;
+
+    beforeAll(async () => {
+      lab = await BfdLab.start({ runtime, bfd: PROFILE, holdTime: HOLD, prefix: `bfd${runtime[0]}` });
+    }, 60000);
+
+    afterAll(async () => {
+      await lab?.stop();
+    });
+
+    const frrNeighbor = async () => (await lab.frr.json<Record<string, FrrNeighbor>>(`show bgp neighbors ${NODE.v4}`))[NODE.v4];
+
+    test("the session is Up on both sides with the profile's timers; BGP knows it", async () => {
+      const b = (await lab.sart.neighbor(ROUTER.v4)).bfd;
+      expect(b).toMatchObject({ state: "Up", remoteState: "Up", diag: "none", tx: 100, rx: 100, multiplier: 3, remoteMultiplier: 3, detectionTime: 300 });
+      expect(b.remoteDiscriminator).toBeGreaterThan(0);
+      const [peer] = (await lab.frr.bfdPeers()).filter((p) => p.peer === NODE.v4);
+      expect(peer).toMatchObject({
+        status: "up", local: ROUTER.v4, "remote-id": b.localDiscriminator, id: b.remoteDiscriminator,
+        "remote-receive-interval": 100, "remote-transmit-interval": 100, "remote-detect-multiplier": 3,
+      });
+      expect((await frrNeighbor()).peerBfdInfo?.status).toBe("Up");
+      const metrics = await (await fetch("http://localhost/metrics", { unix: lab.sart.api.slice("unix:".length) } as RequestInit)).text();
+      expect(metrics).toContain(`sart_bfd_session_up{neighbor="${ROUTER.v4}"} 1`);
+      expect(metrics).toContain(`sart_bfd_session_state{neighbor="${ROUTER.v4}",state="Up"} 1`);
+      const cli = await lab.sart.cli(["bgp", "--api", lab.sart.api, "neighbor", "get", ROUTER.v4]);
+      expect(cli).toContain("BFD: Up (diag none), peer Up");
+      expect(cli).toContain("tx 100 ms, rx 100 ms, multiplier 3 (peer 3), detection time 300 ms");
+    });
+
+    test("a cut link takes BGP down on both sides by BFD, well before the hold timer; the link back brings all back", async () => {
+      const routerRoutes = new RouteMonitor(lab.router);
+      const nodeRoutes = new RouteMonitor(lab.node);
+      try {
+        await Promise.all([routerRoutes.ready, nodeRoutes.ready]);
+        const atRouter = routerRoutes.deleted(NODE.route);
+        const atNode = nodeRoutes.deleted(ROUTER.route);
+        const cutAt = Date.now();
+        await lab.cut();
+        const [routerGone, nodeGone] = await Promise.all([atRouter, atNode]);
+        // BFD detects in 300 ms; the hold timer would take 30 s. Generous bounds for a loaded machine.
+        expect(routerGone - cutAt).toBeLessThan(HOLD * 1000 / 3);
+        expect(nodeGone - cutAt).toBeLessThan(HOLD * 1000 / 3);
+        const nb = await lab.sart.neighbor(ROUTER.v4);
+        expect(nb.state).not.toBe("Established");
+        expect(nb.bfd).toMatchObject({ state: "Down", diag: "control-detection-time-expired" });
+        expect(nb.lastError).toContain("BFD down (control-detection-time-expired)");
+        expect(nb.lastNotificationSent).toMatchObject({ code: 6, subcode: 10 });
+        expect((await lab.sart.rib()).has(ROUTER.route)).toBe(false);
+        const f = await frrNeighbor();
+        expect(f.bgpState).not.toBe("Established");
+        expect(f.lastNotificationReason).toBe("Cease/BFD Down"); // FRR's own, lost on the cut link
+
+        await lab.restore();
+        await lab.waitConverged(true);
+        expect((await lab.sart.neighbor(ROUTER.v4)).counters.establishedTransitions).toBe(2);
+      } finally {
+        routerRoutes.stop();
+        nodeRoutes.stop();
+        await lab.restore().catch(() => {});
+      }
+    }, 90000);
+
+    test("BFD Down while TCP still works: sart ends the session with Cease/BFD Down (6/10), FRR hears it", async () => {
+      // Drop only BFD towards sart: its detection timer expires while BGP's TCP path is fine.
+      await lab.node.exec("sh", ["-c", "nft add table inet bfdtest && nft add chain inet bfdtest in '{ type filter hook input priority 0; }' && nft add rule inet bfdtest in udp dport 3784 drop"]);
+      try {
+        await waitFor("sart's BFD Down", async () => (await lab.sart.neighbor(ROUTER.v4)).bfd?.state === "Down", 10000, 20);
+        await waitFor("FRR's session reset", async () => (await frrNeighbor()).bgpState !== "Established", 10000, 50);
+        expect((await lab.sart.neighbor(ROUTER.v4)).lastNotificationSent).toMatchObject({ code: 6, subcode: 10 });
+        const f = await frrNeighbor();
+        expect(f).toMatchObject({ lastResetDueTo: "BGP Notification received", lastErrorCodeSubcode: "060A", lastNotificationReason: "Cease/BFD Down" });
+      } finally {
+        await lab.node.exec("nft", ["delete", "table", "inet", "bfdtest"]);
+      }
+      await lab.waitConverged(true);
+    }, 60000);
+
+    test("the peer's AdminDown takes BFD Down but leaves BGP Established (RFC 5882 3.2)", async () => {
+      const peerCmd = ["configure terminal", "bfd", `peer ${NODE.v4} local-address ${ROUTER.v4}`];
+      await lab.frr.vtysh([...peerCmd, "shutdown"]);
+      try {
+        await waitFor("sart's BFD Down by AdminDown", async () => {
+          const b = (await lab.sart.neighbor(ROUTER.v4)).bfd;
+          return b?.state === "Down" && b.remoteState === "AdminDown";
+        }, 10000, 20);
+        const before = await lab.sart.neighbor(ROUTER.v4);
+        expect(before.bfd.diag).toBe("neighbor-signaled-session-down");
+        // The disproof would come at once; two more KEEPALIVEs from FRR (10 s apart) are long after it.
+        const seen = before.counters.messagesIn.keepalive;
+        await waitFor("two more KEEPALIVEs from FRR", async () => (await lab.sart.neighbor(ROUTER.v4)).counters.messagesIn.keepalive >= seen + 2, 40000, 200);
+        const after = await lab.sart.neighbor(ROUTER.v4);
+        expect(after.state).toBe("Established");
+        expect(after.counters.establishedTransitions).toBe(before.counters.establishedTransitions);
+        expect(await kernelRoute(lab.node, ROUTER.route)).toBeDefined();
+      } finally {
+        await lab.frr.vtysh([...peerCmd, "no shutdown"]);
+      }
+      await waitFor("sart's BFD Up again", async () => (await lab.sart.neighbor(ROUTER.v4)).bfd?.state === "Up", 15000);
+    }, 90000);
+  });
+}

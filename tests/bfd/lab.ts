@@ -1,0 +1,139 @@
+// A two-namespace lab for BFD tests and the failover benchmark: sart in "node"
+// and FRR (zebra + bfdd + bgpd) in "router", joined by one veth link. Both put
+// their BGP routes in their namespace's kernel table, so a failover is seen
+// where it matters, with `ip monitor route`. The link is cut by dropping every
+// frame arriving on either end (an nftables netdev ingress chain; this kernel
+// has no netem): the interfaces stay up and senders see no error, so nothing
+// but BFD or the hold timer notices.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { Frr } from "../helpers/frr.ts";
+import { waitFor } from "../helpers/net.ts";
+import { Netns, veth } from "../helpers/netns.ts";
+import { type Runtime, Sart } from "../helpers/sart.ts";
+
+export const NODE = { v4: "192.0.2.1", asn: 65001, route: "198.51.100.0/24" };
+export const ROUTER = { v4: "192.0.2.2", asn: 65010, route: "203.0.113.0/24" };
+
+export interface LabOptions {
+  runtime?: Runtime;
+  /** sart's BFD profile (ms, ms, count); none: no BFD on either side. */
+  bfd?: { receiveInterval: number; transmitInterval: number; detectMultiplier: number };
+  /** BGP hold time on both sides (keepalive a third of it). */
+  holdTime?: number;
+  prefix?: string;
+}
+
+export class BfdLab {
+  private constructor(readonly node: Netns, readonly router: Netns, readonly frr: Frr, readonly sart: Sart) {}
+
+  static async start(o: LabOptions = {}): Promise<BfdLab> {
+    const hold = o.holdTime ?? 9;
+    const made: Netns[] = [];
+    let frr: Frr | undefined;
+    try {
+      const node = await Netns.create(`${o.prefix ?? "bfd"}-n`);
+      made.push(node);
+      const router = await Netns.create(`${o.prefix ?? "bfd"}-r`);
+      made.push(router);
+      await veth({ ns: node, ifname: "eth0", addresses: [`${NODE.v4}/30`] }, { ns: router, ifname: "eth0", addresses: [`${ROUTER.v4}/30`] });
+      const b = o.bfd;
+      frr = await Frr.start(router, [
+        `router bgp ${ROUTER.asn}`,
+        ` bgp router-id ${ROUTER.v4}`,
+        " no bgp ebgp-requires-policy",
+        " no bgp network import-check",
+        ` neighbor ${NODE.v4} remote-as ${NODE.asn}`,
+        ` neighbor ${NODE.v4} timers ${Math.floor(hold / 3)} ${hold}`,
+        ...(b ? [` neighbor ${NODE.v4} bfd`, ` neighbor ${NODE.v4} bfd profile lab`] : []),
+        " address-family ipv4 unicast",
+        `  network ${ROUTER.route}`,
+        " exit-address-family",
+        "",
+      ].join("\n"), {
+        bfd: true,
+        bfddConfig: b ? `bfd\n profile lab\n  receive-interval ${b.receiveInterval}\n  transmit-interval ${b.transmitInterval}\n  detect-multiplier ${b.detectMultiplier}\n !\n!\n` : undefined,
+      });
+      const sart = await Sart.startIn(node, {
+        asn: NODE.asn, routerId: NODE.v4, listen: { address: "0.0.0.0", port: 179 },
+        fib: { enabled: true },
+        neighbors: [{ address: ROUTER.v4, asn: ROUTER.asn, holdTime: hold, ...(b && { bfd: b }) }],
+        routes: [{ prefix: NODE.route }],
+      }, o.runtime ?? "bun");
+      const lab = new BfdLab(node, router, frr, sart);
+      await lab.waitConverged(o.bfd !== undefined);
+      return lab;
+    } catch (err) {
+      await frr?.stop();
+      for (const ns of made.reverse()) await ns.delete();
+      throw err;
+    }
+  }
+
+  /** BGP Established (and BFD Up when configured) on both sides, each side's route in the other's kernel. */
+  async waitConverged(bfd: boolean, timeoutMs = 30000): Promise<void> {
+    await waitFor("sart Established with FRR", async () => (await this.sart.neighborState(ROUTER.v4)) === "Established", timeoutMs);
+    await waitFor("FRR Established with sart", async () => (await this.frr.neighborState(NODE.v4)) === "Established", timeoutMs);
+    if (bfd) {
+      await waitFor("sart's BFD Up", async () => (await this.sart.neighbor(ROUTER.v4)).bfd?.state === "Up", timeoutMs);
+      await waitFor("FRR's BFD up", async () => (await this.frr.bfdPeers()).some((p) => p.peer === NODE.v4 && p.status === "up"), timeoutMs);
+    }
+    await waitFor(`${NODE.route} in the router's kernel`, async () => (await kernelRoute(this.router, NODE.route)) !== undefined, timeoutMs);
+    await waitFor(`${ROUTER.route} in the node's kernel`, async () => (await kernelRoute(this.node, ROUTER.route)) !== undefined, timeoutMs);
+  }
+
+  /** Drops every frame in both directions; the links stay up. */
+  async cut(): Promise<void> {
+    const rules = 'add table netdev labcut\nadd chain netdev labcut in { type filter hook ingress device "eth0" priority 0; policy drop; }\n';
+    await Promise.all([this.node, this.router].map((ns) => ns.exec("sh", ["-c", `printf '%s' '${rules}' | nft -f -`])));
+  }
+
+  async restore(): Promise<void> {
+    await Promise.all([this.node, this.router].map((ns) => ns.exec("nft", ["delete", "table", "netdev", "labcut"]).catch(() => {})));
+  }
+
+  async stop(): Promise<void> {
+    await this.sart.stop();
+    await this.frr.stop();
+    await this.node.delete();
+    await this.router.delete();
+  }
+}
+
+export async function kernelRoute(ns: Netns, prefix: string): Promise<unknown> {
+  const routes = JSON.parse((await ns.ip("-j", "route", "show", prefix)) || "[]") as unknown[];
+  return routes[0];
+}
+
+/**
+ * `ip monitor route` in a namespace: `deleted(prefix)` resolves with the time
+ * (Date.now()) the kernel reported the route gone.
+ */
+export class RouteMonitor {
+  private child: ChildProcess;
+  private waiters: { prefix: string; resolve: (t: number) => void }[] = [];
+  readonly ready: Promise<void>;
+
+  constructor(ns: Netns) {
+    this.child = spawn("ip", ["-n", ns.name, "monitor", "route"], { stdio: ["ignore", "pipe", "ignore"] });
+    // `ip monitor` prints nothing until a change: it is listening once the process runs.
+    this.ready = new Promise((resolve) => this.child.once("spawn", () => resolve()));
+    createInterface({ input: this.child.stdout! }).on("line", (line) => {
+      const now = Date.now();
+      if (!line.startsWith("Deleted ")) return;
+      this.waiters = this.waiters.filter((w) => {
+        if (!line.startsWith(`Deleted ${w.prefix} `)) return true;
+        w.resolve(now);
+        return false;
+      });
+    });
+  }
+
+  deleted(prefix: string): Promise<number> {
+    return new Promise((resolve) => this.waiters.push({ prefix, resolve }));
+  }
+
+  stop(): void {
+    this.child.kill();
+  }
+}
