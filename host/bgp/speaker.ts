@@ -6,6 +6,7 @@ import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
 import { BfdManager, type BfdManagerOptions } from "../bfd/manager.ts";
 import { STATE_NAMES, diagName } from "../bfd/packet.ts";
+import type { BfdProfile } from "../bfd/session.ts";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
 import { Rib } from "../core/rib.ts";
@@ -167,6 +168,25 @@ export class Speaker implements SpeakerContext {
     } catch (e) {
       throw new SpeakerError(400, `neighbor ${peer}: TCP MD5 key on the listener: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Starts, changes or ends a neighbour's BFD session without touching its BGP
+   * session: new timers reach the peer by a Poll Sequence (RFC 5880 6.8.3).
+   */
+  setBfd(address: string, profile: BfdProfile | undefined): void {
+    const nb = this.neighbors.get(address);
+    if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
+    const session = this.bfd?.get(address);
+    if (profile && session) session.reconfigure(profile);
+    else if (profile) {
+      try {
+        this.bfdManager().add(address, profile, nb.config.localAddress ?? this.sourceAddressFor(address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${address}: ${(e as Error).message}`);
+      }
+    } else if (session) this.bfd!.remove(address);
+    nb.config = { ...nb.config, bfd: profile };
   }
 
   private bfdManager(): BfdManager {
