@@ -1,5 +1,6 @@
-// A two-namespace lab for BFD tests and the failover benchmark: sart in "node"
-// and FRR (zebra + bfdd + bgpd) in "router", joined by one veth link. Both put
+// A two-namespace lab for BFD tests and the failover benchmark: sart (or, as
+// the benchmark's reference, a second FRR) in "node" and FRR (zebra + bfdd +
+// bgpd) in "router", joined by one veth link. Both put
 // their BGP routes in their namespace's kernel table, so a failover is seen
 // where it matters, with `ip monitor route`. The link is cut by dropping every
 // frame arriving on either end (an nftables netdev ingress chain; this kernel
@@ -17,6 +18,8 @@ export const ROUTER = { v4: "192.0.2.2", asn: 65010, route: "203.0.113.0/24" };
 
 export interface LabOptions {
   runtime?: Runtime;
+  /** The node's speaker: sart (default) or FRR with the same settings (a reference). */
+  nodeSpeaker?: "sart" | "frr";
   /** sart's BFD profile (ms, ms, count); none: no BFD on either side. */
   bfd?: { receiveInterval: number; transmitInterval: number; detectMultiplier: number };
   /** BGP hold time on both sides (keepalive a third of it). */
@@ -24,8 +27,41 @@ export interface LabOptions {
   prefix?: string;
 }
 
+type Profile = NonNullable<LabOptions["bfd"]>;
+
+/** bgpd.conf for one side: eBGP to `peer`, its timers, BFD with profile "lab" when asked, `route` originated. */
+function frrConfig(self: { v4: string; asn: number; route: string }, peer: { v4: string; asn: number }, hold: number, bfd: boolean): string {
+  return [
+    `router bgp ${self.asn}`,
+    ` bgp router-id ${self.v4}`,
+    " no bgp ebgp-requires-policy",
+    " no bgp network import-check",
+    ` neighbor ${peer.v4} remote-as ${peer.asn}`,
+    ` neighbor ${peer.v4} timers ${Math.floor(hold / 3)} ${hold}`,
+    ` neighbor ${peer.v4} timers connect 5`,
+    ...(bfd ? [` neighbor ${peer.v4} bfd`, ` neighbor ${peer.v4} bfd profile lab`] : []),
+    " address-family ipv4 unicast",
+    `  network ${self.route}`,
+    " exit-address-family",
+    "",
+  ].join("\n");
+}
+
+function bfddConfig(b: Profile | undefined): string | undefined {
+  return b && `bfd\n profile lab\n  receive-interval ${b.receiveInterval}\n  transmit-interval ${b.transmitInterval}\n  detect-multiplier ${b.detectMultiplier}\n !\n!\n`;
+}
+
 export class BfdLab {
-  private constructor(readonly node: Netns, readonly router: Netns, readonly frr: Frr, readonly sart: Sart) {}
+  /** The node's speaker when it is FRR (nodeSpeaker "frr"). */
+  nodeFrr: Frr | undefined;
+  private sartNode: Sart | undefined;
+
+  private constructor(readonly node: Netns, readonly router: Netns, readonly frr: Frr) {}
+
+  get sart(): Sart {
+    if (!this.sartNode) throw new Error("this lab's node runs FRR, not sart");
+    return this.sartNode;
+  }
 
   static async start(o: LabOptions = {}): Promise<BfdLab> {
     const hold = o.holdTime ?? 9;
@@ -38,30 +74,24 @@ export class BfdLab {
       made.push(router);
       await veth({ ns: node, ifname: "eth0", addresses: [`${NODE.v4}/30`] }, { ns: router, ifname: "eth0", addresses: [`${ROUTER.v4}/30`] });
       const b = o.bfd;
-      frr = await Frr.start(router, [
-        `router bgp ${ROUTER.asn}`,
-        ` bgp router-id ${ROUTER.v4}`,
-        " no bgp ebgp-requires-policy",
-        " no bgp network import-check",
-        ` neighbor ${NODE.v4} remote-as ${NODE.asn}`,
-        ` neighbor ${NODE.v4} timers ${Math.floor(hold / 3)} ${hold}`,
-        ...(b ? [` neighbor ${NODE.v4} bfd`, ` neighbor ${NODE.v4} bfd profile lab`] : []),
-        " address-family ipv4 unicast",
-        `  network ${ROUTER.route}`,
-        " exit-address-family",
-        "",
-      ].join("\n"), {
-        bfd: true,
-        bfddConfig: b ? `bfd\n profile lab\n  receive-interval ${b.receiveInterval}\n  transmit-interval ${b.transmitInterval}\n  detect-multiplier ${b.detectMultiplier}\n !\n!\n` : undefined,
-      });
-      const sart = await Sart.startIn(node, {
-        asn: NODE.asn, routerId: NODE.v4, listen: { address: "0.0.0.0", port: 179 },
-        fib: { enabled: true },
-        neighbors: [{ address: ROUTER.v4, asn: ROUTER.asn, holdTime: hold, ...(b && { bfd: b }) }],
-        routes: [{ prefix: NODE.route }],
-      }, o.runtime ?? "bun");
-      const lab = new BfdLab(node, router, frr, sart);
-      await lab.waitConverged(o.bfd !== undefined);
+      frr = await Frr.start(router, frrConfig(ROUTER, NODE, hold, !!b), { bfd: true, bfddConfig: bfddConfig(b) });
+      const lab = new BfdLab(node, router, frr);
+      if (o.nodeSpeaker === "frr") {
+        lab.nodeFrr = await Frr.start(node, frrConfig(NODE, ROUTER, hold, !!b), { bfd: true, bfddConfig: bfddConfig(b) });
+      } else {
+        lab.sartNode = await Sart.startIn(node, {
+          asn: NODE.asn, routerId: NODE.v4, listen: { address: "0.0.0.0", port: 179 },
+          fib: { enabled: true },
+          neighbors: [{ address: ROUTER.v4, asn: ROUTER.asn, holdTime: hold, ...(b && { bfd: b }) }],
+          routes: [{ prefix: NODE.route }],
+        }, o.runtime ?? "bun");
+      }
+      try {
+        await lab.waitConverged(o.bfd !== undefined);
+      } catch (err) {
+        await lab.stopNodeSpeaker();
+        throw err;
+      }
       return lab;
     } catch (err) {
       await frr?.stop();
@@ -72,11 +102,12 @@ export class BfdLab {
 
   /** BGP Established (and BFD Up when configured) on both sides, each side's route in the other's kernel. */
   async waitConverged(bfd: boolean, timeoutMs = 30000): Promise<void> {
-    await waitFor("sart Established with FRR", async () => (await this.sart.neighborState(ROUTER.v4)) === "Established", timeoutMs);
-    await waitFor("FRR Established with sart", async () => (await this.frr.neighborState(NODE.v4)) === "Established", timeoutMs);
+    const n = this.nodeFrr;
+    await waitFor("the node Established", async () => (n ? await n.neighborState(ROUTER.v4) : await this.sart.neighborState(ROUTER.v4)) === "Established", timeoutMs);
+    await waitFor("the router Established", async () => (await this.frr.neighborState(NODE.v4)) === "Established", timeoutMs);
     if (bfd) {
-      await waitFor("sart's BFD Up", async () => (await this.sart.neighbor(ROUTER.v4)).bfd?.state === "Up", timeoutMs);
-      await waitFor("FRR's BFD up", async () => (await this.frr.bfdPeers()).some((p) => p.peer === NODE.v4 && p.status === "up"), timeoutMs);
+      await waitFor("the node's BFD Up", async () => (n ? (await n.bfdPeers()).some((p) => p.peer === ROUTER.v4 && p.status === "up") : (await this.sart.neighbor(ROUTER.v4)).bfd?.state === "Up"), timeoutMs);
+      await waitFor("the router's BFD up", async () => (await this.frr.bfdPeers()).some((p) => p.peer === NODE.v4 && p.status === "up"), timeoutMs);
     }
     await waitFor(`${NODE.route} in the router's kernel`, async () => (await kernelRoute(this.router, NODE.route)) !== undefined, timeoutMs);
     await waitFor(`${ROUTER.route} in the node's kernel`, async () => (await kernelRoute(this.node, ROUTER.route)) !== undefined, timeoutMs);
@@ -92,8 +123,13 @@ export class BfdLab {
     await Promise.all([this.node, this.router].map((ns) => ns.exec("nft", ["delete", "table", "netdev", "labcut"]).catch(() => {})));
   }
 
+  private async stopNodeSpeaker(): Promise<void> {
+    await this.sartNode?.stop();
+    await this.nodeFrr?.stop();
+  }
+
   async stop(): Promise<void> {
-    await this.sart.stop();
+    await this.stopNodeSpeaker();
     await this.frr.stop();
     await this.node.delete();
     await this.router.delete();
