@@ -25,6 +25,12 @@ async function grows(ns: Netns, group: "TcpExt" | "Icmp" | "Tcp", name: string, 
 
 const SART = { v4: "192.0.2.1", asn: 65001 };
 
+/** Replaces sart's neighbour `peer` (DELETE, then POST with connectRetryTime 1 and `n`): the API's view of it. */
+async function replaceNeighbor(sart: Sart, peer: { v4: string; asn: number }, n: Record<string, unknown>): Promise<Record<string, unknown>> {
+  await sart.send("DELETE", `/v1/neighbors/${peer.v4}`).catch(() => {});
+  return sart.send("POST", "/v1/neighbors", { address: peer.v4, asn: peer.asn, connectRetryTime: 1, ...n }) as Promise<Record<string, unknown>>;
+}
+
 for (const runtime of ["bun", "node"] as Runtime[]) {
   describe(`TCP MD5 with FRR, sart under ${runtime}`, () => {
     const ROUTER = { v4: "192.0.2.2", asn: 65010 };
@@ -59,10 +65,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       await router?.delete();
     });
 
-    const setNeighbor = async (n: Record<string, unknown>) => {
-      await sart.send("DELETE", `/v1/neighbors/${ROUTER.v4}`).catch(() => {});
-      return sart.send("POST", "/v1/neighbors", { address: ROUTER.v4, asn: ROUTER.asn, holdTime: 9, connectRetryTime: 1, ...n }) as Promise<Record<string, unknown>>;
-    };
+    const setNeighbor = (n: Record<string, unknown>) => replaceNeighbor(sart, ROUTER, { holdTime: 9, ...n });
 
     test("outgoing, the right key: Established; the API says a password is set and never shows it", async () => {
       const view = await setNeighbor({ password: KEY });
@@ -152,10 +155,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       for (const ns of [node, hop, far]) await ns?.delete();
     });
 
-    const setNeighbor = async (n: Record<string, unknown>) => {
-      await sart.send("DELETE", `/v1/neighbors/${FAR.v4}`).catch(() => {});
-      return sart.send("POST", "/v1/neighbors", { address: FAR.v4, asn: FAR.asn, connectRetryTime: 1, ...n }) as Promise<Record<string, unknown>>;
-    };
+    const setNeighbor = (n: Record<string, unknown>) => replaceNeighbor(sart, FAR, n);
 
     test("eBGP without ebgpMultihop sends TTL 1: the router in between drops every SYN (ICMP time exceeded)", async () => {
       const view = await setNeighbor({});
