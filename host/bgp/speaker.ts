@@ -137,13 +137,20 @@ export class Speaker implements SpeakerContext {
 
   addNeighbor(cfg: NeighborConfig): Neighbor {
     if (this.neighbors.has(cfg.address)) throw new SpeakerError(409, `neighbor ${cfg.address} already exists`);
-    // Incoming connections from a peer with a password are signed too: the key goes on every listener.
-    if (cfg.password) this.setListenerKeys(cfg.address, cfg.password);
     if (cfg.bfd) {
       try {
         this.bfdManager().add(cfg.address, cfg.bfd, cfg.localAddress ?? this.sourceAddressFor(cfg.address));
       } catch (e) {
         throw new SpeakerError(409, `neighbor ${cfg.address}: ${(e as Error).message}`);
+      }
+    }
+    // Incoming connections from a peer with a password are signed too: the key goes on every listener.
+    if (cfg.password) {
+      try {
+        this.setListenerKeys(cfg.address, cfg.password);
+      } catch (e) {
+        this.bfd?.remove(cfg.address);
+        throw e;
       }
     }
     const nb = new Neighbor(this, cfg, this.timings);

@@ -62,7 +62,8 @@ function connectThenAdopt(fd: number, o: DialOptions): net.Socket {
     return socket;
   }
   const poll = () => {
-    if (socket.destroyed) return void closeSocket(fd);
+    // Given up on (ended or destroyed) before the connect completed: the fd is still ours.
+    if (socket.destroyed || socket.writableEnded) return void closeSocket(fd);
     const ev = check(syscalls().poll(fd, POLLOUT), "poll");
     if (!(ev & (POLLOUT | POLLERR | POLLHUP))) return void setTimeout(poll, CONNECT_POLL_MS);
     const err = socketError(fd);
