@@ -87,8 +87,18 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
     }, 90000);
 
     test("BFD Down while TCP still works: sart ends the session with Cease/BFD Down (6/10), FRR hears it", async () => {
-      // Drop only BFD towards sart: its detection timer expires while BGP's TCP path is fine.
-      await lab.node.exec("sh", ["-c", "nft add table inet bfdtest && nft add chain inet bfdtest in '{ type filter hook input priority 0; }' && nft add rule inet bfdtest in udp dport 3784 drop"]);
+      // FRR must not find out by BFD first: with our multiplier at 50 it would wait 5 s, and
+      // BFD is dropped both ways at sart, so FRR never sees our Down packets either.
+      await lab.sart.send("DELETE", `/v1/neighbors/${ROUTER.v4}`);
+      await lab.sart.send("POST", "/v1/neighbors", { address: ROUTER.v4, asn: ROUTER.asn, holdTime: HOLD, bfd: { ...PROFILE, detectMultiplier: 50 } });
+      await lab.waitConverged(true);
+      await lab.node.exec("sh", ["-c", [
+        "nft add table inet bfdtest",
+        "nft add chain inet bfdtest in '{ type filter hook input priority 0; }'",
+        "nft add chain inet bfdtest out '{ type filter hook output priority 0; }'",
+        "nft add rule inet bfdtest in udp dport 3784 drop",
+        "nft add rule inet bfdtest out udp dport 3784 drop",
+      ].join(" && ")]);
       try {
         await waitFor("sart's BFD Down", async () => (await lab.sart.neighbor(ROUTER.v4)).bfd?.state === "Down", 10000, 20);
         await waitFor("FRR's session reset", async () => (await frrNeighbor()).bgpState !== "Established", 10000, 50);
