@@ -1,7 +1,8 @@
 // A scripted BFD peer for protocol tests: a UDP socket on a loopback address
-// that records every Control packet it receives (with the time) and sends
-// hand-made ones, with TTL 255 unless told otherwise.
+// (IPv4 or IPv6) that records every Control packet it receives (with the
+// time) and sends hand-made ones, with TTL / hop limit 255 unless told otherwise.
 import dgram from "node:dgram";
+import { isIPv6 } from "node:net";
 import { type ControlPacket, BfdState, decodeControl, encodeControl } from "../../host/bfd/packet.ts";
 import { waitFor } from "../helpers/net.ts";
 
@@ -10,10 +11,12 @@ export interface Received {
   p: ControlPacket;
 }
 
+const udpType = (address: string) => (isIPv6(address) ? "udp6" : "udp4");
+
 /** A UDP port free on `address` right now. */
 export function freeUdpPort(address: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket("udp4");
+    const s = dgram.createSocket(udpType(address));
     s.once("error", reject);
     s.bind(0, address, () => {
       const { port } = s.address();
@@ -34,7 +37,7 @@ export class RawBfdPeer {
   }
 
   static async open(address: string, port = 0): Promise<RawBfdPeer> {
-    const socket = dgram.createSocket("udp4");
+    const socket = dgram.createSocket(udpType(address));
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind(port, address, () => resolve());

@@ -178,6 +178,29 @@ describe("a BFD session against a scripted peer", () => {
   });
 });
 
+describe("BFD over IPv6", () => {
+  test("Down -> Init -> Up with a peer on ::1; hop limit 254 never reaches the session", async () => {
+    const raw = await RawBfdPeer.open("::1");
+    const port = await freeUdpPort("::");
+    const manager = new BfdManager({ port, peerPort: raw.port });
+    try {
+      const s = manager.add("::1", { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 }, "::1");
+      await raw.next("our first packet", (p) => p.state === Down);
+      await raw.send("::1", port, { state: Down, myDiscriminator: 0x6666 }, 254);
+      await raw.send("::1", port, { state: Down });
+      await raw.next("Init", (p) => p.state === Init);
+      expect(s.packetsIn).toBe(1);
+      expect(s.remoteDiscriminator).toBe(0x5a5a);
+      await raw.send("::1", port, { state: Up, yourDiscriminator: s.localDiscriminator });
+      await raw.next("Up", (p) => p.state === Up);
+      expect(s.stateName).toBe("Up");
+    } finally {
+      manager.close();
+      raw.close();
+    }
+  });
+});
+
 describe("two sart BFD managers", () => {
   test("each sends at the slower of its TX and the other's RX, and detects at the other's multiplier", async () => {
     const ip = loopbackBlock();

@@ -5,7 +5,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { checkConfig, neighborFromJson } from "../../host/bgp/config.ts";
-import { Speaker } from "../../host/bgp/speaker.ts";
+import { Speaker, SpeakerError } from "../../host/bgp/speaker.ts";
+import dgram from "node:dgram";
 import { locateWasm } from "../../host/core/node.ts";
 import { instantiateCore } from "../../host/core/wasm.ts";
 import { freePort, loopbackBlock, waitFor } from "../helpers/net.ts";
@@ -63,4 +64,26 @@ describe("BFD in embedded speakers", () => {
     expect(nbA.state).toBe("Established");
     expect([ea, eb]).toEqual([[`${ip(2)} up`], [`${ip(1)} up`]]);
   }, 30000);
+
+  test("a BFD port another daemon holds: the neighbour is refused (409) naming the port, and not added", async () => {
+    const ip = loopbackBlock();
+    const port = await freeUdpPort("0.0.0.0");
+    const squatter = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => squatter.bind(port, "0.0.0.0", resolve));
+    try {
+      const { s } = await embedded(65101, ip(1), { port, peerPort: port }, []);
+      let err: unknown;
+      try {
+        s.addNeighbor(neighborFromJson({ address: ip(2), asn: 65102, bfd: {} }));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SpeakerError);
+      expect((err as SpeakerError).status).toBe(409);
+      expect((err as Error).message).toBe(`neighbor ${ip(2)}: BFD: UDP port ${port} (IPv4) is in use: another BFD daemon (e.g. FRR's bfdd) on this host?`);
+      expect(s.neighbors.has(ip(2))).toBe(false);
+    } finally {
+      squatter.close();
+    }
+  });
 });
