@@ -49,6 +49,7 @@ export function renderMetrics(s: Speaker): string {
   e.metric("sart_bgp_rib_paths", "gauge", "Paths held in the RIB", [[{}, st.paths]]);
   e.metric("sart_bgp_rib_attribute_sets", "gauge", "Distinct interned attribute sets", [[{}, st.attributeSets]]);
   e.metric("sart_bgp_rib_bytes", "gauge", "Bytes held by the RIB's structures in the core", [[{}, st.bytes]]);
+  e.metric("sart_core_memory_bytes", "gauge", "Linear memory of the WebAssembly core (grows, never shrinks)", [[{}, s.rib.memoryBytes()]]);
   e.metric("sart_bgp_decision_runs_total", "counter", "Best-path decision runs", [[{}, st.decisionRuns]]);
   e.metric("sart_bgp_originated_routes", "gauge", "Locally originated routes", [[{}, s.originated.size]]);
   const bfd = s.bfd?.all() ?? [];

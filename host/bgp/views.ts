@@ -14,6 +14,7 @@ export interface NeighborView {
   families: string[];
   export: string;
   maxPrefix: number;
+  extendedOptionalParameters: boolean;
   keepaliveTime?: number;
   connectRetryTime?: number;
   ebgpMultihop?: number;
@@ -61,7 +62,7 @@ export function neighborView(speaker: Speaker, nb: Neighbor): NeighborView {
   const pc = speaker.rib.peerCounters(nb.idx);
   return {
     address: c.address, asn: c.asn, port: c.port, localAddress: c.localAddress, passive: c.passive, holdTime: c.holdTime,
-    families: c.families, export: c.export, maxPrefix: c.maxPrefix,
+    families: c.families, export: c.export, maxPrefix: c.maxPrefix, extendedOptionalParameters: c.extendedOptionalParameters,
     keepaliveTime: c.keepaliveTime, connectRetryTime: c.connectRetryTime, ebgpMultihop: c.ebgpMultihop, ttl: nb.ttl, passwordSet: !!c.password,
     bfd: c.bfd && speaker.bfd?.get(c.address) ? bfdView(speaker.bfd.get(c.address)!) : undefined,
     state: nb.state,

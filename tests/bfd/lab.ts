@@ -8,7 +8,7 @@
 // but BFD or the hold timer notices.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Netns, veth } from "../helpers/netns.ts";
 import { type Runtime, Sart } from "../helpers/sart.ts";
@@ -31,20 +31,11 @@ type Profile = NonNullable<LabOptions["bfd"]>;
 
 /** bgpd.conf for one side: eBGP to `peer`, its timers, BFD with profile "lab" when asked, `route` originated. */
 function frrConfig(self: { v4: string; asn: number; route: string }, peer: { v4: string; asn: number }, hold: number, bfd: boolean): string {
-  return [
-    `router bgp ${self.asn}`,
-    ` bgp router-id ${self.v4}`,
-    " no bgp ebgp-requires-policy",
-    " no bgp network import-check",
-    ` neighbor ${peer.v4} remote-as ${peer.asn}`,
-    ` neighbor ${peer.v4} timers ${Math.floor(hold / 3)} ${hold}`,
-    ` neighbor ${peer.v4} timers connect 5`,
-    ...(bfd ? [` neighbor ${peer.v4} bfd`, ` neighbor ${peer.v4} bfd profile lab`] : []),
-    " address-family ipv4 unicast",
-    `  network ${self.route}`,
-    " exit-address-family",
-    "",
-  ].join("\n");
+  return frrBgpConfig({
+    asn: self.asn, routerId: self.v4, neighbor: peer.v4, remoteAs: peer.asn,
+    neighborOptions: [`timers ${Math.floor(hold / 3)} ${hold}`, "timers connect 5", ...(bfd ? ["bfd", "bfd profile lab"] : [])],
+    lines: [" address-family ipv4 unicast", `  network ${self.route}`, " exit-address-family"],
+  });
 }
 
 function bfddConfig(b: Profile | undefined): string | undefined {

@@ -4,7 +4,7 @@
 // otherwise) through a router in between, and against FRR's ttl-security
 // (GTSM); keepaliveTime shorter than a third of the hold time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Frr } from "../helpers/frr.ts";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Netns, veth } from "../helpers/netns.ts";
 import { type Runtime, Sart } from "../helpers/sart.ts";
@@ -44,17 +44,10 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       node = await Netns.create(`md5${runtime[0]}-n`);
       router = await Netns.create(`md5${runtime[0]}-r`);
       await veth({ ns: node, ifname: "eth0", addresses: [`${SART.v4}/30`] }, { ns: router, ifname: "eth0", addresses: [`${ROUTER.v4}/30`] });
-      frr = await Frr.start(router, [
-        `router bgp ${ROUTER.asn}`,
-        ` bgp router-id ${ROUTER.v4}`,
-        " no bgp ebgp-requires-policy",
-        ` neighbor ${SART.v4} remote-as ${SART.asn}`,
-        ` neighbor ${SART.v4} password ${KEY}`,
-        ` neighbor ${SART.v4} passive`,
-        ` neighbor ${SART.v4} timers 3 9`,
-        ` neighbor ${SART.v4} timers connect 1`,
-        "",
-      ].join("\n"));
+      frr = await Frr.start(router, frrBgpConfig({
+        asn: ROUTER.asn, routerId: ROUTER.v4, neighbor: SART.v4, remoteAs: SART.asn,
+        neighborOptions: [`password ${KEY}`, "passive", "timers 3 9", "timers connect 1"],
+      }));
       sart = await Sart.startIn(node, { asn: SART.asn, routerId: SART.v4, listen: { address: "0.0.0.0", port: 179 }, neighbors: [] }, runtime);
     }, 60000);
 
@@ -137,15 +130,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       await hop.exec("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
       await node.ip("route", "add", "192.0.2.12/30", "via", "192.0.2.2");
       await far.ip("route", "add", "192.0.2.0/30", "via", "192.0.2.13");
-      frr = await Frr.start(far, [
-        `router bgp ${FAR.asn}`,
-        ` bgp router-id ${FAR.v4}`,
-        " no bgp ebgp-requires-policy",
-        ` neighbor ${SART.v4} remote-as ${SART.asn}`,
-        ` neighbor ${SART.v4} passive`,
-        ` neighbor ${SART.v4} ebgp-multihop 2`,
-        "",
-      ].join("\n"));
+      frr = await Frr.start(far, frrBgpConfig({ asn: FAR.asn, routerId: FAR.v4, neighbor: SART.v4, remoteAs: SART.asn, neighborOptions: ["passive", "ebgp-multihop 2"] }));
       sart = await Sart.startIn(node, { asn: SART.asn, routerId: SART.v4, listen: { address: "0.0.0.0", port: 179 }, neighbors: [] }, runtime);
     }, 60000);
 
