@@ -10,7 +10,10 @@ import { waitFor } from "../helpers/net.ts";
 import type { Runtime } from "../helpers/sart.ts";
 import { BfdLab, NODE, ROUTER, RouteMonitor, kernelRoute } from "./lab.ts";
 
-const PROFILE = { receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3 };
+// Tolerant timers: on a loaded 2-core machine (load 9-12) a bare 100 ms setInterval misses
+// by up to 0.5 s, and FRR's bfdd starves the same way; 200 ms x 10 detects in 2 s, still far
+// below the 30 s hold time. The benchmark (bench/bfd) measures the aggressive profiles.
+const PROFILE = { receiveInterval: 200, transmitInterval: 200, detectMultiplier: 10 };
 const HOLD = 30;
 
 interface FrrNeighbor {
@@ -37,12 +40,12 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
 
     test("the session is Up on both sides with the profile's timers; BGP knows it", async () => {
       const b = (await lab.sart.neighbor(ROUTER.v4)).bfd;
-      expect(b).toMatchObject({ state: "Up", remoteState: "Up", diag: "none", tx: 100, rx: 100, multiplier: 3, remoteMultiplier: 3, detectionTime: 300 });
+      expect(b).toMatchObject({ state: "Up", remoteState: "Up", diag: "none", tx: 200, rx: 200, multiplier: 10, remoteMultiplier: 10, detectionTime: 2000 });
       expect(b.remoteDiscriminator).toBeGreaterThan(0);
       const [peer] = (await lab.frr.bfdPeers()).filter((p) => p.peer === NODE.v4);
       expect(peer).toMatchObject({
         status: "up", local: ROUTER.v4, "remote-id": b.localDiscriminator, id: b.remoteDiscriminator,
-        "remote-receive-interval": 100, "remote-transmit-interval": 100, "remote-detect-multiplier": 3,
+        "remote-receive-interval": 200, "remote-transmit-interval": 200, "remote-detect-multiplier": 10,
       });
       expect((await frrNeighbor()).peerBfdInfo?.status).toBe("Up");
       const metrics = await (await fetch("http://localhost/metrics", { unix: lab.sart.api.slice("unix:".length) } as RequestInit)).text();
@@ -50,10 +53,11 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       expect(metrics).toContain(`sart_bfd_session_state{neighbor="${ROUTER.v4}",state="Up"} 1`);
       const cli = await lab.sart.cli(["bgp", "--api", lab.sart.api, "neighbor", "get", ROUTER.v4]);
       expect(cli).toContain("BFD: Up (diag none), peer Up");
-      expect(cli).toContain("tx 100 ms, rx 100 ms, multiplier 3 (peer 3), detection time 300 ms");
+      expect(cli).toContain("tx 200 ms, rx 200 ms, multiplier 10 (peer 10), detection time 2000 ms");
     });
 
     test("a cut link takes BGP down on both sides by BFD, well before the hold timer; the link back brings all back", async () => {
+      const transitions = (await lab.sart.neighbor(ROUTER.v4)).counters.establishedTransitions;
       const routerRoutes = new RouteMonitor(lab.router);
       const nodeRoutes = new RouteMonitor(lab.node);
       try {
@@ -63,7 +67,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
         const cutAt = Date.now();
         await lab.cut();
         const [routerGone, nodeGone] = await Promise.all([atRouter, atNode]);
-        // BFD detects in 300 ms; the hold timer would take 30 s. Generous bounds for a loaded machine.
+        // BFD detects in 2 s; the hold timer would take 30 s. Generous bounds for a loaded machine.
         expect(routerGone - cutAt).toBeLessThan(HOLD * 1000 / 3);
         expect(nodeGone - cutAt).toBeLessThan(HOLD * 1000 / 3);
         const nb = await lab.sart.neighbor(ROUTER.v4);
@@ -78,7 +82,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
 
         await lab.restore();
         await lab.waitConverged(true);
-        expect((await lab.sart.neighbor(ROUTER.v4)).counters.establishedTransitions).toBe(2);
+        expect((await lab.sart.neighbor(ROUTER.v4)).counters.establishedTransitions).toBe(transitions + 1);
       } finally {
         routerRoutes.stop();
         nodeRoutes.stop();
@@ -87,7 +91,7 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
     }, 90000);
 
     test("BFD Down while TCP still works: sart ends the session with Cease/BFD Down (6/10), FRR hears it", async () => {
-      // FRR must not find out by BFD first: with our multiplier at 50 it would wait 5 s, and
+      // FRR must not find out by BFD first: with our multiplier at 50 it would wait 10 s, and
       // BFD is dropped both ways at sart, so FRR never sees our Down packets either.
       await lab.sart.send("DELETE", `/v1/neighbors/${ROUTER.v4}`);
       await lab.sart.send("POST", "/v1/neighbors", { address: ROUTER.v4, asn: ROUTER.asn, holdTime: HOLD, bfd: { ...PROFILE, detectMultiplier: 50 } });
@@ -101,10 +105,14 @@ for (const runtime of ["bun", "node"] as Runtime[]) {
       ].join(" && ")]);
       try {
         await waitFor("sart's BFD Down", async () => (await lab.sart.neighbor(ROUTER.v4)).bfd?.state === "Down", 10000, 20);
-        await waitFor("FRR's session reset", async () => (await frrNeighbor()).bgpState !== "Established", 10000, 50);
+        // FRR keeps its last reset's reason after the session is back (nothing stops it coming back
+        // while BFD is down); before this one it was our Cease 6/3 from the neighbour's re-creation.
+        const f = await waitFor("FRR's reset by a received NOTIFICATION 6/10", async () => {
+          const n = await frrNeighbor();
+          return n.lastResetDueTo === "BGP Notification received" && n.lastErrorCodeSubcode === "060A" && n;
+        }, 10000, 50);
+        expect(f.lastNotificationReason).toBe("Cease/BFD Down");
         expect((await lab.sart.neighbor(ROUTER.v4)).lastNotificationSent).toMatchObject({ code: 6, subcode: 10 });
-        const f = await frrNeighbor();
-        expect(f).toMatchObject({ lastResetDueTo: "BGP Notification received", lastErrorCodeSubcode: "060A", lastNotificationReason: "Cease/BFD Down" });
       } finally {
         await lab.node.exec("nft", ["delete", "table", "inet", "bfdtest"]);
       }

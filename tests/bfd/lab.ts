@@ -91,15 +91,21 @@ export class BfdLab {
     }
   }
 
-  /** BGP Established (and BFD Up when configured) on both sides, each side's route in the other's kernel. */
+  /**
+   * BGP Established (and BFD Up when configured) on both sides, each side's route in the
+   * other's kernel. BFD first: FRR's bgpd re-creates its BFD session with the local address
+   * once BGP is first Established, and a session that came Up just before that goes Down
+   * (FRR then resets BGP itself): Up with the local address set is the session that stays.
+   */
   async waitConverged(bfd: boolean, timeoutMs = 30000): Promise<void> {
     const n = this.nodeFrr;
+    if (bfd) {
+      const up = (f: Frr, peer: string, local: string) => async () => (await f.bfdPeers()).some((p) => p.peer === peer && p.local === local && p.status === "up");
+      await waitFor("the router's BFD up", up(this.frr, NODE.v4, ROUTER.v4), timeoutMs);
+      await waitFor("the node's BFD Up", n ? up(n, ROUTER.v4, NODE.v4) : async () => (await this.sart.neighbor(ROUTER.v4)).bfd?.state === "Up", timeoutMs);
+    }
     await waitFor("the node Established", async () => (n ? await n.neighborState(ROUTER.v4) : await this.sart.neighborState(ROUTER.v4)) === "Established", timeoutMs);
     await waitFor("the router Established", async () => (await this.frr.neighborState(NODE.v4)) === "Established", timeoutMs);
-    if (bfd) {
-      await waitFor("the node's BFD Up", async () => (n ? (await n.bfdPeers()).some((p) => p.peer === ROUTER.v4 && p.status === "up") : (await this.sart.neighbor(ROUTER.v4)).bfd?.state === "Up"), timeoutMs);
-      await waitFor("the router's BFD up", async () => (await this.frr.bfdPeers()).some((p) => p.peer === NODE.v4 && p.status === "up"), timeoutMs);
-    }
     await waitFor(`${NODE.route} in the router's kernel`, async () => (await kernelRoute(this.router, NODE.route)) !== undefined, timeoutMs);
     await waitFor(`${ROUTER.route} in the node's kernel`, async () => (await kernelRoute(this.node, ROUTER.route)) !== undefined, timeoutMs);
   }
