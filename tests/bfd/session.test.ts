@@ -32,8 +32,12 @@ describe("a BFD session against a scripted peer", () => {
 
   const start = (profile: BfdProfile): BfdSession => manager.add(ip(2), profile, ip(1));
 
-  /** Drives the three-way handshake to Up and answers the Poll when going Up changed our timers. */
-  async function bringUp(s: BfdSession, peerTx = 50_000, peerRx = 50_000): Promise<void> {
+  /**
+   * Drives the three-way handshake to Up and answers the Poll when going Up changed our
+   * timers. The peer says it sends once a second, so the session stays Up 3 s without it
+   * (this process may stall for a few hundred ms on a loaded machine).
+   */
+  async function bringUp(s: BfdSession, peerTx = 1_000_000, peerRx = 50_000): Promise<void> {
     const first = await raw.next("our first packet", (p) => p.state === Down);
     await raw.send(ip(1), port, { state: Down, desiredMinTx: peerTx, requiredMinRx: peerRx });
     await raw.next("Init", (p) => p.state === Init, first.index);
@@ -55,11 +59,11 @@ describe("a BFD session against a scripted peer", () => {
     const second = await raw.next("our second packet", () => true, first.index + 1, 3000);
     expect(second.at - first.at).toBeGreaterThanOrEqual(740);
 
-    await raw.send(ip(1), port, { state: Down, desiredMinTx: 50_000, requiredMinRx: 50_000 });
+    await raw.send(ip(1), port, { state: Down, requiredMinRx: 50_000 });
     const init = await raw.next("Init", (p) => p.state === Init);
     expect(init.p).toMatchObject({ yourDiscriminator: 0x5a5a, desiredMinTx: 1_000_000 });
 
-    await raw.send(ip(1), port, { state: Up, yourDiscriminator: s.localDiscriminator, desiredMinTx: 50_000, requiredMinRx: 50_000 });
+    await raw.send(ip(1), port, { state: Up, yourDiscriminator: s.localDiscriminator, requiredMinRx: 50_000 });
     const up = await raw.next("Up", (p) => p.state === Up);
     expect(up.p).toMatchObject({ poll: true, final: false, desiredMinTx: 50_000, requiredMinRx: 50_000, yourDiscriminator: 0x5a5a });
     expect(s.stateName).toBe("Up");
@@ -67,7 +71,7 @@ describe("a BFD session against a scripted peer", () => {
     const again = await raw.next("the next packet", () => true, up.index + 1);
     expect(again.p.poll).toBe(true);
 
-    await raw.send(ip(1), port, { state: Up, final: true, yourDiscriminator: s.localDiscriminator, desiredMinTx: 50_000, requiredMinRx: 50_000 });
+    await raw.send(ip(1), port, { state: Up, final: true, yourDiscriminator: s.localDiscriminator, requiredMinRx: 50_000 });
     const after = await raw.next("a packet without Poll", (p) => !p.poll);
     expect(after.p).toMatchObject({ state: Up, final: false, desiredMinTx: 50_000 });
     expect(changes.map((c) => [c.from, c.to, c.diag])).toEqual([[Down, Init, Diag.None], [Init, Up, Diag.None]]);
@@ -76,18 +80,18 @@ describe("a BFD session against a scripted peer", () => {
 
   test("silence for the detection time: Down with diag 1, the remote discriminator forgotten, back to 1 s", async () => {
     const s = start({ receiveInterval: 50, transmitInterval: 50, detectMultiplier: 3 });
-    await bringUp(s, 60_000, 50_000);
-    // Detection time: the peer's multiplier (3) x max(our RX 50 ms, its TX 60 ms) = 180 ms.
-    expect(s.detectionTime).toBe(180_000);
-    // Keep it Up a while with packets every 50 ms, then stop.
-    for (let i = 0; i < 6; i++) {
-      await raw.send(ip(1), port, { state: Up, yourDiscriminator: s.localDiscriminator, desiredMinTx: 60_000, requiredMinRx: 50_000 });
-      await Bun.sleep(50);
+    await bringUp(s, 300_000, 50_000);
+    // Detection time: the peer's multiplier (3) x max(our RX 50 ms, its TX 300 ms) = 900 ms.
+    expect(s.detectionTime).toBe(900_000);
+    // Keep it Up a while with packets every 100 ms, then stop.
+    for (let i = 0; i < 5; i++) {
+      await raw.send(ip(1), port, { state: Up, yourDiscriminator: s.localDiscriminator, desiredMinTx: 300_000, requiredMinRx: 50_000 });
+      await Bun.sleep(100);
     }
     expect(s.stateName).toBe("Up");
     const lastSent = raw.lastSentAt;
-    const down = await raw.next("Down", (p) => p.state === Down, raw.received.length, 3000);
-    expect(down.at - lastSent).toBeGreaterThanOrEqual(180);
+    const down = await raw.next("Down", (p) => p.state === Down, raw.received.length, 5000);
+    expect(down.at - lastSent).toBeGreaterThanOrEqual(900);
     expect(down.p).toMatchObject({ diag: Diag.DetectionTimeExpired, yourDiscriminator: 0, desiredMinTx: 1_000_000 });
     expect(changes.at(-1)).toEqual({ from: Up, to: Down, diag: Diag.DetectionTimeExpired, remoteAdminDown: false });
   });
@@ -106,19 +110,19 @@ describe("a BFD session against a scripted peer", () => {
   });
 
   test("new timers while Up: a Poll carries them; a slower TX and a faster RX take effect only at the Final (6.8.3)", async () => {
-    const s = start({ receiveInterval: 200, transmitInterval: 50, detectMultiplier: 3 });
+    const s = start({ receiveInterval: 2000, transmitInterval: 50, detectMultiplier: 3 });
     await bringUp(s, 50_000, 50_000);
-    expect([s.txInterval, s.rxInterval]).toEqual([50_000, 200_000]);
+    expect([s.txInterval, s.rxInterval]).toEqual([50_000, 2_000_000]);
     const from = raw.received.length;
-    s.reconfigure({ receiveInterval: 100, transmitInterval: 300, detectMultiplier: 3 });
+    s.reconfigure({ receiveInterval: 1000, transmitInterval: 300, detectMultiplier: 3 });
     const poll = await raw.next("a Poll with the new timers", (p) => p.poll, from);
-    expect(poll.p).toMatchObject({ desiredMinTx: 300_000, requiredMinRx: 100_000 });
+    expect(poll.p).toMatchObject({ desiredMinTx: 300_000, requiredMinRx: 1_000_000 });
     // Not yet: the peer has not confirmed.
-    expect([s.txInterval, s.rxInterval]).toEqual([50_000, 200_000]);
+    expect([s.txInterval, s.rxInterval]).toEqual([50_000, 2_000_000]);
     await raw.send(ip(1), port, { state: Up, final: true, yourDiscriminator: s.localDiscriminator, desiredMinTx: 50_000, requiredMinRx: 50_000 });
     await waitFor("the Poll to end", () => s.txInterval === 300_000);
-    expect(s.rxInterval).toBe(100_000);
-    expect(s.detectionTime).toBe(300_000);
+    expect(s.rxInterval).toBe(1_000_000);
+    expect(s.detectionTime).toBe(3_000_000);
   });
 
   test("the peer's Down while Up: Down, diag 3; the peer's AdminDown: Down, diag 3, marked so clients leave BGP alone", async () => {
@@ -208,12 +212,12 @@ describe("two sart BFD managers", () => {
     const a = new BfdManager({ port: pa, peerPort: pb });
     const b = new BfdManager({ port: pb, peerPort: pa });
     try {
-      const sa = a.add(ip(2), { receiveInterval: 200, transmitInterval: 50, detectMultiplier: 3 }, ip(1));
-      const sb = b.add(ip(1), { receiveInterval: 50, transmitInterval: 100, detectMultiplier: 5 }, ip(2));
+      const sa = a.add(ip(2), { receiveInterval: 2000, transmitInterval: 500, detectMultiplier: 3 }, ip(1));
+      const sb = b.add(ip(1), { receiveInterval: 500, transmitInterval: 1000, detectMultiplier: 5 }, ip(2));
       // Each expects the other's packets at the slower of its own RX and the other's TX.
-      await waitFor("both Up, polls done", () => sa.stateName === "Up" && sb.stateName === "Up" && sa.rxInterval === 200_000 && sb.rxInterval === 50_000, 10000, 10);
-      expect([sa.txInterval, sb.txInterval]).toEqual([50_000, 200_000]);
-      expect([sa.detectionTime, sb.detectionTime]).toEqual([5 * 200_000, 3 * 50_000]);
+      await waitFor("both Up, polls done", () => sa.stateName === "Up" && sb.stateName === "Up" && sa.rxInterval === 2_000_000 && sb.rxInterval === 500_000, 10000, 10);
+      expect([sa.txInterval, sb.txInterval]).toEqual([500_000, 2_000_000]);
+      expect([sa.detectionTime, sb.detectionTime]).toEqual([5 * 2_000_000, 3 * 500_000]);
       expect([sa.remoteDiscriminator, sb.remoteDiscriminator]).toEqual([sb.localDiscriminator, sa.localDiscriminator]);
     } finally {
       a.close();

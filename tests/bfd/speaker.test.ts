@@ -41,18 +41,19 @@ describe("BFD in embedded speakers", () => {
     const eb: string[] = [];
     const a = await embedded(65101, ip(1), { port: pa, peerPort: pb }, ea);
     const b = await embedded(65102, ip(2), { port: pb, peerPort: pa }, eb);
-    const profile = { receiveInterval: 50, transmitInterval: 50, detectMultiplier: 3 };
+    // 300 ms x 5: the two speakers share this process, and a loaded machine stalls it for a few hundred ms.
+    const profile = { receiveInterval: 300, transmitInterval: 300, detectMultiplier: 5 };
     a.s.addNeighbor(neighborFromJson({ address: ip(2), asn: 65102, port: b.port, holdTime: 3, bfd: profile }));
     b.s.addNeighbor(neighborFromJson({ address: ip(1), asn: 65101, port: a.port, holdTime: 3, passive: true, bfd: profile }));
     const bfdA = () => a.s.bfd!.get(ip(2))!;
     const bfdB = () => b.s.bfd!.get(ip(1))!;
     await waitFor("BGP and BFD up on both", () => ea.length === 1 && eb.length === 1 && bfdA().stateName === "Up" && bfdB().stateName === "Up");
 
-    a.s.setBfd(ip(2), { receiveInterval: 100, transmitInterval: 200, detectMultiplier: 4 });
-    await waitFor("B sees A's new timers", () => bfdB().remoteDesiredMinTx === 200_000 && bfdB().remoteDetectMult === 4);
-    await waitFor("A's Poll confirmed", () => bfdA().txInterval === 200_000);
+    a.s.setBfd(ip(2), { receiveInterval: 400, transmitInterval: 600, detectMultiplier: 6 });
+    await waitFor("B sees A's new timers", () => bfdB().remoteDesiredMinTx === 600_000 && bfdB().remoteDetectMult === 6);
+    await waitFor("A's Poll confirmed", () => bfdA().txInterval === 600_000);
     expect(b.s.neighbors.get(ip(1))!.config.bfd).toEqual(profile);
-    expect(a.s.neighbors.get(ip(2))!.config.bfd).toEqual({ receiveInterval: 100, transmitInterval: 200, detectMultiplier: 4 });
+    expect(a.s.neighbors.get(ip(2))!.config.bfd).toEqual({ receiveInterval: 400, transmitInterval: 600, detectMultiplier: 6 });
 
     b.s.setBfd(ip(1), undefined);
     await waitFor("A's BFD Down by AdminDown", () => bfdA().stateName === "Down" && bfdA().remoteState === 0);
