@@ -2,29 +2,10 @@
 import { STATE_NAMES } from "../bfd/packet.ts";
 import { STATES } from "./neighbor.ts";
 import type { Speaker } from "./speaker.ts";
-
-function esc(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-class Exposition {
-  private lines: string[] = [];
-
-  metric(name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]): void {
-    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",");
-      this.lines.push(`${name}${l ? `{${l}}` : ""} ${Number.isFinite(value) ? value : 0}`);
-    }
-  }
-
-  text(): string {
-    return this.lines.join("\n") + "\n";
-  }
-}
+import { PrometheusText } from "../kube/health-server.ts";
 
 export function renderMetrics(s: Speaker): string {
-  const e = new Exposition();
+  const e = new PrometheusText();
   const nbs = [...s.neighbors.values()];
   const counters = new Map(nbs.map((nb) => [nb, s.rib.peerCounters(nb.idx)]));
   e.metric("sart_bgp_session_state", "gauge", "1 for the neighbor's current FSM state", nbs.flatMap((nb) =>
