@@ -1,5 +1,5 @@
 // The store interface the reconcilers are written against. Two implementations:
-// KubeStore (host/kube/kube-store.ts, over @kubernetes/client-node) and
+// KubeStore (host/kube/kube-store.ts, JSON over HTTP(S) to the API server) and
 // LocalStore (host/kube/local-store.ts, CRD YAML in a directory + a state file).
 // Leader election over either store: host/kube/leader.ts.
 //
@@ -32,9 +32,10 @@
 // Making a store:
 // - `await LocalStore.open({ dir, stateFile?, component? })`, `close()`: one
 //   store per state file (a pid lock file refuses a second writer).
-// - `new KubeStore(kc, { component?, host?, backoffMs?, keepAlive? })` or
-//   `KubeStore.fromConfig({ kubeconfig?, context? })`, `close()` stops its
-//   informers; `loadKubeConfig()` (./kubeconfig.ts) finds the API server.
+// - `new KubeStore(kc, { component?, host?, backoffMs?, keepAlive? })` (kc: our
+//   KubeConfigFile or client-node's KubeConfig) or `KubeStore.fromConfig({ kubeconfig?,
+//   context? })`, `close()` stops its informers; `loadKubeConfig()` (./kubeconfig.ts)
+//   finds the API server.
 // - `new LeaderElector({ store, lease, identity, ... })` (./leader.ts).
 
 import type { CustomKind, LabelSelector } from "./types.ts";
