@@ -43,11 +43,10 @@ export interface InformerSource {
 /** The watch was told its resourceVersion is too old (410 Gone): list again. */
 class Expired extends Error {}
 
-const cacheKey = (namespace: string | undefined, name: string) => `${namespace ?? ""}/${name}`;
-
 export class KubeInformer<T extends KubeObject> implements Informer<T> {
   private readonly handlers: ((e: WatchEvent<T>) => void)[] = [];
-  private readonly cache = new Map<string, T>();
+  /** Namespace ("" for cluster-scoped kinds) -> name -> object: no key strings built per lookup. */
+  private readonly cache = new Map<string, Map<string, T>>();
   private resourceVersion = "";
   private running = false;
   private synced?: Promise<void>;
@@ -87,7 +86,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     const resyncMs = this.opts.resyncMs ?? 300_000;
     if (resyncMs > 0) {
       this.resyncTimer = setInterval(() => {
-        for (const o of this.cache.values()) this.deliver("MODIFIED", o);
+        for (const byName of this.cache.values()) for (const o of byName.values()) this.deliver("MODIFIED", o);
       }, resyncMs);
       this.resyncTimer.unref?.();
     }
@@ -106,15 +105,16 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
   }
 
   get(key: ObjectKey): T | undefined {
-    return this.cache.get(cacheKey(keyNamespace(this.kind, key.namespace), key.name));
+    return this.cache.get(keyNamespace(this.kind, key.namespace) ?? "")?.get(key.name);
   }
 
   list(opts: ListOptions = {}): T[] {
     const out: T[] = [];
-    for (const o of this.cache.values()) {
-      if (opts.namespace && o.metadata.namespace !== opts.namespace) continue;
-      if (opts.labelSelector && !matchesLabelSelector(o.metadata.labels, opts.labelSelector)) continue;
-      out.push(o);
+    const maps = opts.namespace ? [this.cache.get(opts.namespace)] : this.cache.values();
+    for (const byName of maps) {
+      for (const o of byName?.values() ?? []) {
+        if (!opts.labelSelector || matchesLabelSelector(o.metadata.labels, opts.labelSelector)) out.push(o);
+      }
     }
     return out;
   }
@@ -142,11 +142,19 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     this.backoffMs = this.store.opts.backoffMs?.initial ?? 200; // a list got through: the server is back
     const items = list.items.map((o) => this.prepare(o));
     // As client-node's ListWatch: what went first (DELETED), then what is new or changed.
-    const listed = new Set(items.map((o) => cacheKey(o.metadata.namespace, o.metadata.name)));
-    for (const [k, o] of this.cache) {
-      if (listed.has(k)) continue;
-      this.cache.delete(k);
-      this.deliver("DELETED", o);
+    const listed = new Map<string, Set<string>>();
+    for (const o of items) {
+      const ns = o.metadata.namespace ?? "";
+      let names = listed.get(ns);
+      if (!names) listed.set(ns, (names = new Set()));
+      names.add(o.metadata.name);
+    }
+    for (const [ns, byName] of this.cache) {
+      for (const [name, o] of byName) {
+        if (listed.get(ns)?.has(name)) continue;
+        this.remove(o);
+        this.deliver("DELETED", o);
+      }
     }
     for (const o of items) this.upsert(o);
     this.resourceVersion = list.resourceVersion;
@@ -202,7 +210,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
         break;
       case "DELETED": {
         const o = this.prepare(obj);
-        this.cache.delete(cacheKey(o.metadata.namespace, o.metadata.name));
+        this.remove(o);
         this.deliver("DELETED", o);
         break;
       }
@@ -220,11 +228,19 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
 
   /** Into the cache: a new object is ADDED, a changed one (another resourceVersion) MODIFIED. */
   private upsert(o: T): void {
-    const k = cacheKey(o.metadata.namespace, o.metadata.name);
-    const old = this.cache.get(k);
+    const ns = o.metadata.namespace ?? "";
+    let byName = this.cache.get(ns);
+    if (!byName) this.cache.set(ns, (byName = new Map()));
+    const old = byName.get(o.metadata.name);
     if (old && old.metadata.resourceVersion === o.metadata.resourceVersion) return;
-    this.cache.set(k, o);
+    byName.set(o.metadata.name, o);
     this.deliver(old ? "MODIFIED" : "ADDED", o);
+  }
+
+  private remove(o: T): void {
+    const ns = o.metadata.namespace ?? "";
+    const byName = this.cache.get(ns);
+    if (byName?.delete(o.metadata.name) && !byName.size) this.cache.delete(ns);
   }
 
   /** The object as the cache keeps it: kind and apiVersion set (list items lack them), no managedFields. */

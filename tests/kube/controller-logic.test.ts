@@ -1,7 +1,8 @@
 // Pure pieces of the controller, by table: request parsing, allocation rules, peer-state sync,
 // names, and the work queue's dedupe/retry behaviour.
 import { describe, expect, test } from "bun:test";
-import { onlyAgentMarksChanged, syncPeers, targetPeers } from "../../host/kube/controller/advertisement.ts";
+import { onlyAgentMarksChanged } from "../../host/kube/advertisement-marks.ts";
+import { syncPeers, targetPeers } from "../../host/kube/controller/advertisement.ts";
 import { formatIp, ipForName, parseCidr, parseIp } from "../../host/kube/controller/ip.ts";
 import { LbAllocations } from "../../host/kube/controller/lb-allocations.ts";
 import { parseLbRequest } from "../../host/kube/controller/lb-request.ts";

@@ -77,28 +77,6 @@ export function syncPeers(current: Peers | undefined, targets: string[]): { peer
   return { peers, changed };
 }
 
-/**
- * True when `next` differs from `prev` only in what agents write: a peer's entry moving between
- * NotAdvertised and Advertised. Reconciling treats those two alike (a target either way), so
- * such an event asks nothing of the controller; with 10,000 Services and three nodes that is
- * 30,000 events a burst. A peer entry that appears or goes (an agent removing a Withdraw
- * mark) still counts: a merge patch removing it could undo a target set meanwhile.
- */
-export function onlyAgentMarksChanged(prev: BGPAdvertisement, next: BGPAdvertisement): boolean {
-  const a = prev.status?.peers ?? {};
-  const b = next.status?.peers ?? {};
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) {
-    if (b[k] === undefined || (a[k] === "Withdraw") !== (b[k] === "Withdraw")) return false;
-  }
-  const { resourceVersion: _r1, ...metaA } = prev.metadata;
-  const { resourceVersion: _r2, ...metaB } = next.metadata;
-  const { peers: _p1, ...restA } = prev.status ?? {};
-  const { peers: _p2, ...restB } = next.status ?? {};
-  return sameJson(prev.spec, next.spec) && sameJson(metaA, metaB) && sameJson(restA, restB);
-}
-
 interface Desired {
   name: string;
   cidr: string;

@@ -17,7 +17,8 @@ import type {
   NodeBGP,
   Service,
 } from "../types.ts";
-import { onlyAgentMarksChanged, syncAdvertisements, syncSharedAdvertisement } from "./advertisement.ts";
+import { onlyAgentMarksChanged } from "../advertisement-marks.ts";
+import { syncAdvertisements, syncSharedAdvertisement } from "./advertisement.ts";
 import { claimPodBlocks, reconcileBlockRequest, releasePodBlock } from "./block-request.ts";
 import { reconcileClusterBgp } from "./cluster-bgp.ts";
 import type { Ctx, Informers, Logger } from "./context.ts";
