@@ -9,7 +9,7 @@
 import type { Speaker } from "../bgp/speaker.ts";
 import { onlyAgentMarksChanged } from "../kube/advertisement-marks.ts";
 import { type RouteAttributes, parseAdvertisementAttrs } from "../kube/route-attrs.ts";
-import type { Informer, WatchEvent } from "../kube/store.ts";
+import type { Informer, KubeObject, WatchEvent } from "../kube/store.ts";
 import { type AdvertiseState, type BGPAdvertisement, LABEL_SERVICE_NAME } from "../kube/types.ts";
 import type { Peers } from "./peers.ts";
 import type { OriginatedRoutes, Targets } from "./routes.ts";
@@ -33,6 +33,22 @@ export interface AdvertisementsOptions {
 const OWNER = "BGPAdvertisement/";
 
 export const advKey = (a: BGPAdvertisement) => `${a.metadata.namespace ?? "default"}/${a.metadata.name}`;
+
+/**
+ * What the agent keeps of an advertisement (its informer's transform): what reconciling reads.
+ * Every node caches every advertisement of the cluster; uid, owner references, timestamps and
+ * annotations are half of each, and every status change replaces the whole object.
+ */
+export function slimAdvertisement(o: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, labels, deletionTimestamp } = o.metadata;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, namespace, resourceVersion, ...(labels ? { labels } : {}), ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    spec: o.spec,
+    ...(o.status ? { status: o.status } : {}),
+  };
+}
 
 function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf("/");

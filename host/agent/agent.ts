@@ -12,7 +12,7 @@ import {
   type AddressBlock, type BGPAdvertisement, type BGPPeer, LABEL_ADDRESSBLOCK_NODE, LABEL_BGPPEER_NODE, type Node, type NodeBGP, type NodeBGPCondition,
 } from "../kube/types.ts";
 import { CniServer } from "../cni/server.ts";
-import { Advertisements, advKey } from "./advertisements.ts";
+import { Advertisements, advKey, slimAdvertisement } from "./advertisements.ts";
 import { PodBlocks } from "./blocks.ts";
 import { type HealthServer, startHealthServer } from "../kube/health-server.ts";
 import { FailureLog, type Log, stderrLog } from "./log.ts";
@@ -208,7 +208,7 @@ export class Agent {
       nodeBgp: store.informer<NodeBGP>("NodeBGP"),
       // Standalone: the directory is this node's; a BGPPeer without the label belongs to its nodeBGPRef.
       peers: store.informer<BGPPeer>("BGPPeer", kube ? { labelSelector: `${LABEL_BGPPEER_NODE}=${node}` } : {}),
-      advs: store.informer<BGPAdvertisement>("BGPAdvertisement"),
+      advs: store.informer<BGPAdvertisement>("BGPAdvertisement", { transform: slimAdvertisement }),
       blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
     };
     // Each handler marks what to look at again; a pass follows only when it marked something

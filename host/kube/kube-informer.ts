@@ -12,7 +12,8 @@
 //   unreachable server is reported once per outage by the store's OutageLog);
 // - label and field selectors go to the server; resync re-delivers the cache as MODIFIED.
 // Cached objects are the server's JSON minus metadata.managedFields (nothing in sart
-// reads them; they are often the larger part of an object from a real API server).
+// reads them; they are often the larger part of an object from a real API server), and
+// what the informer's `transform` makes of them.
 import type { WatchStream } from "./kube-http.ts";
 import {
   StoreError,
@@ -243,7 +244,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     if (byName?.delete(o.metadata.name) && !byName.size) this.cache.delete(ns);
   }
 
-  /** The object as the cache keeps it: kind and apiVersion set (list items lack them), no managedFields. */
+  /** The object as the cache keeps it: kind and apiVersion set (list items lack them), no managedFields, transformed. */
   private prepare(o: KubeObject): T {
     if (!o.kind) {
       o.kind = this.kind;
@@ -251,7 +252,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     }
     const meta = o.metadata as KubeObject["metadata"] & { managedFields?: unknown };
     if (meta?.managedFields) delete meta.managedFields;
-    return o as T;
+    return (this.opts.transform ? this.opts.transform(o) : o) as T;
   }
 
   private async backoffAfter(err: unknown): Promise<void> {

@@ -11,6 +11,7 @@
 //   (EndpointSlice, Event, Lease) answer 404, as the API server does.
 // - `informer(kind, { labelSelector })` watches only matching objects; an object
 //   that stops matching arrives as DELETED, one that starts matching as ADDED.
+//   `transform` slims what KubeStore's caches keep.
 // - Informer cache objects (`get`, `list`, event objects) are shared: treat them
 //   as read-only and copy (structuredClone) before modifying and writing back.
 // - StoreError carries `kind`, `key` and `reason` (the API's Status reason,
@@ -101,6 +102,12 @@ export interface InformerOptions {
   fieldSelector?: string;
   /** Period of the resync (every cached object re-delivered as MODIFIED); 0 disables. Default 5 min. */
   resyncMs?: number;
+  /**
+   * What the cache keeps of each object, e.g. only the fields its reader uses (the agent holds
+   * every BGPAdvertisement of the cluster). KubeStore applies it to every object it receives,
+   * before handlers see it; LocalStore's informers hand out its own state and ignore it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 export interface WriteOptions {
