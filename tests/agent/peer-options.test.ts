@@ -4,8 +4,11 @@
 // a condition and an Event naming it, never a session without it; a rotated one resets
 // the session with the new key; a deleted one leaves the running session as it is); a
 // missing BFDProfile is a condition too. BFD sessions themselves run in the lab
-// (tests/lab/peer-options.test.ts, against FRR's bfdd).
+// (tests/lab/peer-options.test.ts, against FRR's bfdd). Standalone mode reads the Secret
+// from the config directory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Agent } from "../../host/agent/agent.ts";
 import { neighborFromJson } from "../../host/bgp/config.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
@@ -126,4 +129,54 @@ describe("BGPPeer session options in the agent", () => {
     await waitFor("the Warning Event", async () => (await events("bfd")).some((e) => e.reason === "BFDProfileNotFound"));
     await env.admin.delete("BGPPeer", { name: "bfd" });
   });
+});
+
+describe("standalone mode", () => {
+  test("passwordSecret names a Secret in the config directory; an edit applies; the state file holds no copy", async () => {
+    const source = env.addr(12);
+    const config = join(env.dir, "standalone-config");
+    const stateDir = join(env.dir, "standalone-state");
+    mkdirSync(config);
+    const secretYaml = (password: string) => `apiVersion: v1
+kind: Secret
+metadata: { name: bgp-auth, namespace: default }
+stringData: { password: ${password} }
+`;
+    writeFileSync(join(config, "bgp.yaml"), `apiVersion: sart.terassyi.net/v1alpha2
+kind: NodeBGP
+metadata: { name: host1 }
+spec: { asn: 65012, routerId: 192.0.2.12, speaker: { path: 127.0.0.1:5000 } }
+---
+apiVersion: sart.terassyi.net/v1alpha2
+kind: BGPPeer
+metadata: { name: host1-router, labels: { bgppeer.sart.terassyi.net/node: host1 } }
+spec:
+  asn: 65000
+  addr: ${router.address}
+  sourceAddress: ${source}
+  nodeBGPRef: host1
+  speaker: { path: 127.0.0.1:5000 }
+  passwordSecret: { name: bgp-auth, namespace: default }
+`);
+    writeFileSync(join(config, "secret.yaml"), secretYaml("standalone-key"));
+    router.s.addNeighbor(neighborFromJson({ address: source, asn: 65012, passive: true, holdTime: 9, password: "standalone-key" }));
+    const standalone = await startAgent(env, "host1", { mode: { kind: "standalone", configDir: config }, stateDir }, lines);
+    try {
+      const atRouter = router.s.neighbors.get(source)!;
+      await waitFor("the signed session up", () => atRouter.state === "Established" && standalone.speaker?.neighbors.get(router.address)?.state === "Established", 20_000);
+      const before = atRouter.establishedTransitions;
+      expect(await router.s.reconfigureNeighbor({ ...atRouter.config, password: "edited-key" })).toBe("reset");
+      writeFileSync(join(config, "secret.yaml"), secretYaml("edited-key"));
+      await waitFor("back with the edited key", () => atRouter.establishedTransitions > before && atRouter.state === "Established", 30_000);
+      expect(standalone.speaker!.neighbors.get(router.address)!.config.password).toBe("edited-key");
+      const state = readFileSync(join(stateDir, "standalone-store.json"), "utf8");
+      expect(state).toContain("host1-router");
+      expect(state).not.toMatch(/standalone-key|edited-key/);
+      expect(state).not.toContain('"kind":"Secret"');
+      expect(state).not.toContain("Secret/default/bgp-auth"); // nor a hash of its document
+    } finally {
+      await standalone.stop();
+      await router.s.removeNeighbor(source);
+    }
+  }, 60_000);
 });
