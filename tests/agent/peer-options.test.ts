@@ -95,6 +95,8 @@ describe("BGPPeer session options in the agent", () => {
     const atRouter = router.s.neighbors.get(nodeIp)!;
     const before = atRouter.establishedTransitions;
     expect(await router.s.reconfigureNeighbor({ ...atRouter.config, password: "second-key" })).toBe("reset");
+    // The old key: the router's kernel drops our SYNs, and the status says the attempts time out.
+    await waitFor("a timed-out attempt in status", async () => (await condition("md5"))?.reason === `connect to ${router.address}: timed out after 1 s`, 20_000);
     await env.admin.patch("Secret", { name: "bgp-auth", namespace: "kube-system" }, { data: { password: Buffer.from("second-key").toString("base64") } });
     await waitFor("re-established with the new key", () => atRouter.establishedTransitions > before && atRouter.state === "Established" && nb().state === "Established", 30_000);
     expect(nb().config.password).toBe("second-key");

@@ -100,3 +100,41 @@ export class EdgeRouter {
     await this.ns.delete(); // its veth ends go with it
   }
 }
+
+/** sart-worker's BGPPeer towards edge: iBGP on their direct link (sourceAddress), BFD when `bfdProfile` names one. */
+export function workerEdgePeer(o: { holdTime?: number; bfdProfile?: string } = {}): string {
+  return `apiVersion: sart.terassyi.net/v1alpha2
+kind: BGPPeer
+metadata:
+  name: sart-worker-edge
+  labels: { bgppeer.sart.terassyi.net/node: sart-worker }
+spec:
+  asn: ${EDGE.asn}
+  addr: ${EDGE.worker.edge}
+  sourceAddress: ${EDGE.worker.node}
+  holdTime: ${o.holdTime ?? 9}
+  nodeBGPRef: sart-worker
+  speaker: { path: 127.0.0.1:5000 }
+${o.bfdProfile ? `  bfdProfile: ${o.bfdProfile}\n` : ""}`;
+}
+
+/** A BFDProfile. */
+export function bfdProfileYaml(name: string, p: { receiveInterval: number; transmitInterval: number; detectMultiplier: number }): string {
+  return `apiVersion: sart.terassyi.net/v1alpha2
+kind: BFDProfile
+metadata: { name: ${name} }
+spec: { receiveInterval: ${p.receiveInterval}, transmitInterval: ${p.transmitInterval}, detectMultiplier: ${p.detectMultiplier} }
+`;
+}
+
+/** A pod pool and a block of it for sart-worker: a route only sart-worker announces (edge learns it from nothing else). */
+export const WORKER_POD_BLOCK = `apiVersion: sart.terassyi.net/v1alpha2
+kind: AddressPool
+metadata: { name: pods }
+spec: { cidr: 10.1.0.0/24, type: pod, allocType: bit, blockSize: 29, autoAssign: true }
+---
+apiVersion: sart.terassyi.net/v1alpha2
+kind: BlockRequest
+metadata: { name: sart-worker-pods }
+spec: { pool: pods, node: sart-worker }
+`;

@@ -9,7 +9,7 @@ import type { KubeObject } from "../../host/kube/store.ts";
 import type { BGPAdvertisement, BGPPeer, Service } from "../../host/kube/types.ts";
 import type { FrrRoutePath } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
-import { EDGE, EdgeRouter } from "./edge-router.ts";
+import { EDGE, EdgeRouter, workerEdgePeer } from "./edge-router.ts";
 import { Lab } from "./lab.ts";
 import type { FrrRouter } from "./routers.ts";
 import { atRouters, endpointSlice, sample, service } from "./scenario.ts";
@@ -30,21 +30,9 @@ metadata: { name: test }
 apiVersion: v1
 kind: Namespace
 metadata: { name: team-a }
----
-# sart-worker's iBGP session with edge, on their direct link.
-apiVersion: sart.terassyi.net/v1alpha2
-kind: BGPPeer
-metadata:
-  name: sart-worker-edge
-  labels: { bgppeer.sart.terassyi.net/node: sart-worker }
-spec:
-  asn: ${EDGE.asn}
-  addr: ${EDGE.worker.edge}
-  sourceAddress: ${EDGE.worker.node}
-  holdTime: 9
-  nodeBGPRef: sart-worker
-  speaker: { path: 127.0.0.1:5000 }
 `);
+  // sart-worker's iBGP session with edge, on their direct link.
+  await lab.kubectl(["apply", "-f", "-"], workerEdgePeer());
   await waitFor("sart-worker's iBGP session at edge", async () => (await edge.frr.neighborState(EDGE.worker.node)) === "Established", 40_000, 250);
 }, 90_000);
 
