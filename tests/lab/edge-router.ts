@@ -10,11 +10,14 @@
 // FRR waits for the agents to connect (passive) and sends them nothing, so the lab's
 // routing is unchanged; zebra puts what it learns in the edge's kernel table, where
 // `ip monitor route` times a failover.
+import yaml from "js-yaml";
+import { API_VERSION, LABEL_BGPPEER_NODE } from "../../host/kube/types.ts";
 import { bfddConfig, cutLink, restoreLink } from "../bfd/lab.ts";
 import { Frr } from "../helpers/frr.ts";
 import { Netns, veth } from "../helpers/netns.ts";
 import { ROUTERS, nodeLink } from "./addressing.ts";
 import type { Lab } from "./lab.ts";
+import { podBlock } from "./scenario.ts";
 
 export const EDGE = {
   asn: 65020,
@@ -101,21 +104,19 @@ export class EdgeRouter {
   }
 }
 
+/** A node's BGPPeer towards edge (named `{node}-edge`), with these spec fields besides AS and node. */
+export function edgePeer(node: string, spec: Record<string, unknown>): string {
+  return yaml.dump({
+    apiVersion: API_VERSION,
+    kind: "BGPPeer",
+    metadata: { name: `${node}-edge`, labels: { [LABEL_BGPPEER_NODE]: node } },
+    spec: { asn: EDGE.asn, nodeBGPRef: node, speaker: { path: "127.0.0.1:5000" }, ...spec },
+  });
+}
+
 /** sart-worker's BGPPeer towards edge: iBGP on their direct link (sourceAddress), BFD when `bfdProfile` names one. */
 export function workerEdgePeer(o: { holdTime?: number; bfdProfile?: string } = {}): string {
-  return `apiVersion: sart.terassyi.net/v1alpha2
-kind: BGPPeer
-metadata:
-  name: sart-worker-edge
-  labels: { bgppeer.sart.terassyi.net/node: sart-worker }
-spec:
-  asn: ${EDGE.asn}
-  addr: ${EDGE.worker.edge}
-  sourceAddress: ${EDGE.worker.node}
-  holdTime: ${o.holdTime ?? 9}
-  nodeBGPRef: sart-worker
-  speaker: { path: 127.0.0.1:5000 }
-${o.bfdProfile ? `  bfdProfile: ${o.bfdProfile}\n` : ""}`;
+  return edgePeer("sart-worker", { addr: EDGE.worker.edge, sourceAddress: EDGE.worker.node, holdTime: o.holdTime ?? 9, ...(o.bfdProfile ? { bfdProfile: o.bfdProfile } : {}) });
 }
 
 /** A BFDProfile. */
@@ -127,14 +128,5 @@ spec: { receiveInterval: ${p.receiveInterval}, transmitInterval: ${p.transmitInt
 `;
 }
 
-/** A pod pool and a block of it for sart-worker: a route only sart-worker announces (edge learns it from nothing else). */
-export const WORKER_POD_BLOCK = `apiVersion: sart.terassyi.net/v1alpha2
-kind: AddressPool
-metadata: { name: pods }
-spec: { cidr: 10.1.0.0/24, type: pod, allocType: bit, blockSize: 29, autoAssign: true }
----
-apiVersion: sart.terassyi.net/v1alpha2
-kind: BlockRequest
-metadata: { name: sart-worker-pods }
-spec: { pool: pods, node: sart-worker }
-`;
+/** A pod block of sart-worker: a route only sart-worker announces (edge learns it from nothing else). */
+export const WORKER_POD_BLOCK = podBlock("sart-worker");

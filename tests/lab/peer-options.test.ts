@@ -12,7 +12,7 @@ import type { AddressBlock, BGPPeer } from "../../host/kube/types.ts";
 import { RouteMonitor, kernelRoute } from "../bfd/lab.ts";
 import type { FrrBfdPeer } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
-import { EDGE, EdgeRouter, WORKER_POD_BLOCK, bfdProfileYaml, workerEdgePeer } from "./edge-router.ts";
+import { EDGE, EdgeRouter, WORKER_POD_BLOCK, bfdProfileYaml, edgePeer, workerEdgePeer } from "./edge-router.ts";
 import { Lab } from "./lab.ts";
 import { sample } from "./scenario.ts";
 
@@ -56,20 +56,9 @@ kind: Secret
 metadata: { name: sart-bgp-passwords, namespace: kube-system }
 stringData: { edge: ${EDGE.password} }
 `);
-    await lab.kubectl(["apply", "-f", "-"], `apiVersion: sart.terassyi.net/v1alpha2
-kind: BGPPeer
-metadata:
-  name: sart-worker2-edge
-  labels: { bgppeer.sart.terassyi.net/node: sart-worker2 }
-spec:
-  asn: ${EDGE.asn}
-  addr: ${EDGE.router0.edge}
-  holdTime: 9
-  connectRetryTime: 2
-  passwordSecret: { name: sart-bgp-passwords, namespace: kube-system, key: edge }
-  nodeBGPRef: sart-worker2
-  speaker: { path: 127.0.0.1:5000 }
-`);
+    await lab.kubectl(["apply", "-f", "-"], edgePeer("sart-worker2", {
+      addr: EDGE.router0.edge, holdTime: 9, connectRetryTime: 2, passwordSecret: { name: "sart-bgp-passwords", namespace: "kube-system", key: "edge" },
+    }));
     // TTL 1: router0 drops the SYN (ICMP time exceeded: EHOSTUNREACH) and the status says so.
     const failed = await waitFor("a failed attempt in status", async () => {
       const c = await condition("sart-worker2-edge");
