@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host inspector deps test bench demo clean
+.PHONY: build wasm host inspector deps test bench demo image clean
 
 build: wasm host build/bin/sart build/bin/sart-cni
 
@@ -56,6 +56,13 @@ bench: build
 
 demo: build deps
 	bash scripts/demo.sh
+
+# The container image (Containerfile), built with buildah without a registry or a daemon:
+# build/sart-image.tar, a docker-archive tagged sart:dev (docs/install.md).
+image: build/sart-image.tar
+
+build/sart-image.tar: build/sart.wasm $(HOST_SRC) package.json Containerfile crds/deploy/cni/10-sart.conflist scripts/image-rootfs.sh scripts/build-image.sh | deps
+	bash scripts/build-image.sh $@
 
 clean:
 	rm -rf build

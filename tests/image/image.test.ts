@@ -1,0 +1,146 @@
+// The image `make image` writes (build/sart-image.tar), as a cluster would use it: loaded into
+// a real podman (private storage), `sart --version` from it, the DaemonSet's install-cni init
+// container run as the manifest writes it (sart-cni and the conflist land in host
+// directories, and that sart-cni runs on the host with no Bun or Node), and the standalone
+// agent from it in a node's network namespace (host network, as the DaemonSet runs it),
+// peering with FRR: the session comes up, routes go both ways, and `podman stop` is a clean
+// stop (the routes are withdrawn, exit 0).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import yaml from "js-yaml";
+import { Frr, frrBgpConfig } from "../helpers/frr.ts";
+import { waitFor } from "../helpers/net.ts";
+import { Netns, veth } from "../helpers/netns.ts";
+import { Podman, RUN_LIMITS } from "../helpers/podman.ts";
+import { removeDir, tempDir } from "../helpers/proc.ts";
+import { ROOT } from "../helpers/sart.ts";
+
+const ARCHIVE = join(ROOT, "build/sart-image.tar");
+const IMAGE = "localhost/sart:dev";
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; dependencies: Record<string, string> };
+
+let podman: Podman;
+const dir = tempDir("image");
+
+beforeAll(async () => {
+  // Built once per run: make rebuilds it only when a source is newer than the archive.
+  const made = spawnSync("make", ["-s", "image"], { cwd: ROOT, encoding: "utf8", timeout: 600_000 });
+  if (made.status !== 0) throw new Error(`make image failed:\n${made.stdout}${made.stderr}`);
+  podman = Podman.create();
+  expect(await podman.run(["load", "-i", ARCHIVE], { timeoutMs: 120_000 })).toContain("sart:dev");
+}, 660_000);
+
+afterAll(async () => {
+  await podman?.destroy();
+  removeDir(dir);
+}, 60_000);
+
+test("the image is small: one layer, sart and sart-cni one file", async () => {
+  const layers = JSON.parse(await podman.run(["image", "inspect", IMAGE, "--format", "{{json .RootFS.Layers}}"])) as string[];
+  expect(layers).toHaveLength(1);
+  const size = Number(await podman.run(["image", "inspect", IMAGE, "--format", "{{.Size}}"]));
+  expect(size).toBeLessThan(160 << 20); // the Bun runtime is most of it (~110 MB)
+  const links = await podman.run(["run", "--rm", "--network", "none", ...RUN_LIMITS, IMAGE, "stat", "-c", "%i %h", "/usr/local/bin/sart", "/usr/local/bin/sart-cni"]);
+  const [a, b] = links.trim().split("\n");
+  expect(a).toBe(b!);
+  expect(a!.split(" ")[1]).toBe("2");
+});
+
+test("sart --version from the image names the version and the runtime", async () => {
+  const out = await podman.run(["run", "--rm", "--network", "none", ...RUN_LIMITS, IMAGE, "sart", "--version"]);
+  expect(out).toContain(`sart ${pkg.version}`);
+  expect(out).toContain(`Bun ${pkg.dependencies.bun}`);
+});
+
+describe("the DaemonSet's install-cni init container", () => {
+  const hostBin = join(dir, "opt-cni-bin");
+  const hostConf = join(dir, "etc-cni-net.d");
+
+  beforeAll(async () => {
+    const docs = yaml.loadAll(readFileSync(join(ROOT, "crds/deploy/agent.yaml"), "utf8")) as any[];
+    const init = docs.find((d) => d?.kind === "DaemonSet").spec.template.spec.initContainers.find((c: any) => c.name === "install-cni");
+    mkdirSync(hostBin);
+    mkdirSync(hostConf);
+    // The volumes as the DaemonSet mounts them; the ConfigMap is crds/deploy/cni.
+    await podman.run(["run", "--rm", "--network", "none", ...RUN_LIMITS,
+      "-v", `${hostBin}:/host/opt/cni/bin`, "-v", `${hostConf}:/host/etc/cni/net.d`, "-v", `${join(ROOT, "crds/deploy/cni")}:/etc/sart/cni:ro`,
+      IMAGE, ...init.command]);
+  }, 60_000);
+
+  test("installs sart-cni and the conflist in the host's directories", () => {
+    expect(statSync(join(hostBin, "sart-cni")).mode & 0o111).toBe(0o111);
+    expect(readFileSync(join(hostConf, "10-sart.conflist"), "utf8")).toBe(readFileSync(join(ROOT, "crds/deploy/cni/10-sart.conflist"), "utf8"));
+    expect(existsSync(join(hostBin, ".sart-cni.tmp"))).toBe(false);
+  });
+
+  test("the installed sart-cni runs on the host without Bun or Node", () => {
+    const conflist = JSON.parse(readFileSync(join(hostConf, "10-sart.conflist"), "utf8"));
+    const netconf = JSON.stringify({ cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] });
+    // Nothing on PATH but the system's directories: no node_modules/.bin, no bun, no node.
+    const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: "VERSION" };
+    expect(spawnSync("sh", ["-c", "command -v bun || command -v node"], { env, encoding: "utf8" }).stdout).toBe("");
+    const r = spawnSync(join(hostBin, "sart-cni"), [], { env, input: netconf, encoding: "utf8", timeout: 10_000 });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ cniVersion: "1.0.0", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
+  });
+});
+
+describe("the standalone agent from the image, in a node's namespace, peering with FRR", () => {
+  let node: Netns;
+  let router: Netns;
+  let frr: Frr;
+  const NODE = "192.0.2.2";
+  const ROUTER = "192.0.2.1";
+  const name = `sart-image-${process.pid}`;
+
+  beforeAll(async () => {
+    node = await Netns.create("imgnode");
+    router = await Netns.create("imgrtr");
+    await veth({ ns: node, ifname: "eth0", addresses: [`${NODE}/30`] }, { ns: router, ifname: "eth0", addresses: [`${ROUTER}/30`] });
+    frr = await Frr.start(router, frrBgpConfig({
+      asn: 65000, routerId: ROUTER, neighbor: NODE, remoteAs: 65011, neighborOptions: ["timers connect 1"],
+      lines: [" address-family ipv4 unicast", "  network 203.0.113.0/24", " exit-address-family"],
+    }));
+    const config = join(dir, "config");
+    mkdirSync(config);
+    writeFileSync(join(config, "bgp.yaml"), yaml.dump([
+      { apiVersion: "sart.terassyi.net/v1alpha2", kind: "NodeBGP", metadata: { name: "host1" }, spec: { asn: 65011, routerId: NODE, speaker: { path: "127.0.0.1:5000" } } },
+      { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPPeer", metadata: { name: "host1-router", labels: { "bgppeer.sart.terassyi.net/node": "host1" } }, spec: { asn: 65000, addr: ROUTER, nodeBGPRef: "host1", speaker: { path: "127.0.0.1:5000" } } },
+      { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPAdvertisement", metadata: { name: "anycast", namespace: "default" }, spec: { cidr: "198.51.100.53/32", type: "service", protocol: "ipv4" } },
+    ].map((o) => yaml.dump(o)).join("---\n")));
+    mkdirSync(join(dir, "state"));
+    // As the DaemonSet runs it: host network (the node's namespace), privileged, state from the host.
+    await podman.run(["run", "-d", "--name", name, "--network", "host", "--privileged", ...RUN_LIMITS,
+      "-v", `${config}:/etc/sart:ro`, "-v", `${join(dir, "state")}:/var/lib/sart`,
+      IMAGE, "sart", "agent", "--standalone", "--config", "/etc/sart", "--node", "host1"], { ns: node });
+  }, 60_000);
+
+  afterAll(async () => {
+    await podman?.run(["rm", "-f", "-t", "0", name], { ns: node }).catch(() => {});
+    await frr?.stop();
+    await node?.delete();
+    await router?.delete();
+  }, 60_000);
+
+  const agentLog = () => podman.run(["logs", name], { ns: node }).catch((e) => String(e));
+
+  test("the session comes up and routes go both ways", async () => {
+    await waitFor("FRR Established with the agent", async () => (await frr.neighborState(NODE)) === "Established", 30_000, 200)
+      .catch(async (e) => { throw new Error(`${e.message}\nagent log:\n${await agentLog()}`); });
+    await waitFor("198.51.100.53/32 at FRR via the node", async () => (await frr.nextHops("198.51.100.53/32")).join() === NODE, 20_000, 200);
+    // FRR's route in the node's kernel, written by the agent's FIB through the image's `ip`.
+    await waitFor("203.0.113.0/24 in the node's kernel", async () => (await node.ip("route", "show", "203.0.113.0/24")).includes(`via ${ROUTER}`), 20_000, 200);
+    const neighbors = await podman.run(["exec", name, "sart", "bgp", "neighbor", "list"], { ns: node });
+    expect(neighbors).toMatch(new RegExp(`${ROUTER.replace(/\./g, "\\.")}\\s+65000\\s.*Established`));
+  }, 90_000);
+
+  test("podman stop is a clean stop: exit 0, routes withdrawn at FRR and removed from the kernel", async () => {
+    await podman.run(["stop", "-t", "10", name], { ns: node, timeoutMs: 30_000 });
+    expect((await podman.run(["inspect", name, "--format", "{{.State.ExitCode}}"], { ns: node })).trim()).toBe("0");
+    await waitFor("198.51.100.53/32 withdrawn at FRR", async () => (await frr.routes()).get("198.51.100.53/32") === undefined, 10_000, 200);
+    expect(await node.ip("route", "show", "203.0.113.0/24")).toBe("");
+    expect(await agentLog()).toContain("6/2"); // Cease, Administrative Shutdown, sent on SIGTERM
+  }, 60_000);
+});
