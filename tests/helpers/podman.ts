@@ -23,12 +23,15 @@ export class Podman {
     return new Podman(dir);
   }
 
-  /** `podman ARGS...` (in `ns` when given), stdout; throws with stderr on failure. */
-  run(args: string[], opts: { ns?: Netns; timeoutMs?: number } = {}): Promise<string> {
+  /**
+   * `podman ARGS...` (in `ns` when given), stdout; throws with stderr on failure. With
+   * `mergeStderr`, stderr too (`podman logs` writes a container's stderr to its own).
+   */
+  run(args: string[], opts: { ns?: Netns; timeoutMs?: number; mergeStderr?: boolean } = {}): Promise<string> {
     const podman = ["env", `CONTAINERS_CONF=${join(this.dir, "containers.conf")}`, "podman",
       "--root", join(this.dir, "root"), "--runroot", join(this.dir, "runroot"), "--storage-driver", "vfs", ...args];
     const inMountNs = ["unshare", "-m", "--propagation", "unchanged", "sh", "-c",
-      `umount /sys/fs/cgroup/unified 2>/dev/null; exec ${podman.map(quote).join(" ")}`];
+      `umount /sys/fs/cgroup/unified 2>/dev/null; exec ${podman.map(quote).join(" ")}${opts.mergeStderr ? " 2>&1" : ""}`];
     const [cmd, ...rest] = opts.ns ? ["nsenter", `--net=${opts.ns.path}`, ...inMountNs] : inMountNs;
     return run(cmd!, rest, opts.timeoutMs ?? 60_000);
   }

@@ -78,9 +78,10 @@ describe("the DaemonSet's install-cni init container", () => {
   test("the installed sart-cni runs on the host without Bun or Node", () => {
     const conflist = JSON.parse(readFileSync(join(hostConf, "10-sart.conflist"), "utf8"));
     const netconf = JSON.stringify({ cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0] });
-    // Nothing on PATH but the system's directories: no node_modules/.bin, no bun, no node.
-    const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CNI_COMMAND: "VERSION" };
-    expect(spawnSync("sh", ["-c", "command -v bun || command -v node"], { env, encoding: "utf8" }).stdout).toBe("");
+    // A native executable (no #! line naming an interpreter), run with an empty PATH: it
+    // finds no bun or node by name, as on a node that has neither.
+    expect(readFileSync(join(hostBin, "sart-cni")).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+    const env = { PATH: "", CNI_COMMAND: "VERSION" };
     const r = spawnSync(join(hostBin, "sart-cni"), [], { env, input: netconf, encoding: "utf8", timeout: 10_000 });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ cniVersion: "1.0.0", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] });
@@ -105,11 +106,11 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
     }));
     const config = join(dir, "config");
     mkdirSync(config);
-    writeFileSync(join(config, "bgp.yaml"), yaml.dump([
+    writeFileSync(join(config, "bgp.yaml"), [
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "NodeBGP", metadata: { name: "host1" }, spec: { asn: 65011, routerId: NODE, speaker: { path: "127.0.0.1:5000" } } },
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPPeer", metadata: { name: "host1-router", labels: { "bgppeer.sart.terassyi.net/node": "host1" } }, spec: { asn: 65000, addr: ROUTER, nodeBGPRef: "host1", speaker: { path: "127.0.0.1:5000" } } },
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPAdvertisement", metadata: { name: "anycast", namespace: "default" }, spec: { cidr: "198.51.100.53/32", type: "service", protocol: "ipv4" } },
-    ].map((o) => yaml.dump(o)).join("---\n")));
+    ].map((o) => yaml.dump(o)).join("---\n"));
     mkdirSync(join(dir, "state"));
     // As the DaemonSet runs it: host network (the node's namespace), privileged, state from the host.
     await podman.run(["run", "-d", "--name", name, "--network", "host", "--privileged", ...RUN_LIMITS,
@@ -124,7 +125,7 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
     await router?.delete();
   }, 60_000);
 
-  const agentLog = () => podman.run(["logs", name], { ns: node }).catch((e) => String(e));
+  const agentLog = () => podman.run(["logs", name], { ns: node, mergeStderr: true }).catch((e) => String(e));
 
   test("the session comes up and routes go both ways", async () => {
     await waitFor("FRR Established with the agent", async () => (await frr.neighborState(NODE)) === "Established", 30_000, 200)
@@ -141,6 +142,9 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
     expect((await podman.run(["inspect", name, "--format", "{{.State.ExitCode}}"], { ns: node })).trim()).toBe("0");
     await waitFor("198.51.100.53/32 withdrawn at FRR", async () => (await frr.routes()).get("198.51.100.53/32") === undefined, 10_000, 200);
     expect(await node.ip("route", "show", "203.0.113.0/24")).toBe("");
-    expect(await agentLog()).toContain("6/2"); // Cease, Administrative Shutdown, sent on SIGTERM
+    // FRR was told why: the agent sent Cease 6/2 on SIGTERM (not a dropped connection).
+    const seen = (await frr.json<Record<string, { lastNotificationReason?: string; lastResetDueTo?: string }>>(`show bgp neighbors ${NODE}`))[NODE];
+    expect(seen).toMatchObject({ lastNotificationReason: "Cease/Administrative Shutdown", lastResetDueTo: "BGP Notification received" });
+    expect(await agentLog()).toContain("SIGTERM");
   }, 60_000);
 });
