@@ -15,9 +15,10 @@ bun="$root/node_modules/.bin/bun"
 state="$root/build/demo-lab.env"
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
 [ -x "$root/build/bin/sart" ] || { echo "demo: build/bin/sart missing: run make build" >&2; exit 1; }
-for tool in ip nft kubectl curl busybox vtysh /usr/lib/frr/bgpd /usr/lib/frr/zebra; do
+for tool in ip nft curl busybox vtysh /usr/lib/frr/bgpd /usr/lib/frr/zebra; do
   command -v "$tool" >/dev/null || { echo "demo: $tool is missing (make deps installs what the demo needs)" >&2; exit 1; }
 done
+command -v kubectl >/dev/null || { echo "demo: kubectl is missing (apt-get install kubectl, or put one on PATH)" >&2; exit 1; }
 if [ "${KEEP:-}" = 1 ] && [ -f "$state" ]; then
   echo "demo: a kept lab is still running ($state): make demo-down first" >&2
   exit 1
