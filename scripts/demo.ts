@@ -10,6 +10,7 @@
 //   env: SART_DEMO_PREFIX (namespace name prefix), SART_DEMO_DIR (the run's directory), KEEP=1
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cidrContains, parseCidr } from "../host/core/ipam.ts";
 import { SART_RT_PROTO } from "../host/fib/fib.ts";
 import type { AddressBlock, Pod, Service } from "../host/kube/types.ts";
 import { waitFor } from "../tests/helpers/net.ts";
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
   await show("", "kubectl get pod -A -o wide", () => lab!.kubectl(["get", "pod", "-A", "-o", "wide"]));
   const blocks = await lab.store!.list<AddressBlock>("AddressBlock");
   for (const p of pods) {
-    const block = blocks.find((b) => b.spec.nodeRef === p.spec!.nodeName && inCidr(p.status!.podIP!, b.spec.cidr));
+    const block = blocks.find((b) => b.spec.nodeRef === p.spec!.nodeName && cidrContains(parseCidr(b.spec.cidr), p.status!.podIP!));
     if (!block) throw new Error(`pod ${p.metadata.name} (${p.status!.podIP}) on ${p.spec!.nodeName}: the address is in none of that node's blocks`);
   }
   for (const n of lab.nodes) {
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
   const appPods = pods.filter((p) => p.metadata.labels?.app === "app");
   const from = appPods.find((p) => p.spec!.nodeName === "sart-worker")!;
   const to = appPods.find((p) => p.spec!.nodeName === "sart-worker3")!;
-  const toBlock = blocks.find((b) => b.spec.nodeRef === "sart-worker3" && inCidr(to.status!.podIP!, b.spec.cidr))!.spec.cidr;
+  const toBlock = blocks.find((b) => b.spec.nodeRef === "sart-worker3" && cidrContains(parseCidr(b.spec.cidr), to.status!.podIP!))!.spec.cidr;
   const fromNs = podNs(from);
   await show("sart-worker", `ip route show ${toBlock}`, () => w1.ns.ip("route", "show", toBlock));
   const kernel = (await w1.routes([toBlock]))[0];
@@ -220,12 +221,6 @@ async function main(): Promise<void> {
   console.log(`\ndemo: OK (${seconds(Date.now() - started)})`);
 }
 
-function inCidr(ip: string, cidr: string): boolean {
-  const [net, len] = cidr.split("/");
-  const n = (a: string) => a.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-  const size = 2 ** (32 - Number(len));
-  return Math.floor(n(ip) / size) === Math.floor(n(net!) / size);
-}
 
 function podNs(p: Pod): Netns {
   const s = kubelets!.sandbox(`${p.metadata.namespace}/${p.metadata.name}`);
