@@ -1,4 +1,4 @@
-// The speaker's YAML configuration (DESIGN.md "speaker configuration"):
+// The speaker's YAML configuration (docs/speaker.md):
 // parsing and validation. Every error names the file and the field, e.g.
 // `speaker.yaml: neighbors[1].asn: must be 1..4294967295`.
 import { readFileSync } from "node:fs";
@@ -19,6 +19,8 @@ export interface NeighborConfig {
   passive: boolean;
   /** 0 (no keepalives, no hold timer) or 3..65535 seconds. */
   holdTime: number;
+  /** Seconds between KEEPALIVEs (at most a third of the negotiated hold time); absent: a third of it. */
+  keepaliveTime?: number;
   families: Family[];
   export: ExportPolicy;
   /** Extension: Cease 6/1 when the peer sends more paths than this (0 = no limit). */
@@ -133,7 +135,7 @@ function describe(v: unknown): string {
 
 const ASN_MAX = 4294967295;
 
-const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix", "extendedOptionalParameters"];
+const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "keepaliveTime", "families", "export", "maxPrefix", "extendedOptionalParameters"];
 
 export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborConfig {
   const n = c.object(v, field, NEIGHBOR_FIELDS);
@@ -158,6 +160,7 @@ export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborCo
     localAddress,
     passive: n.passive === undefined ? false : c.bool(n.passive, at("passive")),
     holdTime,
+    ...(n.keepaliveTime === undefined ? {} : { keepaliveTime: c.int(n.keepaliveTime, at("keepaliveTime"), 1, 65535) }),
     families: [...new Set(families as Family[])],
     export: exp,
     maxPrefix: c.int(n.maxPrefix ?? 0, at("maxPrefix"), 0, ASN_MAX),

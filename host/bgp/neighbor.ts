@@ -192,6 +192,21 @@ export class Neighbor {
 
   // ---- lifecycle ----
 
+  /**
+   * A new configuration for the same address (Speaker.reconfigureNeighbor): what
+   * needs a new OPEN waits for the next session; the keepalive interval applies now.
+   */
+  reconfigure(cfg: NeighborConfig): void {
+    this.config = cfg;
+    this.ctx.rib.configurePeer(this.idx, { asn: cfg.asn, address: cfg.address, routerId: this.peerRouterId, export: cfg.export, maxPrefix: cfg.maxPrefix });
+    if (this.session?.negotiated) this.session.startKeepalives(this.keepaliveFor(this.session.negotiated));
+  }
+
+  /** The configured keepalive interval, never more than a third of the negotiated hold time. */
+  private keepaliveFor(n: Negotiated): number {
+    return this.config.keepaliveTime ? Math.min(this.config.keepaliveTime, n.keepalive) : n.keepalive;
+  }
+
   start(): void {
     this.stopped = false;
     this.scheduleConnect(0);
@@ -378,7 +393,7 @@ export class Neighbor {
     c.state = "OpenConfirm";
     this.send(c, KEEPALIVE, "keepalive");
     c.armHold(c.negotiated.holdTime);
-    c.startKeepalives(c.negotiated.keepalive);
+    c.startKeepalives(this.keepaliveFor(c.negotiated));
   }
 
   /**

@@ -1,4 +1,4 @@
-// JSON shapes of the speaker HTTP API (DESIGN.md), shared by the server and the CLI.
+// JSON shapes of the speaker HTTP API (docs/api.md), shared by the server and the CLI.
 import type { AsPathSegment, RibEntry } from "../core/rib.ts";
 import type { Neighbor } from "./neighbor.ts";
 import type { Speaker } from "./speaker.ts";
@@ -124,6 +124,12 @@ export interface PathView {
   pathId: number;
   originatorId?: string;
   clusterList?: string[];
+  atomicAggregate?: boolean;
+  aggregator?: { asn: number; address: string };
+  /** Hex, 8 bytes each, as `sart decode` shows them. */
+  extendedCommunities: string[];
+  /** Optional transitive attributes passed on unrecognised: {code, flags, hex}. */
+  unknownAttributes?: { code: number; flags: number; hex: string }[];
 }
 
 export interface RibEntryView {
@@ -137,7 +143,8 @@ export function ribView(entries: RibEntry[]): RibEntryView[] {
     paths: e.paths.map((p) => ({
       nextHop: p.nextHop, asPath: p.asPath, origin: p.origin, med: p.med, localPref: p.localPref, communities: p.communities,
       largeCommunities: p.largeCommunities, best: p.best, multipath: p.multipath, stale: p.stale, eligible: p.eligible, peer: p.peer,
-      pathId: p.pathId, originatorId: p.originatorId, clusterList: p.clusterList,
+      pathId: p.pathId, originatorId: p.originatorId, clusterList: p.clusterList, atomicAggregate: p.atomicAggregate, aggregator: p.aggregator,
+      extendedCommunities: p.extendedCommunities, unknownAttributes: p.unknownAttributes,
     })),
   }));
 }

@@ -164,6 +164,21 @@ export class LocalStore implements Store {
     return store;
   }
 
+  /**
+   * Re-reads the manifest directory and applies what changed since the last load, as
+   * on open (standalone mode picks up edits without a restart). A directory that does
+   * not load (bad YAML, an invalid document) changes nothing: ManifestError names the
+   * file, document and field.
+   */
+  async reload(): Promise<void> {
+    const docs = await loadManifestDir(this.dir, this.admitter);
+    try {
+      this.applyManifests(docs);
+    } finally {
+      await this.persist();
+    }
+  }
+
   /** Waits for pending state writes, stops every informer and releases the state file. */
   async close(): Promise<void> {
     for (const inf of this.informers) inf.stop();
