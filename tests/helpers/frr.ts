@@ -1,9 +1,9 @@
 // A real FRR bgpd for tests, benchmarks and the lab, one instance per network namespace:
-// config, pid, log and vty socket in a temp dir (never /etc/frr or /run/frr), no zebra
-// (-Z: routes stay in bgpd, nothing reaches a kernel table), queried with
-// `vtysh --vty_socket DIR`. FRR checks next hops and AS paths strictly, which makes it a
-// good conformance peer.
-import { writeFileSync } from "node:fs";
+// config, pid, log and vty socket in a temp dir (never /etc/frr or /run/frr), no zebra by
+// default (-Z: routes stay in bgpd, nothing reaches a kernel table; with `zebra`, its best
+// routes go to the namespace's kernel), queried with `vtysh --vty_socket DIR`. FRR checks
+// next hops and AS paths strictly, which makes it a good conformance peer.
+import { chownSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "./net.ts";
 import type { Netns } from "./netns.ts";
@@ -57,15 +57,23 @@ export function frrBgpConfig(o: FrrBgpOptions): string {
   ].join("\n");
 }
 
+/** FRR's system user (zebra drops to it). */
+function frrUser(): { uid: number; gid: number } {
+  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("frr:"));
+  if (!line) throw new Error("no frr user in /etc/passwd (Debian: apt-get install frr)");
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
 export class Frr {
-  private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string) {}
+  private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string, private readonly zebra?: Daemon) {}
 
   /**
    * Starts bgpd in `ns` with `config` (a bgpd.conf: `router bgp ...`; eBGP needs
    * `no bgp ebgp-requires-policy` to pass routes), after `bgpd -C` accepted it, and
    * waits until vtysh answers.
    */
-  static async start(ns: Netns, config: string, timeoutMs = 15000): Promise<Frr> {
+  static async start(ns: Netns, config: string, timeoutMs = 15000, opts: { zebra?: boolean } = {}): Promise<Frr> {
     const dir = tempDir("frr");
     const file = join(dir, "bgpd.conf");
     writeFileSync(file, config);
@@ -75,11 +83,32 @@ export class Frr {
       removeDir(dir);
       throw new Error(`FRR config rejected: ${(err as Error).message}\n${config}`);
     }
+    // With zebra, bgpd's best routes reach the namespace's kernel (zebra runs as FRR's own
+    // user, so the directory is theirs too); without, they stay in bgpd.
+    let zebra: Daemon | undefined;
+    if (opts.zebra) {
+      const user = frrUser();
+      chownSync(dir, user.uid, user.gid);
+      writeFileSync(join(dir, "zebra.conf"), "");
+      const [zcmd, zargs] = ns.wrap("/usr/lib/frr/zebra", ["-f", join(dir, "zebra.conf"), "-i", join(dir, "zebra.pid"), "--vty_socket", dir, "-z", join(dir, "zserv.api"), "--log", `file:${join(dir, "zebra-daemon.log")}`]);
+      const z = (zebra = startDaemon(`zebra-${ns.name}`, zcmd, zargs, join(dir, "zebra.log")));
+      try {
+        await waitFor(`FRR zebra in ${ns.name}`, () => {
+          if (!z.running) throw new Error(`zebra exited:\n${z.tail()}`);
+          return existsSync(join(dir, "zserv.api"));
+        }, timeoutMs, 50);
+      } catch (err) {
+        await z.stop();
+        removeDir(dir);
+        throw err;
+      }
+    }
+    const kernel = opts.zebra ? ["-z", join(dir, "zserv.api")] : ["-Z", "-n"];
     const [cmd, args] = ns.wrap("/usr/lib/frr/bgpd", [
-      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", "-Z", "-n", "--log", `file:${join(dir, "bgpd-daemon.log")}`,
+      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", ...kernel, "--log", `file:${join(dir, "bgpd-daemon.log")}`,
     ]);
     const daemon = startDaemon(`frr-${ns.name}`, cmd, args, join(dir, "bgpd.log"));
-    const frr = new Frr(ns, daemon, dir);
+    const frr = new Frr(ns, daemon, dir, zebra);
     try {
       await waitFor(`FRR bgpd in ${ns.name}`, async () => {
         if (!daemon.running) throw new Error(`bgpd exited:\n${daemon.tail()}`);
@@ -134,6 +163,7 @@ export class Frr {
 
   async stop(): Promise<void> {
     await this.daemon.stop();
+    await this.zebra?.stop();
     removeDir(this.dir);
   }
 }
