@@ -94,10 +94,11 @@ test("make demo: the whole product in a lab, every claim checked, nothing left b
   expect(lb["app-svc-cluster2"]).toBe("10.0.100.20"); // the sample's loadBalancerIPs annotation
 
   // 4: every pod Running, its address in its own node's block.
-  const pods = rows(section(out, 4), "").filter((c) => c.length >= 6 && (c[0] === "default" || c[0] === "test"));
+  // NAMESPACE NAME READY STATUS RESTARTS AGE IP NODE NOMINATED-NODE READINESS-GATES
+  const pods = rows(section(out, 4), "").filter((c) => c.length >= 8 && (c[0] === "default" || c[0] === "test"));
   expect(pods.length).toBe(10);
-  for (const [, , status, , ip, node] of pods) {
-    expect(status).toBe("Running");
+  for (const [, , ready, status, , , ip, node] of pods) {
+    expect([ready, status]).toEqual(["1/1", "Running"]);
     expect(podBlocks.some((b) => b.node === node && cidrContains(parseCidr(b.cidr), ip!))).toBe(true);
   }
 
