@@ -4,10 +4,14 @@
 // `sart speaker` and the agent both embed it.
 import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
+import { BfdManager, type BfdManagerOptions } from "../bfd/manager.ts";
+import { STATE_NAMES, diagName } from "../bfd/packet.ts";
+import type { BfdProfile } from "../bfd/session.ts";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
 import { type OriginatedRoute, Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
+import { setListenerMd5 } from "../sockopt/tcp.ts";
 import type { Family, NeighborConfig, SpeakerConfig } from "./config.ts";
 import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings, normalizeAddress } from "./neighbor.ts";
 
@@ -31,6 +35,8 @@ export interface SpeakerOptions {
   core?: Core;
   /** Called after each burst's export and FIB work (e.g. to see which UPDATEs went out: `rib.advertisedTo`). */
   onFlush?: () => void;
+  /** BFD ports (default 3784 both; tests running two speakers in one namespace change them). */
+  bfd?: Pick<BfdManagerOptions, "port" | "peerPort">;
 }
 
 /** Export tags in the core are a 32-bit mask: this many neighbours can be targets of `originate(r, to)`. */
@@ -48,6 +54,8 @@ export class Speaker implements SpeakerContext {
   readonly neighbors = new Map<string, Neighbor>();
   readonly originated = new Map<string, OriginatedRoute>();
   readonly fib: FibWriter | undefined;
+  /** BFD sessions of the neighbours that ask for them (made with the first one). */
+  bfd: BfdManager | undefined;
   readonly restartTime: number;
   readonly startedAt = Date.now();
   private servers: net.Server[] = [];
@@ -141,6 +149,22 @@ export class Speaker implements SpeakerContext {
 
   addNeighbor(cfg: NeighborConfig): Neighbor {
     if (this.neighbors.has(cfg.address)) throw new SpeakerError(409, `neighbor ${cfg.address} already exists`);
+    if (cfg.bfd) {
+      try {
+        this.bfdManager().add(cfg.address, cfg.bfd, cfg.localAddress ?? this.sourceAddressFor(cfg.address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${cfg.address}: ${(e as Error).message}`);
+      }
+    }
+    // Incoming connections from a peer with a password are signed too: the key goes on every listener.
+    if (cfg.password) {
+      try {
+        this.setListenerKeys(cfg.address, cfg.password);
+      } catch (e) {
+        this.bfd?.remove(cfg.address);
+        throw e;
+      }
+    }
     const nb = new Neighbor(this, cfg, this.timings);
     this.neighbors.set(cfg.address, nb);
     this.assignTagBit(nb);
@@ -153,6 +177,8 @@ export class Speaker implements SpeakerContext {
     if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
     this.neighbors.delete(address);
     await nb.stop(3, "neighbor removed (peer de-configured)");
+    this.bfd?.remove(address);
+    if (nb.config.password) this.setListenerKeys(address, "");
     nb.remove();
     if (this.tagBits.delete(address)) this.reinstallTargeting(address);
   }
@@ -181,6 +207,45 @@ export class Speaker implements SpeakerContext {
     nb.reconfigure(cfg);
     nb.start();
     return "reset";
+  }
+
+  private setListenerKeys(peer: string, key: string): void {
+    try {
+      for (const server of this.servers) setListenerMd5(server, peer, key);
+    } catch (e) {
+      throw new SpeakerError(400, `neighbor ${peer}: TCP MD5 key on the listener: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Starts, changes or ends a neighbour's BFD session without touching its BGP
+   * session: new timers reach the peer by a Poll Sequence (RFC 5880 6.8.3).
+   */
+  setBfd(address: string, profile: BfdProfile | undefined): void {
+    const nb = this.neighbors.get(address);
+    if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
+    const session = this.bfd?.get(address);
+    if (profile && session) session.reconfigure(profile);
+    else if (profile) {
+      try {
+        this.bfdManager().add(address, profile, nb.config.localAddress ?? this.sourceAddressFor(address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${address}: ${(e as Error).message}`);
+      }
+    } else if (session) this.bfd!.remove(address);
+    nb.config = { ...nb.config, bfd: profile };
+  }
+
+  private bfdManager(): BfdManager {
+    this.bfd ??= new BfdManager({
+      ...this.opts.bfd,
+      log: (line) => this.log(line),
+      onChange: (s, change) => {
+        this.log(`BFD ${s.peer}: ${STATE_NAMES[change.from]} -> ${STATE_NAMES[change.to]} (${diagName(change.diag)}${change.remoteAdminDown ? ", peer AdminDown" : ""})`);
+        this.neighbors.get(s.peer)?.onBfdChange(change);
+      },
+    });
+    return this.bfd;
   }
 
   // ---- originated routes ----
@@ -365,6 +430,7 @@ export class Speaker implements SpeakerContext {
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
     await Promise.all([...this.neighbors.values()].map((nb) => nb.stop(2, "administrative shutdown")));
+    this.bfd?.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.fib) await this.fib.stop();
   }

@@ -52,6 +52,19 @@ export function neighborDetail(n: NeighborView): string {
     `  BGP state = ${n.state}, ${since}`,
     `  Configured hold time ${n.holdTime} s, families ${n.families.join(", ")}, export ${n.export}, port ${n.port}`,
   ];
+  const options = [
+    n.keepaliveTime && `keepalive ${n.keepaliveTime} s`, n.connectRetryTime && `connect retry ${n.connectRetryTime} s`,
+    n.ttl !== undefined && `TTL ${n.ttl}`, n.passwordSet && "TCP MD5",
+  ].filter(Boolean);
+  if (options.length) lines.push(`  Options: ${options.join(", ")}`);
+  if (n.bfd) {
+    const b = n.bfd;
+    lines.push(
+      `  BFD: ${b.state} (diag ${b.diag}), peer ${b.remoteState} (diag ${b.remoteDiag}), since ${b.since}`,
+      `    tx ${b.tx} ms, rx ${b.rx} ms, multiplier ${b.multiplier} (peer ${b.remoteMultiplier}), detection time ${b.detectionTime} ms`,
+      `    discriminators ${b.localDiscriminator}/${b.remoteDiscriminator}, packets sent ${b.packetsOut}, received ${b.packetsIn}, up ${b.upTransitions} times`,
+    );
+  }
   if (n.negotiated) {
     lines.push(
       `  Negotiated hold time ${n.negotiated.holdTime} s, keepalive ${n.negotiated.keepalive} s`,

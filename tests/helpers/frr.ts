@@ -1,9 +1,13 @@
 // A real FRR bgpd for tests, benchmarks and the lab, one instance per network namespace:
-// config, pid, log and vty socket in a temp dir (never /etc/frr or /run/frr), no zebra by
-// default (-Z: routes stay in bgpd, nothing reaches a kernel table; with `zebra`, its best
-// routes go to the namespace's kernel), queried with `vtysh --vty_socket DIR`. FRR checks
-// next hops and AS paths strictly, which makes it a good conformance peer.
-import { chownSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+// config, pid, log and vty socket in a temp dir (never /etc/frr or /run/frr), no zebra
+// (-Z: routes stay in bgpd, nothing reaches a kernel table), queried with
+// `vtysh --vty_socket DIR`. FRR checks next hops and AS paths strictly, which makes it a
+// good conformance peer.
+// With `zebra: true`, zebra runs too and bgpd's best routes reach the namespace's kernel
+// table; with `bfd: true`, zebra and bfdd (bgpd's BFD goes through zebra). zebra and bfdd
+// have no -S and refuse to run as root unless root is in the frrvty group: they run as the package's frr user, in a
+// temp dir owned by it, with their zserv socket there (-z), so nothing outside changes.
+import { chownSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "./net.ts";
 import type { Netns } from "./netns.ts";
@@ -24,6 +28,42 @@ export interface FrrRoutePath {
   community?: { string: string; list?: string[] };
   largeCommunity?: { string: string };
   [k: string]: unknown;
+}
+
+/** One entry of `show bfd peers json` (FRR 8.4; intervals in ms). */
+export interface FrrBfdPeer {
+  peer: string;
+  local?: string;
+  id: number;
+  "remote-id": number;
+  status: "up" | "down" | "init" | "shutdown";
+  diagnostic: string;
+  "remote-diagnostic": string;
+  "receive-interval": number;
+  "transmit-interval": number;
+  "detect-multiplier": number;
+  "remote-receive-interval": number;
+  "remote-transmit-interval": number;
+  "remote-detect-multiplier": number;
+  uptime?: number;
+  downtime?: number;
+  [k: string]: unknown;
+}
+
+export interface FrrOptions {
+  timeoutMs?: number;
+  /** Run zebra beside bgpd: bgpd's best routes go to the namespace's kernel (a router that forwards). */
+  zebra?: boolean;
+  /** Run zebra and bfdd beside bgpd (needed for `neighbor X bfd`); bgpd's routes go to the kernel. */
+  bfd?: boolean;
+  /** bfdd.conf (e.g. `bfd` with `profile NAME` blocks); default: an empty `bfd` node. */
+  bfddConfig?: string;
+}
+
+/** The uid and gid of the frr package's user, which zebra and bfdd run as. */
+async function frrUser(): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([run("id", ["-u", "frr"]), run("id", ["-g", "frr"])]);
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 export interface FrrBgpOptions {
@@ -57,23 +97,18 @@ export function frrBgpConfig(o: FrrBgpOptions): string {
   ].join("\n");
 }
 
-/** FRR's system user (zebra drops to it). */
-function frrUser(): { uid: number; gid: number } {
-  const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("frr:"));
-  if (!line) throw new Error("no frr user in /etc/passwd (Debian: apt-get install frr)");
-  const [, , uid, gid] = line.split(":");
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
 export class Frr {
-  private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string, private readonly zebra?: Daemon) {}
+  private helpers: Daemon[] = [];
+
+  private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string) {}
 
   /**
    * Starts bgpd in `ns` with `config` (a bgpd.conf: `router bgp ...`; eBGP needs
    * `no bgp ebgp-requires-policy` to pass routes), after `bgpd -C` accepted it, and
-   * waits until vtysh answers.
+   * waits until vtysh answers. `opts` may be the timeout (ms).
    */
-  static async start(ns: Netns, config: string, timeoutMs = 15000, opts: { zebra?: boolean } = {}): Promise<Frr> {
+  static async start(ns: Netns, config: string, opts: number | FrrOptions = 15000): Promise<Frr> {
+    const { timeoutMs = 15000, bfd = false, bfddConfig = "bfd\n!\n", zebra = bfd } = typeof opts === "number" ? { timeoutMs: opts } : opts;
     const dir = tempDir("frr");
     const file = join(dir, "bgpd.conf");
     writeFileSync(file, config);
@@ -83,32 +118,40 @@ export class Frr {
       removeDir(dir);
       throw new Error(`FRR config rejected: ${(err as Error).message}\n${config}`);
     }
-    // With zebra, bgpd's best routes reach the namespace's kernel (zebra runs as FRR's own
-    // user, so the directory is theirs too); without, they stay in bgpd.
-    let zebra: Daemon | undefined;
-    if (opts.zebra) {
-      const user = frrUser();
-      chownSync(dir, user.uid, user.gid);
-      writeFileSync(join(dir, "zebra.conf"), "");
-      const [zcmd, zargs] = ns.wrap("/usr/lib/frr/zebra", ["-f", join(dir, "zebra.conf"), "-i", join(dir, "zebra.pid"), "--vty_socket", dir, "-z", join(dir, "zserv.api"), "--log", `file:${join(dir, "zebra-daemon.log")}`]);
-      const z = (zebra = startDaemon(`zebra-${ns.name}`, zcmd, zargs, join(dir, "zebra.log")));
-      try {
-        await waitFor(`FRR zebra in ${ns.name}`, () => {
-          if (!z.running) throw new Error(`zebra exited:\n${z.tail()}`);
-          return existsSync(join(dir, "zserv.api"));
-        }, timeoutMs, 50);
-      } catch (err) {
-        await z.stop();
-        removeDir(dir);
-        throw err;
+    const helpers: Daemon[] = [];
+    const zserv = join(dir, "zserv.api");
+    if (zebra) {
+      const { uid, gid } = await frrUser();
+      chownSync(dir, uid, gid);
+      writeFileSync(join(dir, "zebra.conf"), "!\n");
+      if (bfd) writeFileSync(join(dir, "bfdd.conf"), bfddConfig);
+      const asFrr = ["--vty_socket", dir, "-z", zserv, "-u", "frr", "-g", "frr"];
+      for (const name of bfd ? ["zebra", "bfdd"] : ["zebra"]) {
+        const extra = name === "bfdd" ? ["--bfdctl", join(dir, "bfdd.sock")] : [];
+        const [cmd, args] = ns.wrap(`/usr/lib/frr/${name}`, ["-f", join(dir, `${name}.conf`), "-i", join(dir, `${name}.pid`), ...asFrr, ...extra, "--log", `file:${join(dir, `${name}-daemon.log`)}`]);
+        const d = startDaemon(`frr-${name}-${ns.name}`, cmd, args, join(dir, `${name}.log`));
+        helpers.push(d);
+        try {
+          // zebra's API socket first (bfdd and bgpd connect to it), then each daemon's vty.
+          await waitFor(`FRR ${name} in ${ns.name}`, () => {
+            if (!d.running) throw new Error(`${name} exited:\n${d.tail()}`);
+            return existsSync(join(dir, `${name}.vty`)) && existsSync(zserv);
+          }, timeoutMs, 50);
+        } catch (err) {
+          await Promise.all(helpers.map((h) => h.stop()));
+          removeDir(dir);
+          throw err;
+        }
       }
     }
-    const kernel = opts.zebra ? ["-z", join(dir, "zserv.api")] : ["-Z", "-n"];
+    // Without zebra: -Z (routes stay in bgpd) and -n (no kernel); with it, routes go through zebra to the kernel.
+    const zebraArgs = zebra ? ["-z", zserv] : ["-Z", "-n"];
     const [cmd, args] = ns.wrap("/usr/lib/frr/bgpd", [
-      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", ...kernel, "--log", `file:${join(dir, "bgpd-daemon.log")}`,
+      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", ...zebraArgs, "--log", `file:${join(dir, "bgpd-daemon.log")}`,
     ]);
     const daemon = startDaemon(`frr-${ns.name}`, cmd, args, join(dir, "bgpd.log"));
-    const frr = new Frr(ns, daemon, dir, zebra);
+    const frr = new Frr(ns, daemon, dir);
+    frr.helpers = helpers;
     try {
       await waitFor(`FRR bgpd in ${ns.name}`, async () => {
         if (!daemon.running) throw new Error(`bgpd exited:\n${daemon.tail()}`);
@@ -161,9 +204,14 @@ export class Frr {
     return this.daemon.log();
   }
 
+  /** `show bfd peers json`: bfdd's sessions (needs `bfd: true`). */
+  bfdPeers(): Promise<FrrBfdPeer[]> {
+    return this.json<FrrBfdPeer[]>("show bfd peers");
+  }
+
   async stop(): Promise<void> {
     await this.daemon.stop();
-    await this.zebra?.stop();
+    for (const h of this.helpers.reverse()) await h.stop();
     removeDir(this.dir);
   }
 }

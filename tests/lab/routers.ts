@@ -94,7 +94,7 @@ export class FrrRouter implements LabRouter {
   private constructor(readonly plan: RouterPlan, readonly ns: Netns, readonly frr: Frr) {}
 
   static async start(plan: RouterPlan, ns: Netns, nodes: NodePlan[], forwarding = false): Promise<FrrRouter> {
-    return new FrrRouter(plan, ns, await Frr.start(ns, frrConfig(plan, nodes, forwarding), 15000, { zebra: forwarding }));
+    return new FrrRouter(plan, ns, await Frr.start(ns, frrConfig(plan, nodes, forwarding), { zebra: forwarding }));
   }
 
   async paths(prefix: string): Promise<RouterPath[]> {
