@@ -147,4 +147,22 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
     expect(seen).toMatchObject({ lastNotificationReason: "Cease/Administrative Shutdown", lastResetDueTo: "BGP Notification received" });
     expect(await agentLog()).toContain("SIGTERM");
   }, 60_000);
+
+  test("TCP MD5 from the image (bun:ffi inside the compiled executable): sart speaker with FRR's password", async () => {
+    await frr.vtysh(["configure terminal", "router bgp 65000", `neighbor ${NODE} password s3cret-md5`]);
+    const config = join(dir, "speaker");
+    mkdirSync(config);
+    writeFileSync(join(config, "speaker.yaml"), yaml.dump({
+      asn: 65011, routerId: NODE, listen: { address: "0.0.0.0", port: 0 }, api: { listen: "127.0.0.1:5099" },
+      neighbors: [{ address: ROUTER, asn: 65000, password: "s3cret-md5" }],
+    }));
+    await podman.run(["run", "-d", "--name", `${name}-md5`, "--network", "host", ...RUN_LIMITS, "-v", `${config}:/etc/sart:ro`,
+      IMAGE, "sart", "speaker", "--config", "/etc/sart/speaker.yaml"], { ns: node });
+    try {
+      await waitFor("FRR Established with the MD5-signed session", async () => (await frr.neighborState(NODE)) === "Established", 30_000, 200)
+        .catch(async (e) => { throw new Error(`${e.message}\n${await podman.run(["logs", `${name}-md5`], { ns: node, mergeStderr: true })}`); });
+    } finally {
+      await podman.run(["rm", "-f", "-t", "0", `${name}-md5`], { ns: node });
+    }
+  }, 60_000);
 });
