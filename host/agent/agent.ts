@@ -11,6 +11,7 @@ import type { Informer, KubeObject, Store, WatchEvent } from "../kube/store.ts";
 import {
   type AddressBlock, type BGPAdvertisement, type BGPPeer, LABEL_ADDRESSBLOCK_NODE, LABEL_BGPPEER_NODE, type Node, type NodeBGP, type NodeBGPCondition,
 } from "../kube/types.ts";
+import { CniServer } from "../cni/server.ts";
 import { Advertisements, advKey } from "./advertisements.ts";
 import { PodBlocks } from "./blocks.ts";
 import { type HealthServer, startHealthServer } from "../kube/health-server.ts";
@@ -38,8 +39,10 @@ export interface AgentOptions {
   mode: { kind: "kubernetes"; kubeconfig?: string; context?: string } | { kind: "standalone"; configDir: string };
   /** The speaker API; undefined: the NodeBGP's speaker.path, else 127.0.0.1:5000; "" none. */
   api?: string;
-  /** The CNI server's unix socket (served once the CNI server is part of the agent). */
+  /** The CNI server's unix socket; "" none. */
   cniSocket: string;
+  /** How long a pod block stays empty before it goes back to its pool (default 60 s). */
+  blockReleaseDelayMs?: number;
   /** /healthz, /readyz, /metrics; "" none. */
   health: string;
   stateDir: string;
@@ -73,6 +76,7 @@ export class Agent {
     blocks: Informer<AddressBlock>;
   };
   private health: HealthServer | undefined;
+  private cni: CniServer | undefined;
   private restarting = false;
   private synced = false;
   private settled = false;
@@ -147,7 +151,7 @@ export class Agent {
     });
     this.blocks = new PodBlocks(this.inf.blocks, this.routes, o.node);
     if (o.health) {
-      this.health = await startHealthServer({ listen: o.health, ready: () => this.readiness(), metrics: () => renderAgentMetrics(this) });
+      this.health = await startHealthServer({ listen: o.health, ready: () => this.readiness(), metrics: () => renderAgentMetrics(this) + (this.cni?.metricsText() ?? "") });
     }
     this.log(`node ${o.node}, ${o.mode.kind === "kubernetes" ? this.store.source : `standalone, ${this.store.source}`}, state ${o.stateDir}${this.restarting ? " (restart after an unclean stop: graceful restart)" : ""}${this.health ? `, health ${this.health.address}` : ""}`);
     await Promise.all(Object.values(this.inf).map((i) => i!.start()));
@@ -156,6 +160,27 @@ export class Agent {
     await this.runPass();
     // Everything the store asks for is originated: a graceful restart may end (End-of-RIB to the routers).
     this.host.releaseRestartHold();
+    if (o.cniSocket) {
+      // Pods' gateways: the node's own addresses (docs/cni.md), as the first pass found them.
+      this.cni = new CniServer({
+        store,
+        node: o.node,
+        socketPath: o.cniSocket,
+        stateDir: o.stateDir,
+        mode: o.mode.kind,
+        hostAddresses: this.nodeAddresses(),
+        blockReleaseDelayMs: o.blockReleaseDelayMs,
+        log: (level, msg) => this.log(`cni ${level}: ${msg}`),
+      });
+      await this.cni.start();
+    }
+  }
+
+  /** The node's addresses: its InternalIPs (Kubernetes), else those its sessions start from. */
+  private nodeAddresses(): { ipv4?: string; ipv6?: string } {
+    const node = this.inf.node?.get({ name: this.opts.node });
+    const internal = (node?.status?.addresses ?? []).filter((a) => a.type === "InternalIP").map((a) => a.address);
+    return { ipv4: internal.find((a) => isIPv4(a)) ?? this.source.v4, ipv6: internal.find((a) => isIPv6(a)) ?? this.source.v6 };
   }
 
   /**
@@ -396,6 +421,7 @@ export class Agent {
   readiness(): true | string {
     if (!this.synced) return "store not synced yet";
     if (!this.settled) return "first reconcile pass not done";
+    if (this.opts.cniSocket && !this.cni?.ready()) return "CNI server not serving yet";
     const nbs = this.nodeBgpState;
     if (nbs?.reason === "NotConfigured" && !this.inf.nodeBgp.get({ name: this.opts.node })) return true; // no NodeBGP: no BGP on this node
     if (!this.host.speaker) return `speaker not running: ${nbs?.message ?? "not configured"}`;
@@ -438,6 +464,7 @@ export class Agent {
     this.peers?.writeStatuses();
     await Promise.race([this.status?.idle(), new Promise((r) => setTimeout(r, 3000))]);
     this.status?.stop();
+    await this.cni?.stop();
     await this.health?.close();
     await this.store?.close();
     await this.marker.end();

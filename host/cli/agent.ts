@@ -20,7 +20,10 @@ node's NodeBGP, BGPPeers and BGPAdvertisements. docs/agent.md describes it.
   --config DIR           standalone: the directory of manifests
   --api ADDR             the speaker's HTTP API, host:port or unix:/path (default: the NodeBGP's
                          speaker.path, else 127.0.0.1:5000); "none": no API
-  --cni-socket PATH      the CNI server's unix socket (default /run/sart/cni.sock)
+  --cni-socket PATH      the CNI server's unix socket, mode 0600 (default /run/sart/cni.sock);
+                         "none": no CNI server
+  --block-release-delay S  seconds a pod AddressBlock stays empty before it goes back to its
+                         pool (default 60)
   --health ADDR          /healthz, /readyz, /metrics: host:port, :port (every address) or unix:/path
                          (default 127.0.0.1:9467); "none": off
   --state-dir DIR        restart marker, standalone state, pod allocations (default /var/lib/sart)
@@ -40,6 +43,7 @@ export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv = process.
   let configDir: string | undefined;
   let api: string | undefined;
   let cniSocket = "/run/sart/cni.sock";
+  let blockReleaseDelayMs: number | undefined;
   let health = "127.0.0.1:9467";
   let stateDir = "/var/lib/sart";
   let bgpListen: AgentOptions["bgpListen"];
@@ -61,7 +65,18 @@ export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv = process.
       case "--standalone": standalone = true; break;
       case "--config": configDir = value(); break;
       case "--api": api = address(flag, value()); break;
-      case "--cni-socket": cniSocket = value(); break;
+      case "--cni-socket": {
+        const v = value();
+        if (v !== "none" && !v.startsWith("/")) throw new UsageError(`--cni-socket: an absolute path or "none", not ${JSON.stringify(v)}`);
+        cniSocket = v === "none" ? "" : v;
+        break;
+      }
+      case "--block-release-delay": {
+        const v = value();
+        if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError(`--block-release-delay: seconds (a number, 0 or more), not ${JSON.stringify(v)}`);
+        blockReleaseDelayMs = Number(v) * 1000;
+        break;
+      }
       case "--health": health = healthAddress(value()); break;
       case "--state-dir": stateDir = value(); break;
       case "--bgp-listen": bgpListen = listenFlag(value()); break;
@@ -90,6 +105,7 @@ export function parseAgentArgs(args: string[], env: NodeJS.ProcessEnv = process.
     mode: standalone ? { kind: "standalone", configDir: configDir! } : { kind: "kubernetes", kubeconfig, context },
     api,
     cniSocket,
+    ...(blockReleaseDelayMs !== undefined ? { blockReleaseDelayMs } : {}),
     health,
     stateDir,
     bgpListen,

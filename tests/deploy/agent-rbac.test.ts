@@ -40,6 +40,8 @@ const UNEXERCISED: Record<string, string> = {
   "list sart.terassyi.net/addresspools": "the CNI server's informer on pools",
   "watch sart.terassyi.net/addresspools": "the CNI server's informer on pools",
   "create sart.terassyi.net/blockrequests": "the CNI server asks for a block when the node's blocks are full",
+  "get sart.terassyi.net/addressblocks": "the CNI server re-reads a block whose finalizer patch met a conflict",
+  "delete sart.terassyi.net/addressblocks": "the CNI server gives back a block that stayed empty",
 };
 
 describe("agent RBAC (crds/deploy) against the calls sart agent makes", () => {
