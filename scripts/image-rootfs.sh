@@ -25,6 +25,7 @@ done
 [ -e "$out" ] && { echo "image-rootfs: $out exists; give a new directory" >&2; exit 1; }
 mkdir -p "$out"/{usr/local/bin,usr/sbin,bin,etc/sart/cni,run/sart,var/lib/sart,root,usr/share/doc/sart}
 install -d -m 1777 "$out/tmp"
+ln -s ../run "$out/var/run" # as on the hosts: runtimes name pod namespaces /var/run/netns/...
 
 # The executable. Its modules look for build/sart.wasm and package.json above themselves;
 # compiled, they sit in /$bunfs/root/, so both are embedded there (--asset keeps the path

@@ -54,9 +54,11 @@ test("sart --version from the image names the version and the runtime", async ()
   expect(out).toContain(`Bun ${pkg.dependencies.bun}`);
 });
 
+// The node's /opt/cni/bin and /etc/cni/net.d, filled by the install-cni test below.
+const hostBin = join(dir, "opt-cni-bin");
+const hostConf = join(dir, "etc-cni-net.d");
+
 describe("the DaemonSet's install-cni init container", () => {
-  const hostBin = join(dir, "opt-cni-bin");
-  const hostConf = join(dir, "etc-cni-net.d");
 
   beforeAll(async () => {
     const docs = yaml.loadAll(readFileSync(join(ROOT, "crds/deploy/agent.yaml"), "utf8")) as any[];
@@ -110,11 +112,14 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "NodeBGP", metadata: { name: "host1" }, spec: { asn: 65011, routerId: NODE, speaker: { path: "127.0.0.1:5000" } } },
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPPeer", metadata: { name: "host1-router", labels: { "bgppeer.sart.terassyi.net/node": "host1" } }, spec: { asn: 65000, addr: ROUTER, nodeBGPRef: "host1", speaker: { path: "127.0.0.1:5000" } } },
       { apiVersion: "sart.terassyi.net/v1alpha2", kind: "BGPAdvertisement", metadata: { name: "anycast", namespace: "default" }, spec: { cidr: "198.51.100.53/32", type: "service", protocol: "ipv4" } },
+      { apiVersion: "sart.terassyi.net/v1alpha2", kind: "AddressPool", metadata: { name: "pods" }, spec: { cidr: "198.51.100.128/25", type: "pod", allocType: "bit", blockSize: 28, autoAssign: true } },
     ].map((o) => yaml.dump(o)).join("---\n"));
-    mkdirSync(join(dir, "state"));
-    // As the DaemonSet runs it: host network (the node's namespace), privileged, state from the host.
+    for (const d of ["state", "run-sart"]) mkdirSync(join(dir, d));
+    // As the DaemonSet runs it: host network (the node's namespace), privileged, state and the
+    // CNI socket's directory from the host, the host's pod namespaces as they come.
     await podman.run(["run", "-d", "--name", name, "--network", "host", "--privileged", ...RUN_LIMITS,
-      "-v", `${config}:/etc/sart:ro`, "-v", `${join(dir, "state")}:/var/lib/sart`,
+      "-v", `${config}:/etc/sart:ro`, "-v", `${join(dir, "state")}:/var/lib/sart`, "-v", `${join(dir, "run-sart")}:/run/sart`,
+      "-v", "/run/netns:/run/netns:rslave",
       IMAGE, "sart", "agent", "--standalone", "--config", "/etc/sart", "--node", "host1"], { ns: node });
   }, 60_000);
 
@@ -136,6 +141,30 @@ describe("the standalone agent from the image, in a node's namespace, peering wi
     const neighbors = await podman.run(["exec", name, "sart", "bgp", "neighbor", "list"], { ns: node });
     expect(neighbors).toMatch(new RegExp(`${ROUTER.replace(/\./g, "\\.")}\\s+65000\\s.*Established`));
   }, 90_000);
+
+  test("a pod through the host's sart-cni (installed by install-cni) and the agent in the container", async () => {
+    const pod = await Netns.create("imgpod");
+    try {
+      const conflist = JSON.parse(readFileSync(join(hostConf, "10-sart.conflist"), "utf8"));
+      // The installed conflist, with the socket where this test mounted the agent's /run/sart.
+      const netconf = JSON.stringify({ cniVersion: conflist.cniVersion, name: conflist.name, ...conflist.plugins[0], endpoint: `unix:${join(dir, "run-sart", "cni.sock")}` });
+      const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", CNI_CONTAINERID: "image-test-pod", CNI_NETNS: pod.path, CNI_IFNAME: "eth0", CNI_PATH: hostBin };
+      // A runtime runs plugins in its own namespace: the node's.
+      const cni = (command: string) => spawnSync("nsenter", [`--net=${node.path}`, join(hostBin, "sart-cni")], { env: { ...env, CNI_COMMAND: command }, input: netconf, encoding: "utf8", timeout: 30_000 });
+      const add = cni("ADD");
+      expect(add.stdout).toContain('"ips"');
+      expect(add.status).toBe(0);
+      const address = (JSON.parse(add.stdout).ips as { address: string }[])[0]!.address;
+      expect(address).toMatch(/^198\.51\.100\.(12[89]|1[3-4]\d)\/32$/);
+      expect(await pod.ip("-4", "-o", "addr", "show", "dev", "eth0")).toContain(`inet ${address}`);
+      // The node's block reaches FRR from the agent.
+      await waitFor("the pod block at FRR", async () => (await frr.nextHops("198.51.100.128/28")).join() === NODE, 20_000, 200);
+      const del = cni("DEL");
+      expect([del.status, del.stdout]).toEqual([0, ""]);
+    } finally {
+      await pod.delete();
+    }
+  }, 60_000);
 
   test("podman stop is a clean stop: exit 0, routes withdrawn at FRR and removed from the kernel", async () => {
     await podman.run(["stop", "-t", "10", name], { ns: node, timeoutMs: 30_000 });
