@@ -17,9 +17,10 @@ const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export class Podman {
   private constructor(readonly dir: string) {}
 
-  static create(): Podman {
+  /** `conf`: more containers.conf lines (e.g. a `[network]` table for a CNI backend). */
+  static create(conf: string[] = []): Podman {
     const dir = tempDir("podman");
-    writeFileSync(join(dir, "containers.conf"), ["[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ""].join("\n"));
+    writeFileSync(join(dir, "containers.conf"), ["[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ...conf, ""].join("\n"));
     return new Podman(dir);
   }
 
