@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host sockopt inspector deps test bench demo clean
+.PHONY: build wasm host sockopt inspector deps test bench demo demo-down image clean
 
 build: wasm host build/bin/sart build/bin/sart-cni sockopt
 
@@ -76,8 +76,20 @@ test: build deps
 bench: build
 	bash bench/run.sh
 
+# The lab in network namespaces, narrated (scripts/demo.ts); KEEP=1 leaves it running
+# until `make demo-down`.
 demo: build deps
-	bash scripts/demo.sh
+	KEEP=$(KEEP) bash scripts/demo.sh
+
+demo-down:
+	bash scripts/demo-down.sh
+
+# The container image (Containerfile), built with buildah without a registry or a daemon:
+# build/sart-image.tar, a docker-archive tagged sart:dev (docs/install.md).
+image: build/sart-image.tar
+
+build/sart-image.tar: build/sart.wasm $(HOST_SRC) package.json Containerfile crds/deploy/cni/10-sart.conflist scripts/image-rootfs.sh scripts/build-image.sh | deps
+	bash scripts/build-image.sh $@
 
 clean:
 	rm -rf build
