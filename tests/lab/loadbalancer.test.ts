@@ -1,28 +1,35 @@
 // The LoadBalancer extensions end to end in the lab (Kubernetes mode, Bun): the test API
 // server, sart controller, three agents, the two FRR routers of the samples (eBGP), and
 // "edge", a third FRR in sart-worker's own AS (iBGP with it, tests/lab/edge-router.ts),
-// where LOCAL_PREF arrives. Each check reads FRR's own JSON or kubectl's output.
-// No packets are sent to the addresses: the shared address is checked by its routes and
-// by the endpoints of both Services behind it.
+// where LOCAL_PREF arrives. Each check reads FRR's own JSON or kubectl's output. The
+// routers forward and the lab's kubelet stand-in runs pods (tests/lab/kubelet.ts), so the
+// client's curl to a shared address reaches the pods of the Service whose port it uses.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { KubeObject } from "../../host/kube/store.ts";
 import type { BGPAdvertisement, BGPPeer, Service } from "../../host/kube/types.ts";
 import type { FrrRoutePath } from "../helpers/frr.ts";
 import { waitFor } from "../helpers/net.ts";
+import { join } from "node:path";
 import { EDGE, EdgeRouter, workerEdgePeer } from "./edge-router.ts";
+import { Kubelets } from "./kubelet.ts";
 import { Lab } from "./lab.ts";
 import type { FrrRouter } from "./routers.ts";
+import { ROOT } from "../helpers/sart.ts";
 import { atRouters, endpointSlice, sample, service } from "./scenario.ts";
 
 let lab: Lab;
 let edge: EdgeRouter;
+let kubelets: Kubelets | undefined;
 const addr = (i: number) => lab.nodes[i].plan.address;
 const [W1, W2, W3] = ["sart-worker", "sart-worker2", "sart-worker3"];
 
 beforeAll(async () => {
-  lab = await Lab.start({ mode: "kubernetes", runtime: "bun" });
+  lab = await Lab.start({ mode: "kubernetes", runtime: "bun", forwarding: true });
   edge = await EdgeRouter.start(lab);
+  kubelets = new Kubelets(lab, { netnsPrefix: "lbpod", dir: join(lab.dir, "pods") });
+  kubelets.start();
   await lab.kubectl(["apply", "-f", "-"], [sample("lb_address_pool.yaml"), sample("peer_template.yaml"), sample("cluster_bgp_a.yaml"), sample("cluster_bgp_c.yaml")].join("\n---\n"));
+  await lab.kubectl(["apply", "-f", join(ROOT, "crds/samples/cni/pool.yaml")]);
   await lab.kubectl(["apply", "-f", "-"], `apiVersion: v1
 kind: Namespace
 metadata: { name: test }
@@ -37,6 +44,7 @@ metadata: { name: team-a }
 }, 90_000);
 
 afterAll(async () => {
+  await kubelets?.stop();
   await edge?.stop();
   await lab?.stop();
 }, 60_000);
@@ -45,11 +53,10 @@ async function addressOf(name: string, namespace = "test"): Promise<string> {
   return waitFor(`${namespace}/${name}'s address`, async () => (await lab.store!.get<Service>("Service", { name, namespace }))?.status?.loadBalancer?.ingress?.[0]?.ip, 20_000);
 }
 
-/** A Cluster Service of the lab's scenario with more annotations, and its ports. */
-function svc(name: string, o: { namespace?: string; annotations?: Record<string, string>; ports?: { port: number; protocol: "TCP" | "UDP" }[] }): Service {
+/** A Cluster Service of the lab's scenario with more annotations. */
+function svc(name: string, o: { namespace?: string; annotations?: Record<string, string> }): Service {
   const s = service(name, { namespace: o.namespace });
   Object.assign(s.metadata.annotations!, o.annotations ?? {});
-  if (o.ports) s.spec!.ports = o.ports.map((p) => ({ name: `${p.protocol.toLowerCase()}-${p.port}`, port: p.port, protocol: p.protocol, targetPort: p.port }));
   return s;
 }
 
@@ -65,14 +72,31 @@ async function table(frr: { json<T>(c: string): Promise<T> }, prefix: string): P
 }
 
 describe("LoadBalancer extensions in the lab, against FRR", () => {
-  test("a shared address: announced once by each node, both Services' endpoints behind it", async () => {
-    const key = { "sart.terassyi.net/allow-shared-ip": "dns" };
-    await lab.create([
-      svc("dns-tcp", { annotations: key, ports: [{ port: 53, protocol: "TCP" }] }), endpointSlice("dns-tcp", [{ node: W1 }]),
-      svc("dns-udp", { annotations: key, ports: [{ port: 53, protocol: "UDP" }] }), endpointSlice("dns-udp", [{ node: W2 }]),
-    ]);
-    const ip = await addressOf("dns-tcp");
-    expect(await addressOf("dns-udp")).toBe(ip);
+  test("a shared address: announced once by each node; the client's curl on each port is answered by that Service's pods", async () => {
+    // Two apps (the lab's stand-in runs their pods), one LoadBalancer Service each, one key: they share an address.
+    await lab.kubectl(["apply", "-f", "-"], ["shared-a", "shared-b"].map((app, i) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${app}, namespace: test }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: ${app} } }
+  template:
+    metadata: { labels: { app: ${app} } }
+    spec: { containers: [{ name: app, image: ghcr.io/terassyi/test-server:0.1.2 }] }
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: ${app}
+  namespace: test
+  annotations: { sart.terassyi.net/allow-shared-ip: web }
+spec:
+  type: LoadBalancer
+  selector: { app: ${app} }
+  ports: [{ name: http, port: ${i === 0 ? 80 : 8080}, targetPort: 8080 }]
+`).join("---\n"));
+    const ip = await addressOf("shared-a");
+    expect(await addressOf("shared-b")).toBe(ip);
     const prefix = `${ip}/32`;
     const logAt = lab.routers.map((r) => r.log().length);
     await atRouters(lab.routers, prefix, [addr(0), addr(1), addr(2)]);
@@ -82,18 +106,20 @@ describe("LoadBalancer extensions in the lab, against FRR", () => {
       return a.length === 1 && Object.keys(a[0].status?.peers ?? {}).length === 7 && Object.values(a[0].status!.peers!).every((s) => s === "Advertised") && a[0];
     });
     expect(adv.metadata.name).toBe(`shared-${ip}`);
-    expect(adv.metadata.ownerReferences!.map((o) => o.name).sort()).toEqual(["dns-tcp", "dns-udp"]);
+    expect(adv.metadata.ownerReferences!.map((o) => o.name).sort()).toEqual(["shared-a", "shared-b"]);
     for (const r of lab.routers as FrrRouter[]) {
       // One path per node, each sent once: FRR logged no repeat of it from any node.
       expect(await pathsFromNodes(r, prefix)).toEqual([addr(0), addr(1), addr(2)]);
       for (const n of lab.nodes) expect(r.updatesFrom(logAt[lab.routers.indexOf(r)], n.plan.address, prefix).duplicates).toBe(0);
     }
-    // Behind it: the endpoints of both Services (kube-proxy's input on every node; the lab sends no traffic).
-    const slices = await lab.kubectl(["get", "endpointslices", "-n", "test", "-l", "kubernetes.io/service-name in (dns-tcp,dns-udp)", "-o", "jsonpath={range .items[*]}{.metadata.labels.kubernetes\\.io/service-name}={.endpoints[*].nodeName} {end}"]);
-    expect(slices.trim().split(" ").sort()).toEqual([`dns-tcp=${W1}`, `dns-udp=${W2}`]);
-    const ingress = await lab.kubectl(["get", "svc", "-n", "test", "dns-tcp", "dns-udp", "-o", "jsonpath={.items[*].status.loadBalancer.ingress[0].ip}"]);
-    expect(ingress.trim().split(" ")).toEqual([ip, ip]);
-  }, 60_000);
+    // Traffic: the client, through the routers (ECMP) and any node, to the pods of the Service of each port.
+    for (const [port, app] of [[80, "shared-a"], [8080, "shared-b"]] as const) {
+      for (let i = 0; i < 4; i++) {
+        const answer = await waitFor(`curl ${ip}:${port}`, async () => (await lab.client.exec("curl", ["-s", "-m", "3", `http://${ip}:${port}/`]).catch(() => "")).trim() || undefined, 30_000, 250);
+        expect(answer.split(" ")[0]).toStartWith(`${app}-`);
+      }
+    }
+  }, 90_000);
 
   test("a namespace-scoped pool: refused to another namespace with a condition kubectl shows; served to its own", async () => {
     await lab.kubectl(["apply", "-f", "-"], `apiVersion: sart.terassyi.net/v1alpha2
