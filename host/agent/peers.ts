@@ -206,44 +206,54 @@ export class Peers {
       if (!st) this.states.set(name, (st = { peer: p, backoff: 0, notifications: 0 }));
       st.peer = p;
       this.reportIgnored(st);
-      let cfg: NeighborConfig | undefined;
-      let problem: PeerProblem | undefined;
-      try {
-        const other = taken.get(p.spec.addr);
-        if (other) throw invalid(`spec.addr: ${p.spec.addr} is already BGPPeer ${other}'s session`);
-        taken.set(p.spec.addr, name);
-        cfg = neighborFromPeer(p, this.source, this.refs);
-      } catch (e) {
-        problem = e instanceof PeerProblem ? e : invalid((e as Error).message);
-      }
-      this.setProblem(st, problem);
-      // A running session keeps its last good settings while what it names is missing.
-      if (problem && problem.severity !== "invalid" && st.address) continue;
-      if (st.address && st.address !== cfg?.address) {
-        if (s.neighbors.has(st.address)) await s.removeNeighbor(st.address);
-        st.address = undefined;
-        addressesChanged = true;
-      }
-      if (!cfg) continue;
-      try {
-        if (st.address) {
-          const done = await s.reconfigureNeighbor(cfg);
-          if (done !== "unchanged") this.opts.log(`BGPPeer ${name}: changed, session to ${cfg.address} ${done === "reset" ? "reset (the OPEN or the connection changes)" : "updated in place"}: ${describeOptions(cfg)}`);
-          continue;
-        }
-        if (s.neighbors.has(cfg.address)) await s.removeNeighbor(cfg.address); // left over from another BGPPeer
-        s.addNeighbor(cfg);
-      } catch (e) {
-        // The speaker refused it (a BFD port in use, a key the kernel rejects): a running session keeps its settings.
-        this.setProblem(st, new PeerProblem("Refused", `the speaker refused the session: ${(e as Error).message}`, st.address ? "unresolved" : "invalid"));
-        continue;
-      }
-      st.address = cfg.address;
-      addressesChanged = true;
-      this.opts.log(`BGPPeer ${name}: session to ${cfg.address} (AS ${cfg.asn}) from ${cfg.localAddress ?? "any address"}, ${describeOptions(cfg)}`);
+      const r = await this.apply(s, st, taken);
+      this.setProblem(st, r.problem);
+      if (r.addressesChanged) addressesChanged = true;
     }
     if (addressesChanged) this.opts.onAddressesChanged();
     this.writeStatuses();
+  }
+
+  /** One BGPPeer onto the speaker: its neighbour added, changed, kept or removed; and the problem that remains. */
+  private async apply(s: Speaker, st: PeerState, taken: Map<string, string>): Promise<{ problem?: PeerProblem; addressesChanged: boolean }> {
+    const p = st.peer;
+    const name = p.metadata.name;
+    let cfg: NeighborConfig;
+    try {
+      const other = taken.get(p.spec.addr);
+      if (other) throw invalid(`spec.addr: ${p.spec.addr} is already BGPPeer ${other}'s session`);
+      taken.set(p.spec.addr, name);
+      cfg = neighborFromPeer(p, this.source, this.refs);
+    } catch (e) {
+      const problem = e instanceof PeerProblem ? e : invalid((e as Error).message);
+      // A running session keeps its last good settings while what it names is missing.
+      if (problem.severity !== "invalid" && st.address) return { problem, addressesChanged: false };
+      return { problem, addressesChanged: await this.removeSession(s, st) };
+    }
+    const addressesChanged = st.address !== undefined && st.address !== cfg.address && (await this.removeSession(s, st));
+    try {
+      if (st.address) {
+        const done = await s.reconfigureNeighbor(cfg);
+        if (done !== "unchanged") this.opts.log(`BGPPeer ${name}: changed, session to ${cfg.address} ${done === "reset" ? "reset (the OPEN or the connection changes)" : "updated in place"}: ${describeOptions(cfg)}`);
+        return { addressesChanged };
+      }
+      if (s.neighbors.has(cfg.address)) await s.removeNeighbor(cfg.address); // left over from another BGPPeer
+      s.addNeighbor(cfg);
+    } catch (e) {
+      // The speaker refused it (a BFD port in use, a key the kernel rejects): a running session keeps its settings.
+      return { problem: new PeerProblem("Refused", `the speaker refused the session: ${(e as Error).message}`, st.address ? "unresolved" : "invalid"), addressesChanged };
+    }
+    st.address = cfg.address;
+    this.opts.log(`BGPPeer ${name}: session to ${cfg.address} (AS ${cfg.asn}) from ${cfg.localAddress ?? "any address"}, ${describeOptions(cfg)}`);
+    return { addressesChanged: true };
+  }
+
+  /** Ends the peer's session, if it has one; true when it had. */
+  private async removeSession(s: Speaker, st: PeerState): Promise<boolean> {
+    if (!st.address) return false;
+    if (s.neighbors.has(st.address)) await s.removeNeighbor(st.address);
+    st.address = undefined;
+    return true;
   }
 
   /** Unknown `capabilities` entries: logged and a Warning Event once per change. */
