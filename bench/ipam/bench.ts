@@ -8,9 +8,9 @@
 import { loadavg } from "node:os";
 import { BlockAllocator, BlockIndexAllocator, type ChurnOrder, coreBench } from "../../host/core/ipam.ts";
 
-const RUNS = 5;
 const quick = process.argv.includes("--quick"); // a smoke run: fewer iterations
-const scale = quick ? 0.05 : 1;
+const RUNS = quick ? 3 : 5;
+const scale = quick ? 0.02 : 1;
 const runtime = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "node";
 
 function median(xs: number[]): number {

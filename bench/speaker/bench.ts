@@ -70,7 +70,7 @@ const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 
 
 /** Connects peers and waits (bounded) until every one is Established. */
 async function connect(peers: RawPeer[], what: string): Promise<void> {
-  await waitFor(`${what} Established`, () => peers.every((p) => p.isEstablished), 60000, 20);
+  await waitFor(`${what} Established`, () => peers.every((p) => p.isEstablished), 120000, 20);
 }
 
 async function once(s: Setup, streams: Uint8Array[][]): Promise<RunResult> {
@@ -102,7 +102,8 @@ async function once(s: Setup, streams: Uint8Array[][]): Promise<RunResult> {
       return new RawPeer({ host: a(2), port: dut.port, localAddress: a(t.host), asn: t.asn, routerId: t.routerId });
     });
     // The group whose memory is measured comes up last, after a settled baseline.
-    const settle = () => sleep(1000); // End-of-RIBs, first KEEPALIVEs, the runtime's own settling
+    // End-of-RIBs, first KEEPALIVEs, the runtime's own settling; longer where memory is read.
+    const settle = () => sleep(s.scenario === "single" ? 300 : 1000);
     let testers: RawPeer[];
     if (s.scenario === "fanout") {
       testers = startTesters();
