@@ -6,21 +6,11 @@
 //   bun bench/codec/gen.ts DIR [--quick]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../../tests/codec/bytes.ts";
 
 const dir = process.argv[2];
 if (!dir) throw new Error("usage: gen.ts DIR [--quick]");
 const scale = process.argv.includes("--quick") ? 0.1 : 1;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Out {
   buf = new Uint8Array(1 << 20);
@@ -78,7 +68,7 @@ function writeUpdate(o: Out, r: () => number, first: number, count: number, dens
 }
 
 function generate(name: string, prefixes: number, perUpdate: number, seed: number): void {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const o = new Out();
   for (let i = 0; i < prefixes; i += perUpdate) writeUpdate(o, r, i % 14_000_000, Math.min(perUpdate, prefixes - i), perUpdate > 4);
   const path = join(dir, name);

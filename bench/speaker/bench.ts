@@ -30,16 +30,20 @@ function arg(name: string, def?: string): string {
 export const SCENARIOS = ["single", "peers", "fanout"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-export interface RunResult {
+/** What a run is: the same in its setup and its result. */
+interface RunKey {
   device: DeviceName;
   scenario: Scenario;
   mix: Mix;
-  /** Prefixes in all (testers x prefixes each). */
-  n: number;
   perUpdate: number;
   testers: number;
   monitors: number;
   run: number;
+}
+
+export interface RunResult extends RunKey {
+  /** Prefixes in all (testers x prefixes each). */
+  n: number;
   seconds: number | null;
   prefixesPerSecond: number | null;
   peakRssBytes: number;
@@ -54,16 +58,10 @@ export interface RunResult {
   error?: string;
 }
 
-interface Setup {
-  device: DeviceName;
-  scenario: Scenario;
-  mix: Mix;
+interface Setup extends RunKey {
+  /** Prefixes per tester. */
   n: number;
-  perUpdate: number;
-  testers: number;
-  monitors: number;
   timeoutS: number;
-  run: number;
 }
 
 const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");

@@ -11,6 +11,7 @@
 //   MED on half of the sets and 1-4 communities on a third. Each set's prefixes go out
 //   together, packed into as few UPDATEs as 4,096 bytes allow, as a router sends a table.
 import { encodeMessage, encodeUpdates, type UpdateAttributes } from "../../host/core/codec.ts";
+import { concat, mulberry32 } from "../../tests/codec/bytes.ts";
 
 export const PREFIX_BASE = 0x64400000; // 100.64.0.0
 export const PREFIX_LEN = 30;
@@ -32,18 +33,6 @@ export function prefixIndex(addr: number, len: number): number {
   return (addr >>> 0) >= PREFIX_BASE && i < MAX_PREFIXES ? i : -1;
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Whole messages gathered into chunks of about `chunkBytes` (one socket write each). */
 class Chunker {
   readonly chunks: Uint8Array[] = [];
@@ -57,13 +46,7 @@ class Chunker {
   }
   flush(): Uint8Array[] {
     if (!this.size) return this.chunks;
-    const c = new Uint8Array(this.size);
-    let o = 0;
-    for (const m of this.pending) {
-      c.set(m, o);
-      o += m.length;
-    }
-    this.chunks.push(c);
+    this.chunks.push(concat(...this.pending));
     this.pending = [];
     this.size = 0;
     return this.chunks;
@@ -114,7 +97,7 @@ function attributeSets(count: number, s: StreamSpec, r: () => number): UpdateAtt
 }
 
 function table(s: StreamSpec): Uint8Array[] {
-  const r = rng(0x5eed + s.first);
+  const r = mulberry32(0x5eed + s.first);
   const count = Math.max(1, Math.round(s.n / PREFIXES_PER_SET));
   const sets = attributeSets(count, s, r);
   // Zipf (exponent 1) set sizes: the cumulative weights, then each prefix drawn into a set.
