@@ -42,7 +42,7 @@ import {
   A_MP_UNREACH, A_NEXT_HOP, A_ORIGIN, A_ORIGINATOR_ID, AFI_IPV4, AFI_IPV6, AS_TRANS,
   F_EXTENDED, F_OPTIONAL, F_PARTIAL, F_TRANSITIVE, HEADER_LEN, R_AS4_PATH, R_AS_PATH,
   R_ATTRIBUTE_LENGTH, R_ATTRIBUTE_OVERRUN, R_ATTRIBUTES_LENGTH, R_DUPLICATE, R_DUPLICATE_MP,
-  R_FLAGS, R_MISSING, R_MP_MALFORMED, R_MP_NEXT_HOP_LENGTH, R_MP_PREFIX, R_NEXT_HOP,
+  R_FLAGS, R_MISSING, R_MP_MALFORMED, R_MP_NEXT_HOP, R_MP_NEXT_HOP_LENGTH, R_MP_PREFIX, R_NEXT_HOP,
   R_NLRI_PREFIX, R_ORIGIN_VALUE, R_UNRECOGNIZED_WELL_KNOWN, R_WITHDRAWN_LENGTH,
   R_WITHDRAWN_PREFIX, R_AS_ZERO, R_LENGTH, SAFI_UNICAST, SEG_CONFED_SEQUENCE, SEG_CONFED_SET, SEG_SEQUENCE,
   SEG_SET, SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, block, rd16, rd32, rd8,
@@ -480,6 +480,9 @@ function parseMpReach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen: u
   if (n < 0) { u.fail(3, 9, R_MP_PREFIX, A_MP_REACH, hdr, hdrLen + len); return; }
   u.mpReachCount = <u32>n;
   u.listDone(at, <u32>n, afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY);
+  // Same checks as NEXT_HOP, for every family and encoding (RFC 7606: treat-as-withdraw).
+  const usable = nhLen == 4 ? validNextHop(rd32(u.mpNextHop)) : validNextHop6(u.mpNextHop);
+  if (!usable) u.withdraw(8, R_MP_NEXT_HOP, A_MP_REACH);
 }
 
 function parseMpUnreach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen: u32): void {
@@ -503,11 +506,25 @@ function parseMpUnreach(u: ParsedUpdate, hdr: usize, v: usize, len: u32, hdrLen:
   u.listDone(at, <u32>n, afi == AFI_IPV4 ? V4_ENTRY : V6_ENTRY);
 }
 
-/** A valid unicast host address for NEXT_HOP (RFC 4271 6.3): not 0, not multicast, not broadcast. */
+/**
+ * A valid unicast host address for NEXT_HOP (RFC 4271 6.3): not in 0.0.0.0/8, not
+ * multicast or reserved (224.0.0.0/3, broadcast included). 127/8 stays usable, as
+ * FRR allows for testing: sessions on loopback addresses are common in labs.
+ */
 function validNextHop(a: u32): bool {
-  if (a == 0 || a == 0xffffffff) return false;
-  if ((a >> 28) == 0xe) return false;
-  return true;
+  return (a >> 24) != 0 && (a >> 29) != 7;
+}
+
+/**
+ * The global part of an IPv6 next hop (RFC 2545: always present; a link-local one
+ * may follow): not ::, not ::1, not multicast, not link-local (no usable global address).
+ */
+function validNextHop6(p: usize): bool {
+  const hi = bswap<u64>(load<u64>(p));
+  const lo = bswap<u64>(load<u64>(p + 8));
+  if (hi == 0 && (lo == 0 || lo == 1)) return false;
+  if ((hi >> 56) == 0xff) return false;
+  return (hi >> 54) != (0xfe80 >> 6);
 }
 
 /** Parses one attribute's value; records the outcome on u. Returns false when it was not accepted. */

@@ -86,6 +86,7 @@ export const R_MP_PREFIX: u32 = 27;
 export const R_AS4_PATH: u32 = 28;
 export const R_ROUTE_REFRESH_LENGTH: u32 = 29;
 export const R_AS_ZERO: u32 = 30;
+export const R_MP_NEXT_HOP: u32 = 31;
 
 // Error kinds.
 export const K_NOTIFICATION: u32 = 0; // session reset: send this NOTIFICATION

@@ -32,6 +32,8 @@ export const AF_HAS_ORIGINATOR: u8 = 2;
 export const AF_NH_SELF: u8 = 4; // locally originated with next hop "self"
 export const AF_LOCAL: u8 = 8; // locally originated
 export const AF_V6: u8 = 16; // the set belongs to IPv6 unicast paths
+export const AF_NO_EXPORT: u8 = 32; // received with NO_EXPORT or NO_EXPORT_SUBCONFED: to no eBGP peer
+export const AF_NO_ADVERTISE: u8 = 64; // received with NO_ADVERTISE: to no peer
 // Flags that are part of the set's identity (the rest are derived from the bytes).
 const AF_IDENTITY: u8 = AF_NH_SELF | AF_LOCAL | AF_V6;
 

@@ -11,9 +11,14 @@
 // exactly when the value exceeds 255 bytes.
 
 import { ParsedUpdate } from "../bgp/update";
-import { AF_HAS_MED, AF_HAS_ORIGINATOR, setDecisionFields } from "./attrs";
+import { SEG_CONFED_SEQUENCE, SEG_CONFED_SET } from "../bgp/wire";
+import { AF_HAS_MED, AF_HAS_ORIGINATOR, AF_NO_ADVERTISE, AF_NO_EXPORT, setDecisionFields } from "./attrs";
 import { Buf, be32, put32 } from "./mem";
 import { Peer, ownAsn, ownClusterId, ownRouterId } from "./state";
+
+const NO_EXPORT: u32 = 0xffffff01;
+const NO_ADVERTISE: u32 = 0xffffff02;
+const NO_EXPORT_SUBCONFED: u32 = 0xffffff03;
 
 export const canon = new Buf();
 export let loopDetected: bool = false;
@@ -60,16 +65,47 @@ function asPathBytes(u: ParsedUpdate): void {
 }
 
 /**
+ * AS_PATH checks on an eBGP session (RFC 4271 6.3, RFC 7606 7.2, RFC 5065 5), as
+ * FRR does: the path starts with an AS_SEQUENCE whose first AS is the peer's (an
+ * empty path would make the route look internal to our iBGP peers), and holds no
+ * confederation segments (we are in no confederation, so the peer is outside ours).
+ */
+function ebgpPathOk(peer: Peer, u: ParsedUpdate): bool {
+  if (u.firstAs != peer.asn) return false;
+  let i: u32 = 0;
+  while (i < u.asPathWords) {
+    const type = load<u32>(u.asPath + <usize>i * 4);
+    if (type == SEG_CONFED_SEQUENCE || type == SEG_CONFED_SET) return false;
+    i += 2 + load<u32>(u.asPath + <usize>i * 4 + 4);
+  }
+  return true;
+}
+
+/** RFC 1997 well-known communities that limit where a received route goes (AF_NO_* flags). */
+function wellKnownScope(u: ParsedUpdate): u8 {
+  let f: u8 = 0;
+  for (let i: u32 = 0; i < u.communitiesCount; i++) {
+    const c = be32(u.communitiesPtr + <usize>i * 4);
+    if (c == NO_ADVERTISE) f |= AF_NO_ADVERTISE;
+    // Not in a confederation: NO_EXPORT_SUBCONFED keeps the route in the AS, like NO_EXPORT.
+    else if (c == NO_EXPORT || c == NO_EXPORT_SUBCONFED) f |= AF_NO_EXPORT;
+  }
+  return f;
+}
+
+/**
  * Builds `canon` and the decision fields for an UPDATE from `peer` that the
  * codec accepted; sets loopDetected. False when the UPDATE must be treated as
- * a withdrawal for RIB reasons (LOCAL_PREF missing on iBGP, RFC 7606 3.d).
+ * a withdrawal for RIB reasons (LOCAL_PREF missing on iBGP, RFC 7606 3.d; an
+ * eBGP AS_PATH that fails ebgpPathOk).
  */
 export function canonicalise(peer: Peer, u: ParsedUpdate): bool {
   loopDetected = false;
   entryCount = 0;
   const ibgp = peer.isIbgp();
   if (ibgp && !u.hasLocalPref) return false;
-  let flagsOut: u8 = 0;
+  if (!ibgp && !ebgpPathOk(peer, u)) return false;
+  let flagsOut: u8 = wellKnownScope(u);
   let originator: u32 = 0;
   let clusterLen: u32 = 0;
   for (let i: u32 = 0; i < u.attrCount; i++) {

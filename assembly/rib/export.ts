@@ -6,7 +6,8 @@
 // export policy are applied here.
 
 import {
-  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, attrBytesPtr, attrNh, attrPtr, attrRef, attrUnref,
+  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, AF_NO_ADVERTISE, AF_NO_EXPORT, attrBytesPtr, attrNh, attrPtr, attrRef,
+  attrUnref,
 } from "./attrs";
 import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
@@ -49,11 +50,23 @@ function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
   const r = pathRec(head);
   if (!(load<u16>(r + T_FLAGS) & TF_BEST)) return 0;
   const src = <u32>load<u16>(r + T_PEER);
+  const attr = load<u32>(r + T_ATTR);
+  const flags = load<u8>(attrPtr(attr) + A_FLAGS);
   if (src) {
     if (peer.policy == POLICY_LOCAL || src == peerIdx) return 0;
     if (peerAt(src).isIbgp() && peer.isIbgp()) return 0; // no iBGP-to-iBGP re-advertisement
+    // RFC 1997 (received routes; the communities of our own routes are for our peers to act on)
+    if (flags & AF_NO_ADVERTISE) return 0;
+    if (flags & AF_NO_EXPORT && !peer.isIbgp()) return 0;
   }
-  return load<u32>(r + T_ATTR);
+  // Next hop self towards a peer we have no address of that family for: nothing usable to send.
+  if (usesSelf(peer, flags) && (fam == FAM_V4 ? peer.nh4 == 0 : (peer.nh6Hi | peer.nh6Lo) == 0)) return 0;
+  return attr;
+}
+
+/** Whether the peer gets our own address as next hop for a set with these flags. */
+@inline function usesSelf(peer: Peer, flags: u8): bool {
+  return (flags & AF_NH_SELF) != 0 || (!peer.isIbgp() && !(flags & AF_LOCAL));
 }
 
 function classify(peer: Peer, peerIdx: u32, fam: u32, idx: u32): void {
@@ -248,7 +261,7 @@ function buildAttributes(peer: Peer, a: usize, fam: u32): void {
   attrOut.len = 0;
   const ebgp = !peer.isIbgp();
   const flags = load<u8>(a + A_FLAGS);
-  const useSelf = (flags & AF_NH_SELF) != 0 || (ebgp && !(flags & AF_LOCAL));
+  const useSelf = usesSelf(peer, flags);
   if (fam == FAM_V4) {
     outNh4 = useSelf ? peer.nh4 : be32(attrNh(a));
   } else if (useSelf) {
@@ -288,7 +301,7 @@ function buildAttributes(peer: Peer, a: usize, fam: u32): void {
     }
     switch (type) {
       case 2: writeAsPath(peer, ebgp, v, vlen); break;
-      case 4: if (!ebgp) writeAttr(f, type, v, vlen); break; // MED stays in the AS
+      case 4: if (!ebgp || (flags & AF_LOCAL)) writeAttr(f, type, v, vlen); break; // a learned MED stays in the AS; ours is for the neighbour AS
       case 5: if (!ebgp) { writeAttr(f, type, v, vlen); wroteLp = true; } break;
       case 7: {
         if (peer.as4) { writeAttr(f, type, v, vlen); break; }

@@ -5,7 +5,7 @@
 // or count is the call's return value) or the event region (ribEventsPtr),
 // both valid until the next rib call.
 
-import { AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
+import { AF_HAS_MED, AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
 import { exportFor, out } from "./export";
 import { events, feed, input } from "./ingest";
 import { consumerRewalk, consumerStart, consumerStop, consumers, log } from "./log";
@@ -231,46 +231,72 @@ function readKey(fam: u32, plen: u32): bool {
   return true;
 }
 
+/** Appends one attribute (flags, type, length, value) at w; returns the end. */
+function putAttr(w: usize, flags: u8, type: u8, src: usize, len: u32): usize {
+  if (len > 255) {
+    store<u8>(w, flags | 0x10);
+    store<u8>(w + 1, type);
+    store<u16>(w + 2, bswap<u16>(<u16>len));
+    w += 4;
+  } else {
+    store<u8>(w, flags);
+    store<u8>(w + 1, type);
+    store<u8>(w + 2, <u8>len);
+    w += 3;
+  }
+  memory.copy(w, src, len);
+  return w + len;
+}
+
+const ORIGINATE_MED: u32 = 1;
+const ORIGINATE_LOCAL_PREF: u32 = 2;
+const word: usize = heap.alloc(4);
+
 /**
- * Originates a route. fam 0 IPv4, 1 IPv6. Input region: prefix address (16
- * bytes, network order), next hop (16 bytes; nhLen 0 = self, else 4 or 16),
- * then nComm COMMUNITIES values (u32, host order). Replaces an earlier
- * origination of the same prefix.
+ * Originates a route; replaces an earlier origination of the same prefix (peers get
+ * the new attributes as an implicit withdraw). fam 0 IPv4, 1 IPv6. has: 1 MED, 2
+ * LOCAL_PREF (sent to iBGP peers only; the decision uses it either way). Input
+ * region: prefix address (16 bytes, network order), next hop (16 bytes; nhLen 0 =
+ * self, else 4 or 16), nComm COMMUNITIES values (u32 host order), nLarge
+ * LARGE_COMMUNITY values (3 x u32 host order each), nExt EXTENDED_COMMUNITIES
+ * values (8 bytes each, wire order). Returns 0 when the arguments are invalid.
  */
-export function ribOriginate(fam: u32, plen: u32, nhLen: u32, nComm: u32): u32 {
+export function ribOriginate(fam: u32, plen: u32, nhLen: u32, nComm: u32, nLarge: u32, nExt: u32, med: u32, localPref: u32, has: u32): u32 {
   if (fam > 1 || !readKey(fam, plen)) return 0;
   if (nhLen && nhLen != (fam == FAM_V6 ? 16 : 4)) return 0;
+  if (nComm > 16383 || nLarge > 5461 || nExt > 8191) return 0; // each attribute fits its 16-bit length
+  const comms = input.ptr + 32;
+  const large = comms + (<usize>nComm << 2);
+  const ext = large + <usize>nLarge * 12;
   canonLocal.len = 0;
-  canonLocal.ensure(8 + nComm * 4 + 4);
+  canonLocal.ensure(7 + 7 + 7 + (4 + nComm * 4) + (4 + nExt * 8) + (4 + nLarge * 12));
   let w = canonLocal.ptr;
-  // ORIGIN IGP, empty AS_PATH, COMMUNITIES
-  store<u8>(w, 0x40);
-  store<u8>(w + 1, 1);
-  store<u8>(w + 2, 1);
-  store<u8>(w + 3, 0);
-  store<u8>(w + 4, 0x40);
-  store<u8>(w + 5, 2);
-  store<u8>(w + 6, 0);
-  w += 7;
+  // Canonical order (by type code): ORIGIN IGP, empty AS_PATH, MED, LOCAL_PREF,
+  // COMMUNITIES, EXTENDED_COMMUNITIES, LARGE_COMMUNITY.
+  store<u8>(word, 0);
+  w = putAttr(w, 0x40, 1, word, 1);
+  w = putAttr(w, 0x40, 2, word, 0);
+  if (has & ORIGINATE_MED) {
+    put32(word, med);
+    w = putAttr(w, 0x80, 4, word, 4);
+  }
+  if (has & ORIGINATE_LOCAL_PREF) {
+    put32(word, localPref);
+    w = putAttr(w, 0x40, 5, word, 4);
+  }
   if (nComm) {
-    const clen = nComm * 4;
-    if (clen > 255) {
-      store<u8>(w, 0xd0);
-      store<u8>(w + 1, 8);
-      store<u16>(w + 2, bswap<u16>(<u16>clen));
-      w += 4;
-    } else {
-      store<u8>(w, 0xc0);
-      store<u8>(w + 1, 8);
-      store<u8>(w + 2, <u8>clen);
-      w += 3;
-    }
-    for (let i: u32 = 0; i < nComm; i++) put32(w + i * 4, load<u32>(input.ptr + 32 + i * 4));
-    w += clen;
+    // host order in, network order in the attribute
+    for (let i: u32 = 0; i < nComm; i++) put32(comms + i * 4, load<u32>(comms + i * 4));
+    w = putAttr(w, 0xc0, 8, comms, nComm * 4);
+  }
+  if (nExt) w = putAttr(w, 0xc0, 16, ext, nExt * 8);
+  if (nLarge) {
+    for (let i: u32 = 0; i < nLarge * 3; i++) put32(large + i * 4, load<u32>(large + i * 4));
+    w = putAttr(w, 0xc0, 32, large, nLarge * 12);
   }
   canonLocal.len = <u32>(w - canonLocal.ptr);
-  let flags: u8 = AF_LOCAL | (nhLen ? 0 : AF_NH_SELF) | (fam == FAM_V6 ? AF_V6 : 0);
-  setDecisionFields(100, 0, 0, 0, 0, 0, 0, flags);
+  let flags: u8 = AF_LOCAL | (nhLen ? 0 : AF_NH_SELF) | (fam == FAM_V6 ? AF_V6 : 0) | (has & ORIGINATE_MED ? AF_HAS_MED : 0);
+  setDecisionFields(has & ORIGINATE_LOCAL_PREF ? localPref : 100, has & ORIGINATE_MED ? med : 0, 0, 0, 0, 0, 0, flags);
   const attr = intern(input.ptr + 16, nhLen, canonLocal.ptr, canonLocal.len);
   announce(0, fam, 0, attr, true);
   if (!attrRefs(attr)) attrFree(attr);

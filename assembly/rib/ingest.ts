@@ -17,7 +17,7 @@ import { UPD_SESSION_RESET, parseUpdate } from "../bgp/update";
 import { SF_ADDPATH_V4, SF_ADDPATH_V6, SF_AS4, SF_EXTENDED_MESSAGE } from "../bgp/wire";
 import { AF_V6, attrFree, attrRefs, dFlags, intern, setDecisionFlags } from "./attrs";
 import { canon, canonicalise, loopDetected } from "./canonical";
-import { Buf, be16, put32 } from "./mem";
+import { Buf, be16, be32, put32 } from "./mem";
 import { announce, withdraw } from "./ops";
 import { FAM_V4, FAM_V6, Peer, peerAt, setKey4, setKey6 } from "./state";
 
@@ -197,8 +197,9 @@ function processUpdate(peerIdx: u32, peer: Peer, p: usize, len: u32): void {
     return;
   }
   peer.updatesIn += 1;
-  const mpReachFam: i32 = u.mpReachSupported ? (u.mpReachAfi == 2 ? FAM_V6 : FAM_V4) : -1;
-  const mpUnreachFam: i32 = u.mpUnreachSupported ? (u.mpUnreachAfi == 2 ? FAM_V6 : FAM_V4) : -1;
+  // Families the session did not negotiate are ignored (RFC 4760 6), as FRR and BIRD do.
+  const mpReachFam: i32 = u.mpReachSupported ? negotiated(peer, u.mpReachAfi) : -1;
+  const mpUnreachFam: i32 = u.mpUnreachSupported ? negotiated(peer, u.mpUnreachAfi) : -1;
   // End-of-RIB (RFC 4724 2): an empty UPDATE, or one holding only an empty MP_UNREACH_NLRI
   if (u.withdrawn4Count == 0 && u.nlri4Count == 0) {
     if (u.attrLen == 0) {
@@ -210,24 +211,26 @@ function processUpdate(peerIdx: u32, peer: Peer, p: usize, len: u32): void {
       return;
     }
   }
-  walkV4(u.withdrawn4, u.withdrawn4Count, 0);
+  const nlri4Count = peer.fam4 ? u.nlri4Count : 0;
+  if (peer.fam4) walkV4(u.withdrawn4, u.withdrawn4Count, 0);
   if (mpUnreachFam == FAM_V4) walkV4(u.mpUnreach, u.mpUnreachCount, 0);
   else if (mpUnreachFam == FAM_V6) walkV6(u.mpUnreach, u.mpUnreachCount, 0);
   const mpAnn = mpReachFam >= 0 && u.mpReachCount > 0;
-  if (!u.nlri4Count && !mpAnn) return;
+  if (!nlri4Count && !mpAnn) return;
   // IPv4 NLRI with an IPv6 next hop (RFC 8950) is not supported by this RIB: treated as withdrawn
   const mpNhOk = mpReachFam != FAM_V4 || u.mpNextHopLen == 4;
   if (u.treatAsWithdraw || !canonicalise(peer, u)) {
-    walkV4(u.nlri4, u.nlri4Count, 0);
+    walkV4(u.nlri4, nlri4Count, 0);
     if (mpReachFam == FAM_V4) walkV4(u.mpReach, u.mpReachCount, 0);
     else if (mpAnn) walkV6(u.mpReach, u.mpReachCount, 0);
     return;
   }
   const baseFlags = dFlags;
-  if (u.nlri4Count) {
+  if (nlri4Count) {
     put32(nh4, u.nextHop);
     const attr = intern(nh4, 4, canon.ptr, canon.len);
-    walkV4(u.nlri4, u.nlri4Count, attr);
+    nextHopIsOurs = u.nextHop == peer.nh4;
+    walkV4(u.nlri4, nlri4Count, attr);
     if (!attrRefs(attr)) attrFree(attr);
   }
   if (mpAnn && !stopped) {
@@ -237,10 +240,19 @@ function processUpdate(peerIdx: u32, peer: Peer, p: usize, len: u32): void {
     }
     setDecisionFlags(baseFlags | (mpReachFam == FAM_V6 ? AF_V6 : 0));
     const attr = intern(u.mpNextHop, u.mpNextHopLen, canon.ptr, canon.len);
+    nextHopIsOurs = mpReachFam == FAM_V6
+      ? bswap<u64>(load<u64>(u.mpNextHop)) == peer.nh6Hi && bswap<u64>(load<u64>(u.mpNextHop + 8)) == peer.nh6Lo
+      : be32(u.mpNextHop) == peer.nh4;
     if (mpReachFam == FAM_V6) walkV6(u.mpReach, u.mpReachCount, attr);
     else walkV4(u.mpReach, u.mpReachCount, attr);
     if (!attrRefs(attr)) attrFree(attr);
   }
+}
+
+/** The RIB family of an AFI the session negotiated (IPv4/IPv6 unicast), else -1. */
+function negotiated(peer: Peer, afi: u32): i32 {
+  if (afi == 1) return peer.fam4 ? <i32>FAM_V4 : -1;
+  return peer.fam6 ? <i32>FAM_V6 : -1;
 }
 
 /** Applies IPv4 entries ([pathId, address, length]): withdraw when attr is 0, else announce with attr. */
@@ -263,6 +275,13 @@ function walkV6(list: usize, count: u32, attr: u32): void {
   }
 }
 
+/**
+ * The next hop of the list being applied is our own address on this session: the
+ * route is semantically incorrect (RFC 4271 5.1.3, 6.3), kept in the Adj-RIB-In but
+ * not eligible, like a looped one.
+ */
+let nextHopIsOurs = false;
+
 function apply(fam: u32, pathId: u32, attr: u32): void {
   const peer = curPeer;
   if (!attr) {
@@ -270,7 +289,7 @@ function apply(fam: u32, pathId: u32, attr: u32): void {
     withdraw(curPeerIdx, fam, pathId);
     return;
   }
-  announce(curPeerIdx, fam, pathId, attr, !loopDetected);
+  announce(curPeerIdx, fam, pathId, attr, !loopDetected && !nextHopIsOurs);
   if (peer.maxPrefix && peer.received > peer.maxPrefix) maxPrefixExceeded(peer, fam);
 }
 

@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import yaml from "js-yaml";
 import { Validator } from "ip-num";
+import { formatCommunity, formatExtendedCommunity, parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "../core/communities.ts";
+import { type OriginatedRoute, usableNextHop } from "../core/rib.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
 export type ExportPolicy = "local" | "all" | "none";
@@ -21,10 +23,12 @@ export interface NeighborConfig {
   export: ExportPolicy;
   /** Extension: Cease 6/1 when the peer sends more paths than this (0 = no limit). */
   maxPrefix: number;
+  /** Our OPEN in the RFC 9072 extended format (for peers that require it, like FRR's `extended-optional-parameters`). */
+  extendedOptionalParameters: boolean;
 }
 
-export interface RouteConfig {
-  prefix: string;
+/** An originated route; community lists in their canonical forms (names resolved to ASN:VALUE, extended ones as hex). */
+export interface RouteConfig extends OriginatedRoute {
   /** "self" or an address of the prefix's family. */
   nextHop: string;
   communities: string[];
@@ -106,6 +110,19 @@ class Checker {
     if (!Array.isArray(v)) this.fail(field, `must be a list, not ${describe(v)}`);
     return v;
   }
+
+  /** An optional list of strings, each through `parse` (whose error message follows the field name). */
+  parsedList<T>(v: unknown, field: string, parse: (s: string) => T): T[] {
+    if (v === undefined) return [];
+    return this.list(v, field).map((x, i) => {
+      const s = this.string(x, `${field}[${i}]`);
+      try {
+        return parse(s);
+      } catch (e) {
+        this.fail(`${field}[${i}]`, (e as Error).message);
+      }
+    });
+  }
 }
 
 function describe(v: unknown): string {
@@ -114,17 +131,9 @@ function describe(v: unknown): string {
   return JSON.stringify(v);
 }
 
-const COMMUNITY = /^(\d+):(\d+)$/;
 const ASN_MAX = 4294967295;
 
-export function checkCommunity(c: Checker, v: unknown, field: string): string {
-  const s = c.string(v, field);
-  const m = COMMUNITY.exec(s);
-  if (!m || Number(m[1]) > 0xffff || Number(m[2]) > 0xffff) c.fail(field, `must be ASN:VALUE with 16-bit parts, not ${JSON.stringify(s)}`);
-  return s;
-}
-
-const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix"];
+const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix", "extendedOptionalParameters"];
 
 export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborConfig {
   const n = c.object(v, field, NEIGHBOR_FIELDS);
@@ -152,20 +161,34 @@ export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborCo
     families: [...new Set(families as Family[])],
     export: exp,
     maxPrefix: c.int(n.maxPrefix ?? 0, at("maxPrefix"), 0, ASN_MAX),
+    extendedOptionalParameters: n.extendedOptionalParameters === undefined ? false : c.bool(n.extendedOptionalParameters, at("extendedOptionalParameters")),
   };
 }
 
+const ROUTE_FIELDS = ["prefix", "nextHop", "communities", "largeCommunities", "extendedCommunities", "localPref", "med"];
+
 export function checkRoute(c: Checker, v: unknown, field: string): RouteConfig {
-  const r = c.object(v, field, ["prefix", "nextHop", "communities"]);
+  const r = c.object(v, field, ROUTE_FIELDS);
   const at = (k: string) => `${field ? `${field}.` : ""}${k}`;
   const prefix = c.prefix(r.prefix, at("prefix"));
   let nextHop = "self";
   if (r.nextHop !== undefined && r.nextHop !== "self") {
     nextHop = c.ip(r.nextHop, at("nextHop"));
     if (isIP(nextHop) !== (prefix.includes(":") ? 6 : 4)) c.fail(at("nextHop"), `must be "self" or an address of the prefix's family, not ${JSON.stringify(nextHop)}`);
+    if (!usableNextHop(nextHop)) c.fail(at("nextHop"), `${nextHop} is not a usable unicast address (unspecified, loopback ::1, multicast, reserved or link-local)`);
   }
-  const communities = r.communities === undefined ? [] : c.list(r.communities, at("communities")).map((x, i) => checkCommunity(c, x, `${at("communities")}[${i}]`));
-  return { prefix, nextHop, communities };
+  const route: RouteConfig = {
+    prefix,
+    nextHop,
+    communities: c.parsedList(r.communities, at("communities"), (s) => formatCommunity(parseCommunity(s))),
+  };
+  const large = c.parsedList(r.largeCommunities, at("largeCommunities"), (s) => parseLargeCommunity(s).join(":"));
+  const ext = c.parsedList(r.extendedCommunities, at("extendedCommunities"), (s) => formatExtendedCommunity(parseExtendedCommunity(s)));
+  if (large.length) route.largeCommunities = large;
+  if (ext.length) route.extendedCommunities = ext;
+  if (r.localPref !== undefined) route.localPref = c.int(r.localPref, at("localPref"), 0, ASN_MAX);
+  if (r.med !== undefined) route.med = c.int(r.med, at("med"), 0, ASN_MAX);
+  return route;
 }
 
 function checkApiListen(c: Checker, v: unknown, field: string): string {

@@ -2,6 +2,7 @@
 // KEEPALIVE, NOTIFICATION, ROUTE-REFRESH) and the framing used before a
 // session is Established. UPDATEs are built and parsed in the core.
 import { decodeMessages, encodeMessage, type DecodedMessage } from "../core/codec.ts";
+import { codeName, subcodeName } from "../core/codec-names.ts";
 import type { Family } from "./config.ts";
 
 export const MSG_OPEN = 1;
@@ -37,6 +38,11 @@ export function notification(code: number, subcode: number, data: Uint8Array = n
   return b;
 }
 
+/** "6/2 (Cease: Administrative Shutdown)", with the shutdown communication (RFC 9003) when there is one. */
+export function describeNotification(code: number, subcode: number, communication?: string): string {
+  return `${code}/${subcode} (${codeName(code)}: ${subcodeName(code, subcode)})${communication ? `: ${JSON.stringify(communication)}` : ""}`;
+}
+
 /** RFC 2918 / RFC 7313: subtype 0 request, 1 BoRR, 2 EoRR. */
 export function routeRefresh(afi: number, safi: number, subtype = 0): Uint8Array {
   const b = header(23, MSG_ROUTE_REFRESH);
@@ -55,6 +61,8 @@ export interface OpenParams {
   /** Graceful restart: our restart time, and whether we are restarting (R bit and F bits). */
   restartTime: number;
   restarting: boolean;
+  /** RFC 9072 extended optional parameters format. */
+  extendedOptionalParameters?: boolean;
 }
 
 export function openMessage(p: OpenParams): Uint8Array {
@@ -65,6 +73,7 @@ export function openMessage(p: OpenParams): Uint8Array {
     asn: p.asn,
     holdTime: p.holdTime,
     routerId: p.routerId,
+    extendedOptionalParameters: p.extendedOptionalParameters || undefined,
     capabilities: [
       ...fams.map((f) => ({ code: 1, name: "multiprotocol", ...f })),
       { code: 2, name: "route-refresh" },

@@ -1,29 +1,10 @@
 // GET /metrics: Prometheus text exposition of the speaker's state.
 import { STATES } from "./neighbor.ts";
 import type { Speaker } from "./speaker.ts";
-
-function esc(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-class Exposition {
-  private lines: string[] = [];
-
-  metric(name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]): void {
-    this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",");
-      this.lines.push(`${name}${l ? `{${l}}` : ""} ${Number.isFinite(value) ? value : 0}`);
-    }
-  }
-
-  text(): string {
-    return this.lines.join("\n") + "\n";
-  }
-}
+import { PrometheusText } from "../kube/health-server.ts";
 
 export function renderMetrics(s: Speaker): string {
-  const e = new Exposition();
+  const e = new PrometheusText();
   const nbs = [...s.neighbors.values()];
   const counters = new Map(nbs.map((nb) => [nb, s.rib.peerCounters(nb.idx)]));
   e.metric("sart_bgp_session_state", "gauge", "1 for the neighbor's current FSM state", nbs.flatMap((nb) =>
@@ -48,6 +29,7 @@ export function renderMetrics(s: Speaker): string {
   e.metric("sart_bgp_rib_paths", "gauge", "Paths held in the RIB", [[{}, st.paths]]);
   e.metric("sart_bgp_rib_attribute_sets", "gauge", "Distinct interned attribute sets", [[{}, st.attributeSets]]);
   e.metric("sart_bgp_rib_bytes", "gauge", "Bytes held by the RIB's structures in the core", [[{}, st.bytes]]);
+  e.metric("sart_core_memory_bytes", "gauge", "Linear memory of the WebAssembly core (grows, never shrinks)", [[{}, s.rib.memoryBytes()]]);
   e.metric("sart_bgp_decision_runs_total", "counter", "Best-path decision runs", [[{}, st.decisionRuns]]);
   e.metric("sart_bgp_originated_routes", "gauge", "Locally originated routes", [[{}, s.originated.size]]);
   const fib = s.fib?.counters ?? { batches: 0, operations: 0, failures: 0 };

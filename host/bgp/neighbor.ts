@@ -10,7 +10,7 @@ import type { FeedEvent, Rib } from "../core/rib.ts";
 import type { Family, NeighborConfig } from "./config.ts";
 import {
   FAMILY_CODES, Framer, KEEPALIVE, MESSAGE_NAMES, MSG_KEEPALIVE, MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH,
-  type Negotiated, decodeOne, familyOf, negotiate, notification, openMessage, routeRefresh,
+  type Negotiated, decodeOne, describeNotification, familyOf, negotiate, notification, openMessage, routeRefresh,
 } from "./messages.ts";
 
 export type State = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
@@ -70,16 +70,21 @@ class Connection {
   holdSeconds = 0;
   congested = false;
   closed = false;
-  /** Pre-Established reads land here; afterwards in the core's input region. */
-  private scratch: Uint8Array | undefined;
+  /**
+   * Every read of an outgoing connection lands here (then one copy into the core per read).
+   * Never a view into the core's memory: the runtime asks for the next read's buffer right
+   * after the previous read and holds it while the socket is idle, and a memory.grow in
+   * between (another peer's routes) detaches that view: Bun then fails the read with
+   * ENOBUFS, Node writes through the stale view.
+   */
+  private readArea: Uint8Array | undefined;
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(readonly nb: Neighbor, readonly outgoing: boolean) {}
 
   readBuffer(): Uint8Array {
-    if (this.state === "Established") return this.nb.ctx.rib.inputView(READ_SIZE);
-    return (this.scratch ??= new Uint8Array(READ_SIZE));
+    return (this.readArea ??= new Uint8Array(READ_SIZE));
   }
 
   write(bytes: Uint8Array): boolean {
@@ -293,7 +298,7 @@ export class Neighbor {
     c.state = "OpenSent";
     this.send(c, openMessage({
       asn: this.ctx.asn, holdTime: this.config.holdTime, routerId: this.ctx.routerId, families: this.config.families,
-      restartTime: this.ctx.restartTime, restarting: this.ctx.restarting(),
+      restartTime: this.ctx.restartTime, restarting: this.ctx.restarting(), extendedOptionalParameters: this.config.extendedOptionalParameters,
     }), "open");
     c.armHold(this.timings.openHold);
   }
@@ -309,12 +314,7 @@ export class Neighbor {
     if (c.closed || n <= 0) return;
     c.lastRecv = Date.now();
     if (c.state === "Established") {
-      const rib = this.ctx.rib;
-      // Zero-copy: the read landed in the core's input region (a detached view means
-      // the memory grew in place since the view was made); anything else is copied in.
-      const fresh = rib.inputView(READ_SIZE);
-      const inCore = buf.byteLength === 0 || (buf.buffer === fresh.buffer && buf.byteOffset === fresh.byteOffset);
-      const events = inCore ? rib.feedInPlace(this.idx, n) : rib.feed(this.idx, buf.subarray(0, n));
+      const events = this.ctx.rib.feed(this.idx, buf.subarray(0, n));
       if (events.length) this.onEvents(c, events);
       this.ctx.scheduleFlush();
       return;
@@ -568,6 +568,7 @@ export class Neighbor {
     const m = decodeOne(bytes);
     this.lastNotificationReceived = { code: bytes[19], subcode: bytes[20], data: Buffer.from(bytes.subarray(21)).toString("hex"), at: new Date().toISOString() };
     this.lastError = `received NOTIFICATION ${bytes[19]}/${bytes[20]}${m.subcodeName ? ` (${m.codeName}: ${m.subcodeName})` : ""}${m.communication ? `: ${m.communication}` : ""}`;
+    this.ctx.log(`neighbor ${this.config.address}: received NOTIFICATION ${describeNotification(bytes[19], bytes[20], m.communication)}`);
     this.closeConnection(c, this.lastError, true);
   }
 
@@ -619,6 +620,7 @@ export class Neighbor {
     this.lastError = `${reason} (sent NOTIFICATION ${code}/${subcode})`;
     this.lastNotificationSent = { code, subcode, data: data ? Buffer.from(data).toString("hex") : "", at: new Date().toISOString() };
     this.send(c, notification(code, subcode, data), "notification");
+    this.ctx.log(`neighbor ${this.config.address}: sent NOTIFICATION ${describeNotification(code, subcode)}: ${reason}`);
     this.closeConnection(c, this.lastError, true);
   }
 

@@ -6,9 +6,9 @@ import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
-import { Rib } from "../core/rib.ts";
+import { type OriginatedRoute, Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
-import type { Family, NeighborConfig, RouteConfig, SpeakerConfig } from "./config.ts";
+import type { Family, NeighborConfig, SpeakerConfig } from "./config.ts";
 import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings, normalizeAddress } from "./neighbor.ts";
 
 export interface SpeakerOptions {
@@ -39,7 +39,7 @@ export class SpeakerError extends Error {
 export class Speaker implements SpeakerContext {
   readonly rib: Rib;
   readonly neighbors = new Map<string, Neighbor>();
-  readonly originated = new Map<string, RouteConfig>();
+  readonly originated = new Map<string, OriginatedRoute>();
   readonly fib: FibWriter | undefined;
   readonly restartTime: number;
   readonly startedAt = Date.now();
@@ -60,7 +60,7 @@ export class Speaker implements SpeakerContext {
     this.logLine = opts.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
     this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
-    this.rib.inputView(READ_SIZE); // sized once: socket reads land in one stable region
+    this.rib.inputView(READ_SIZE); // sized once for a whole socket read: feeds never reallocate it
     if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
   }
 
@@ -145,9 +145,10 @@ export class Speaker implements SpeakerContext {
 
   // ---- originated routes ----
 
-  originate(r: RouteConfig): void {
+  /** Originates a route, or replaces ours for the prefix (peers get the new attributes); SpeakerError 400 names the bad field. */
+  originate(r: OriginatedRoute): void {
     try {
-      this.rib.originate({ prefix: r.prefix, nextHop: r.nextHop, communities: r.communities });
+      this.rib.originate(r);
     } catch (e) {
       throw new SpeakerError(400, (e as Error).message);
     }

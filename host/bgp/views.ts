@@ -13,6 +13,7 @@ export interface NeighborView {
   families: string[];
   export: string;
   maxPrefix: number;
+  extendedOptionalParameters: boolean;
   state: string;
   /** Seconds since Established (0 when not). */
   uptime: number;
@@ -51,7 +52,7 @@ export function neighborView(speaker: Speaker, nb: Neighbor): NeighborView {
   const pc = speaker.rib.peerCounters(nb.idx);
   return {
     address: c.address, asn: c.asn, port: c.port, localAddress: c.localAddress, passive: c.passive, holdTime: c.holdTime,
-    families: c.families, export: c.export, maxPrefix: c.maxPrefix,
+    families: c.families, export: c.export, maxPrefix: c.maxPrefix, extendedOptionalParameters: c.extendedOptionalParameters,
     state: nb.state,
     uptime: nb.uptimeSeconds,
     routerId: nb.peerRouterId,

@@ -2,9 +2,12 @@
 // BGPAdvertisements, ClusterBGP -> NodeBGP/BGPPeer), against an API server (--kubeconfig,
 // $KUBECONFIG, in-cluster config, ~/.kube/config) or, with --standalone, over the local file
 // store of standalone mode. With --leader-elect only the replica holding the Lease reconciles.
+// --health serves /healthz, /readyz (caches synced) and /metrics (pool usage, allocations,
+// reconcile errors).
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { Controller, stderrLogger } from "../kube/controller/controller.ts";
+import { type HealthServer, parseListenAddress, startHealthServer } from "../kube/health-server.ts";
 import { LeaderElector } from "../kube/leader.ts";
 import type { Store } from "../kube/store.ts";
 
@@ -20,6 +23,7 @@ const USAGE = `usage: sart controller [options]
   --lease-name NAME       Lease name (default sart-controller)
   --lease-namespace NS    Lease namespace (default: the pod's or context's namespace, else default)
   --concurrency N         reconciles in flight per kind (default 16)
+  --health ADDR           /healthz, /readyz and /metrics on HOST:PORT (default 127.0.0.1:9466; "off": none)
 `;
 
 interface Options {
@@ -33,10 +37,11 @@ interface Options {
   leaseName: string;
   leaseNamespace?: string;
   concurrency: number;
+  health?: string;
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { standalone: false, leaderElect: false, leaseName: "sart-controller", concurrency: 16 };
+  const o: Options = { standalone: false, leaderElect: false, leaseName: "sart-controller", concurrency: 16, health: "127.0.0.1:9466" };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -61,6 +66,12 @@ function parseArgs(args: string[]): Options {
         o.concurrency = n;
         break;
       }
+      case "--health": {
+        const v = value();
+        if (v !== "off") parseListenAddress(v); // a bad address fails here, before anything starts
+        o.health = v === "off" ? undefined : v;
+        break;
+      }
       case "-h":
       case "--help":
         throw Object.assign(new Error(USAGE), { help: true });
@@ -74,7 +85,7 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-async function openStore(o: Options): Promise<{ store: Store; namespace: string; close: () => Promise<void> }> {
+async function openStore(o: Options, log: (m: string) => void): Promise<{ store: Store; namespace: string; close: () => Promise<void> }> {
   if (o.standalone) {
     const { LocalStore } = await import("../kube/local-store.ts");
     const store = await LocalStore.open({ dir: o.config!, stateFile: o.state, component: "sart-controller" });
@@ -84,7 +95,7 @@ async function openStore(o: Options): Promise<{ store: Store; namespace: string;
   const { KubeStore } = await import("../kube/kube-store.ts");
   const loaded = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
   // KubeStore keeps connections alive itself (one keep-alive agent per option set).
-  const store = new KubeStore(loaded.kc, { component: "sart-controller", host: process.env.NODE_NAME });
+  const store = new KubeStore(loaded.kc, { component: "sart-controller", host: process.env.NODE_NAME, log });
   return { store, namespace: loaded.namespace, close: async () => store.close() };
 }
 
@@ -101,8 +112,18 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const log = stderrLogger();
-  const { store, namespace, close } = await openStore(o);
+  const { store, namespace, close } = await openStore(o, (m) => log("warn", m));
   const ctl = new Controller({ store, log, concurrency: o.concurrency });
+  let health: HealthServer | undefined;
+  if (o.health) {
+    // Auxiliary: two replicas on one node (host network) share the port, so a second one runs without it.
+    try {
+      health = await startHealthServer({ listen: o.health, ready: () => ctl.synced || "informer caches not synced yet", metrics: () => ctl.metrics() });
+      log("info", `health endpoint on http://${health.address} (/healthz, /readyz, /metrics)`);
+    } catch (e) {
+      log("warn", `${(e as Error).message}; running without /healthz, /readyz and /metrics`);
+    }
+  }
   await ctl.start();
   log("info", `caches synced (${o.standalone ? `standalone, ${o.config}` : "Kubernetes API"})`);
 
@@ -134,6 +155,7 @@ export async function run(args: string[]): Promise<number> {
   await ctl.drain();
   await elector?.stop(); // releases the Lease so a standby takes over at once
   await ctl.stop();
+  await health?.close();
   await close();
   return 0;
 }

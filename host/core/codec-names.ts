@@ -117,6 +117,7 @@ export const REASONS = [
   "malformed AS4_PATH (bad segment, overrun or AS 0)",
   "ROUTE-REFRESH with an invalid length",
   "AS 0 (RFC 7607)",
+  "next hop is not a usable unicast address (unspecified, loopback, multicast, or link-local without a global one)",
 ];
 
 export const ATTRIBUTE_NAMES: Record<number, string> = {

@@ -5,8 +5,9 @@
 //
 // How a speaker drives it:
 //   setGlobal once; addPeer per neighbour (index for every other call).
-//   Every TCP read: feed(peer, chunk) (or inputView + feedInPlace for zero-copy
-//   reads). UPDATEs are applied in the core; other messages come back as
+//   Every TCP read: feed(peer, chunk), one copy into the core (never hand a
+//   socket a view of core memory to read into: any call that grows memory
+//   detaches it). UPDATEs are applied in the core; other messages come back as
 //   events. Before peerUp every message pauses input (one event per call):
 //   handle it, then resume(peer). An OPEN also pauses, so capabilities can be
 //   given to peerUp before the UPDATEs behind it are parsed. A "notification"
@@ -19,6 +20,7 @@
 import type { Core } from "./wasm.ts";
 import { ORIGINS, SEGMENT_TYPES } from "./codec-names.ts";
 import { ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "./communities.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
 export type ExportPolicy = "local" | "all" | "none";
@@ -95,6 +97,37 @@ export interface RibPath {
   pathId: number;
   originatorId?: string;
   clusterList?: string[];
+}
+
+/** A route of our own (DESIGN.md `routes:`, `POST /v1/rib`). */
+export interface OriginatedRoute {
+  prefix: string;
+  /** "self" (default) or a usable unicast address of the prefix's family. */
+  nextHop?: string;
+  /** "65000:1" or a well-known name (no-export, no-advertise, ...). */
+  communities?: string[];
+  /** "GLOBAL:LOCAL1:LOCAL2". */
+  largeCommunities?: string[];
+  /** "rt:65000:1", "soo:192.0.2.1:7" or 16 hex digits. */
+  extendedCommunities?: string[];
+  /** Sent to iBGP peers only. */
+  localPref?: number;
+  /** MULTI_EXIT_DISC, sent to every peer. */
+  med?: number;
+}
+
+/**
+ * Whether an address can be a next hop (RFC 4271 6.3, RFC 2545): not unspecified,
+ * loopback ::1, multicast, reserved or IPv6 link-local (which needs an interface).
+ */
+export function usableNextHop(addr: string): boolean {
+  if (!isIpv6(addr)) {
+    const a = parseIpv4(addr, "next hop");
+    return a >>> 24 !== 0 && a >>> 29 !== 7;
+  }
+  const [w0, w1, w2, w3] = parseIpv6(addr, "next hop");
+  if (w0 === 0 && w1 === 0 && w2 === 0 && (w3 === 0 || w3 === 1)) return false;
+  return w0 >>> 24 !== 0xff && w0 >>> 22 !== 0xfe80 >>> 6;
 }
 
 export interface RibEntry {
@@ -237,7 +270,7 @@ export class Rib {
 
   // ---- ingest ----
 
-  /** A view of the core's input region for `size` bytes (zero-copy socket reads); invalid after the next rib call. */
+  /** A view of the core's input region for `size` bytes, to fill right before feedInPlace; invalid after the next rib call. */
   inputView(size: number): Uint8Array {
     const ptr = this.x.ribInput(size) as number;
     return this.core.u8().subarray(ptr, ptr + size);
@@ -324,22 +357,36 @@ export class Rib {
 
   // ---- locally originated routes ----
 
-  originate(r: { prefix: string; nextHop?: string; communities?: string[] }): void {
+  /**
+   * Originates a route, or replaces our route for the prefix (peers get the new
+   * attributes). Communities take names (no-export, ...); localPref goes to iBGP
+   * peers only. Errors name the route and the field.
+   */
+  originate(r: OriginatedRoute): void {
+    const what = `route ${r.prefix}`;
     const p = prefixBytes(r.prefix, "prefix");
-    const comms = (r.communities ?? []).map((c) => parseCommunity(c));
-    const input = new Uint8Array(32 + 4 * comms.length);
+    const comms = parseEach(`${what}: communities`, r.communities, parseCommunity);
+    const large = parseEach(`${what}: largeCommunities`, r.largeCommunities, parseLargeCommunity);
+    const ext = parseEach(`${what}: extendedCommunities`, r.extendedCommunities, parseExtendedCommunity);
+    const med = optionalU32(`${what}: med`, r.med);
+    const localPref = optionalU32(`${what}: localPref`, r.localPref);
+    const input = new Uint8Array(32 + 4 * comms.length + 12 * large.length + 8 * ext.length);
     input.set(p.bytes, 0);
     let nhLen = 0;
     if (r.nextHop && r.nextHop !== "self") {
       const v6 = isIpv6(r.nextHop);
-      if (v6 !== (p.fam === 1)) throw new Error(`route ${r.prefix}: nextHop ${r.nextHop} is not of the prefix's family`);
-      input.set(addressBytes(r.nextHop, `route ${r.prefix}: nextHop`).subarray(0, v6 ? 16 : 4), 16);
+      if (v6 !== (p.fam === 1)) throw new Error(`${what}: nextHop ${r.nextHop} is not of the prefix's family`);
+      if (!usableNextHop(r.nextHop)) throw new Error(`${what}: nextHop ${r.nextHop} is not a usable unicast address`);
+      input.set(addressBytes(r.nextHop, `${what}: nextHop`).subarray(0, v6 ? 16 : 4), 16);
       nhLen = v6 ? 16 : 4;
     }
     const dv = new DataView(input.buffer);
-    comms.forEach((c, i) => dv.setUint32(32 + 4 * i, c, true));
+    const words = [...comms, ...large.flat()];
+    words.forEach((w, i) => dv.setUint32(32 + 4 * i, w, true));
+    ext.forEach((e, i) => input.set(e, 32 + 4 * words.length + 8 * i));
     this.writeInput(input);
-    if (!this.x.ribOriginate(p.fam, p.len, nhLen, comms.length)) throw new Error(`route ${r.prefix}: rejected by the core`);
+    const has = (r.med !== undefined ? 1 : 0) | (r.localPref !== undefined ? 2 : 0);
+    if (!this.x.ribOriginate(p.fam, p.len, nhLen, comms.length, large.length, ext.length, med, localPref, has)) throw new Error(`${what}: rejected by the core`);
   }
 
   /** Withdraws an originated route; false when there was none. */
@@ -381,6 +428,11 @@ export class Rib {
     };
   }
 
+  /** The core's linear memory size (grows with the RIB; never shrinks). */
+  memoryBytes(): number {
+    return this.core.memory.buffer.byteLength;
+  }
+
   private readEntries(n: number, v6: boolean): RibEntry[] {
     const u8 = this.core.u8();
     const dv = this.core.dv();
@@ -416,16 +468,27 @@ export class Rib {
   }
 }
 
+/** Parses every value of an optional list; errors say `what[i]: ...`. */
+function parseEach<T>(what: string, list: string[] | undefined, parse: (s: string) => T): T[] {
+  return (list ?? []).map((v, i) => {
+    try {
+      return parse(v);
+    } catch (e) {
+      throw new Error(`${what}[${i}]: ${(e as Error).message}`);
+    }
+  });
+}
+
+function optionalU32(what: string, v: number | undefined): number {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) throw new Error(`${what}: must be 0..4294967295, not ${JSON.stringify(v)}`);
+  return v ?? 0;
+}
+
 function addrString(u8: Uint8Array, at: number, v6: boolean): string {
   if (v6) return ipv6Bytes(u8, at);
   return ipv4(((u8[at] << 24) | (u8[at + 1] << 16) | (u8[at + 2] << 8) | u8[at + 3]) >>> 0);
 }
 
-function parseCommunity(c: string): number {
-  const m = /^(\d+):(\d+)$/.exec(c);
-  if (!m || Number(m[1]) > 0xffff || Number(m[2]) > 0xffff) throw new Error(`community ${JSON.stringify(c)}: expected ASN:VALUE with 16-bit parts`);
-  return ((Number(m[1]) << 16) | Number(m[2])) >>> 0;
-}
 
 type CanonicalFields = Pick<RibPath, "asPath" | "origin" | "med" | "localPref" | "communities" | "largeCommunities" | "originatorId" | "clusterList">;
 

@@ -42,6 +42,7 @@ import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/Object
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { loadKubeConfig } from "./kubeconfig.ts";
+import { OutageLog } from "./outage-log.ts";
 import {
   AlreadyExistsError,
   ConflictError,
@@ -51,6 +52,7 @@ import {
   StoreError,
   describeObject,
   isNotFound,
+  isUnreachable,
   matchesLabelSelector,
   mergePatch,
   rfc3339,
@@ -336,6 +338,8 @@ export interface KubeStoreOptions {
   /** Reuse connections (one keep-alive agent per TLS/proxy option set). Default true. */
   keepAlive?: boolean;
   log?: (message: string) => void;
+  /** While the API server is unreachable, at most one log line per this period. Default one minute. */
+  outageRepeatMs?: number;
 }
 
 export class KubeStore implements Store {
@@ -345,6 +349,8 @@ export class KubeStore implements Store {
   private readonly recorder: EventRecorder;
   private readonly informers = new Set<KubeInformer<KubeObject>>();
   private readonly writer: DirectWriter;
+  /** Requests without an answer are reported here, once per outage, not one line each. */
+  readonly outage: OutageLog;
 
   constructor(
     readonly kc: KubeConfig,
@@ -355,6 +361,21 @@ export class KubeStore implements Store {
     this.coreApi = kc.makeApiClient(CoreV1Api);
     this.writer = new DirectWriter(kc, opts.keepAlive !== false);
     this.recorder = new EventRecorder(this, opts.component ?? "sart", opts.host);
+    this.outage = new OutageLog(`API server ${kc.getCurrentCluster()?.server ?? "(no server in kubeconfig)"}`, (m) => this.log(m), opts.outageRepeatMs);
+  }
+
+  /** Runs one request: a failure becomes a StoreError; whether the server answered goes to the outage log. */
+  private async request<T>(verb: string, kind: Kind, key: ObjectKey, send: () => Promise<T>): Promise<T> {
+    try {
+      const result = await send();
+      this.outage.answered();
+      return result;
+    } catch (e) {
+      const err = toStoreError(e, verb, kind, key);
+      if (isUnreachable(err)) this.outage.failed(err);
+      else this.outage.answered();
+      throw err;
+    }
   }
 
   /** From `--kubeconfig FILE`, $KUBECONFIG, in-cluster config or ~/.kube/config (see kubeconfig.ts). */
@@ -375,11 +396,10 @@ export class KubeStore implements Store {
   async get<T extends KubeObject>(kind: Kind, key: ObjectKey): Promise<T | undefined> {
     const ns = keyNamespace(kind, key.namespace);
     try {
-      return (await this.client(kind).get(ns, key.name)) as T;
+      return (await this.request("get", kind, { name: key.name, namespace: ns }, () => this.client(kind).get(ns, key.name))) as T;
     } catch (e) {
-      const err = toStoreError(e, "get", kind, { name: key.name, namespace: ns });
-      if (isNotFound(err)) return undefined;
-      throw err;
+      if (isNotFound(e)) return undefined;
+      throw e;
     }
   }
 
@@ -389,42 +409,27 @@ export class KubeStore implements Store {
 
   /** The raw list with its resourceVersion (for informers). */
   async listWithVersion(kind: Kind, namespace: string | undefined, labelSelector: string | undefined): Promise<ObjectList> {
-    try {
-      return await this.client(kind).list(KINDS[kind]?.namespaced ? namespace : undefined, labelSelector);
-    } catch (e) {
-      throw toStoreError(e, "list", kind, { name: "*", namespace });
-    }
+    return this.request("list", kind, { name: "*", namespace }, () => this.client(kind).list(KINDS[kind]?.namespaced ? namespace : undefined, labelSelector));
   }
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
     const ns = keyNamespace(kind, obj.metadata?.namespace);
-    try {
-      return (await this.writer.send("POST", this.writer.path(kindInfo(kind), ns), inNamespace(obj, ns))) as T;
-    } catch (e) {
-      throw toStoreError(e, "create", kind, { name: obj.metadata?.name || `${obj.metadata?.generateName ?? ""}*`, namespace: ns });
-    }
+    const key = { name: obj.metadata?.name || `${obj.metadata?.generateName ?? ""}*`, namespace: ns };
+    return (await this.request("create", kind, key, () => this.writer.send("POST", this.writer.path(kindInfo(kind), ns), inNamespace(obj, ns)))) as T;
   }
 
   async update<T extends KubeObject>(obj: T): Promise<T> {
     const kind = obj.kind as Kind;
     const ns = keyNamespace(kind, obj.metadata.namespace);
-    try {
-      return (await this.client(kind).replace(ns, obj.metadata.name, inNamespace(obj, ns))) as T;
-    } catch (e) {
-      throw toStoreError(e, "update", kind, { name: obj.metadata.name, namespace: ns });
-    }
+    return (await this.request("update", kind, { name: obj.metadata.name, namespace: ns }, () => this.client(kind).replace(ns, obj.metadata.name, inNamespace(obj, ns)))) as T;
   }
 
   async patch<T extends KubeObject>(kind: Kind, key: ObjectKey, patch: unknown, opts: WriteOptions = {}): Promise<T> {
     const ns = keyNamespace(kind, key.namespace);
     // A resourceVersion in a merge patch makes the server check it (optimistic concurrency).
     const body = opts.resourceVersion ? mergePatch(patch, { metadata: { resourceVersion: opts.resourceVersion } }) : patch;
-    try {
-      return (await this.writer.send("PATCH", this.writer.path(kindInfo(kind), ns, key.name), body, MERGE_PATCH)) as T;
-    } catch (e) {
-      throw toStoreError(e, "patch", kind, { name: key.name, namespace: ns });
-    }
+    return (await this.request("patch", kind, { name: key.name, namespace: ns }, () => this.writer.send("PATCH", this.writer.path(kindInfo(kind), ns, key.name), body, MERGE_PATCH))) as T;
   }
 
   async patchStatus<T extends KubeObject>(kind: Kind, key: ObjectKey, status: unknown, opts: WriteOptions = {}): Promise<T> {
@@ -433,20 +438,15 @@ export class KubeStore implements Store {
     requireStatusSubresource(kind, k);
     const body: Record<string, unknown> = { status };
     if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
-    try {
-      return (await this.writer.send("PATCH", this.writer.path(kindInfo(kind), ns, key.name, "status"), body, MERGE_PATCH)) as T;
-    } catch (e) {
-      throw toStoreError(e, "patch status of", kind, k);
-    }
+    return (await this.request("patch status of", kind, k, () => this.writer.send("PATCH", this.writer.path(kindInfo(kind), ns, key.name, "status"), body, MERGE_PATCH))) as T;
   }
 
   async delete(kind: Kind, key: ObjectKey): Promise<void> {
     const ns = keyNamespace(kind, key.namespace);
     try {
-      await this.writer.send("DELETE", this.writer.path(kindInfo(kind), ns, key.name));
+      await this.request("delete", kind, { name: key.name, namespace: ns }, () => this.writer.send("DELETE", this.writer.path(kindInfo(kind), ns, key.name)));
     } catch (e) {
-      const err = toStoreError(e, "delete", kind, { name: key.name, namespace: ns });
-      if (!isNotFound(err)) throw err;
+      if (!isNotFound(e)) throw e;
     }
   }
 
@@ -635,9 +635,14 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     const max = this.store.opts.backoffMs?.max ?? 30_000;
     this.backoffMs = Math.min(max, this.backoffMs * 2);
     const status = (err as { statusCode?: number; code?: number })?.statusCode ?? (err as { code?: number })?.code;
-    this.store.log(
-      `informer ${this.kind}: ${(err as Error)?.message ?? String(err)}${typeof status === "number" ? ` (HTTP ${status})` : ""}; restarting in ${delay} ms`,
-    );
+    if (isUnreachable(err) || (typeof status !== "number" && !(err instanceof StoreError))) {
+      // No answer (a failed list, or a watch that could not connect): one line per outage for every informer.
+      this.store.outage.failed(err);
+    } else {
+      this.store.log(
+        `informer ${this.kind}: ${(err as Error)?.message ?? String(err)}${typeof status === "number" ? ` (HTTP ${status})` : ""}; restarting in ${delay} ms`,
+      );
+    }
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       void this.run();

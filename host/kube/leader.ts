@@ -18,7 +18,7 @@
 // - stop() releases a held lease (holderIdentity "") so a successor need not
 //   wait for the lease to expire.
 
-import { isAlreadyExists, isConflict, microTime, type ObjectKey, type Store } from "./store.ts";
+import { isAlreadyExists, isConflict, isUnreachable, microTime, type ObjectKey, type Store } from "./store.ts";
 import { KINDS, type Lease } from "./types.ts";
 
 export type { Lease, LeaseSpec } from "./types.ts";
@@ -49,6 +49,8 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
   private leading = false;
   private running = false;
+  private lastError = "";
+  private lastErrorAt = 0;
   private timer?: ReturnType<typeof setTimeout>;
   private inFlight: Promise<void> = Promise.resolve();
   private lastRenewAt = 0;
@@ -127,7 +129,14 @@ export class LeaderElector {
         this.stepDown(`lease ${this.leaseName()} is now held by ${this.observedHolder || "nobody"}`);
       }
     } catch (e) {
-      this.log(`lease ${this.leaseName()}: ${(e as Error).message}`);
+      // An unreachable API server is reported by the store; the same failure again, once a minute.
+      const message = `lease ${this.leaseName()}: ${(e as Error).message}`;
+      const now = Date.now();
+      if (!isUnreachable(e) && (message !== this.lastError || now - this.lastErrorAt >= 60_000)) {
+        this.log(message);
+        this.lastError = message;
+        this.lastErrorAt = now;
+      }
       if (this.leading && Date.now() - this.lastRenewAt > this.renewDeadlineMs) {
         this.stepDown(`could not renew lease ${this.leaseName()} for ${this.renewDeadlineMs} ms`);
       }

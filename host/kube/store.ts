@@ -37,7 +37,7 @@
 //   informers; `loadKubeConfig()` (./kubeconfig.ts) finds the API server.
 // - `new LeaderElector({ store, lease, identity, ... })` (./leader.ts).
 
-import type { CustomKind } from "./types.ts";
+import type { CustomKind, LabelSelector } from "./types.ts";
 
 export interface OwnerReference {
   apiVersion: string;
@@ -190,6 +190,12 @@ export const isAlreadyExists = (e: unknown): boolean => e instanceof StoreError 
 export const isConflict = (e: unknown): boolean =>
   e instanceof StoreError && e.status === 409 && e.reason !== "AlreadyExists";
 
+/**
+ * True when a request got no HTTP answer (refused, reset, timed out, DNS, TLS): the API server
+ * is unreachable. Such failures are reported once by the store (OutageLog), not per request.
+ */
+export const isUnreachable = (e: unknown): boolean => e instanceof StoreError && e.status === 0;
+
 /** `AddressPool "default-lb"` / `Service "default/web"`: how errors and logs name an object. */
 export function describeObject(kind: string, key: ObjectKey): string {
   return `${kind} "${key.namespace ? `${key.namespace}/` : ""}${key.name}"`;
@@ -262,9 +268,26 @@ export function parseLabelSelector(selector: string): Requirement[] {
 }
 
 export function matchesLabelSelector(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
-  if (!selector) return true;
+  return !selector || matchesRequirements(labels, parseLabelSelector(selector));
+}
+
+const OPERATORS: Record<NonNullable<LabelSelector["matchExpressions"]>[number]["operator"], Requirement["op"]> = {
+  In: "in",
+  NotIn: "notin",
+  Exists: "exists",
+  DoesNotExist: "!exists",
+};
+
+/** A metav1.LabelSelector (matchLabels and matchExpressions, all must hold); an empty one matches everything. */
+export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector): boolean {
+  const reqs: Requirement[] = Object.entries(selector.matchLabels ?? {}).map(([key, v]) => ({ key, op: "=", values: [v] }));
+  for (const e of selector.matchExpressions ?? []) reqs.push({ key: e.key, op: OPERATORS[e.operator], values: e.values ?? [] });
+  return matchesRequirements(labels, reqs);
+}
+
+function matchesRequirements(labels: Record<string, string> | undefined, reqs: Requirement[]): boolean {
   const l = labels ?? {};
-  for (const r of parseLabelSelector(selector)) {
+  for (const r of reqs) {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
     const v = l[r.key];
     switch (r.op) {

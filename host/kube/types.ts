@@ -50,6 +50,12 @@ export const ANNOTATION_ADDRESSPOOL = "sart.terassyi.net/addresspool";
 export const ANNOTATION_LOADBALANCER_IPS = "sart.terassyi.net/loadBalancerIPs";
 /** Service annotation: only peers in this group advertise (peers without groups always match). */
 export const ANNOTATION_BGPPEER_GROUP = "bgppeer.sart.terassyi.net/group";
+/** Service annotation (sart extension, MetalLB's rules): Services of one namespace with the same key may share an address. */
+export const ANNOTATION_ALLOW_SHARED_IP = "sart.terassyi.net/allow-shared-ip";
+/** Service annotation (sart extension): more BGP communities for its addresses ("65000:100,no-export,1:2:3"). */
+export const ANNOTATION_COMMUNITIES = "sart.terassyi.net/communities";
+/** BGPAdvertisement label (sart extension): the shared address it announces (as written in names: IPv6 groups joined by dashes). */
+export const LABEL_SHARED_ADDRESS = "sart.terassyi.net/shared-address";
 
 export const FINALIZER_ADDRESSPOOL = "addresspool.sart.terassyi.net/finalizer";
 export const FINALIZER_ADDRESSBLOCK_CONTROLLER = "controller.addressblock.sart.terassyi.net/finalizer";
@@ -81,6 +87,36 @@ const speakerShape = object({
   multipath: optional(boolean()),
 });
 
+/** metav1.LabelSelector. */
+const labelSelectorShape = object({
+  matchLabels: optional(mapOf(string())),
+  matchExpressions: optional(
+    arrayOf(
+      object({
+        key: required(string()),
+        operator: required(oneOf(["In", "NotIn", "Exists", "DoesNotExist"])),
+        values: optional(arrayOf(string())),
+      }),
+    ),
+  ),
+});
+
+/** Session options beyond the original's (sart extensions, named as MetalLB's BGPPeer). */
+const peerSessionOptions = {
+  /** TTL of our packets to an eBGP peer more than one hop away (1-255). */
+  ebgpMultihop: optional(integer()),
+  /** Local address the session is opened from. */
+  sourceAddress: optional(string()),
+  /** Seconds between connection attempts (RFC 4271 ConnectRetryTimer). */
+  connectRetryTime: optional(integer()),
+  /** TCP MD5 (RFC 2385) password: a Secret's key (default "password"). */
+  passwordSecret: optional(object({ name: required(string()), namespace: required(string()), key: optional(string()) })),
+  /** A BFDProfile's name: run BFD with the peer. */
+  bfdProfile: optional(string()),
+  /** Address families the session carries; absent: the family of the peer's address. */
+  families: optional(arrayOf(oneOf(["ipv4-unicast", "ipv6-unicast"]))),
+} as const;
+
 /** The peer fields a BGPPeerTemplate (and ClusterBGP `peerConfig`) can give; all optional. */
 const peerTemplateSpecShape = object({
   asn: optional(integer()),
@@ -89,6 +125,7 @@ const peerTemplateSpecShape = object({
   keepaliveTime: optional(integer()),
   capabilities: optional(arrayOf(string())),
   groups: optional(arrayOf(string())),
+  ...peerSessionOptions,
 });
 
 const bgpPeerSpecShape = object({
@@ -101,6 +138,7 @@ const bgpPeerSpecShape = object({
   clusterBGPRef: optional(string()),
   speaker: required(speakerShape),
   groups: optional(arrayOf(string())),
+  ...peerSessionOptions,
 });
 
 // ---- descriptors of every custom resource's spec and status ----
@@ -116,6 +154,30 @@ export const SHAPES = {
       blockSize: optional(integer()),
       /** Defaults to false in the CRD schema. */
       autoAssign: optional(boolean()),
+      /** Service pools (sart extension, MetalLB's): never hand out IPv4 addresses ending in .0 or .255. */
+      avoidBuggyIPs: optional(boolean()),
+      /** Service pools (sart extension, MetalLB's): which Services a pool serves, and its order among auto-assign pools. */
+      serviceAllocation: optional(
+        object({
+          /** Lower first; absent (or 0, as in MetalLB) after every pool that has one. */
+          priority: optional(integer()),
+          namespaces: optional(arrayOf(string())),
+          namespaceSelectors: optional(arrayOf(labelSelectorShape)),
+          serviceSelectors: optional(arrayOf(labelSelectorShape)),
+        }),
+      ),
+      /** Service pools (sart extension): attributes of the routes announcing its addresses. */
+      bgp: optional(
+        object({
+          communities: optional(arrayOf(string())),
+          largeCommunities: optional(arrayOf(string())),
+          localPref: optional(integer()),
+          /** IPv4 pools: announce Cluster-policy addresses as this aggregate instead of /32s. */
+          aggregationLength: optional(integer()),
+          /** IPv6 pools: the same, instead of /128s. */
+          aggregationLengthV6: optional(integer()),
+        }),
+      ),
     }),
     status: object({
       requested: optional(arrayOf(string())),
@@ -123,6 +185,10 @@ export const SHAPES = {
       allocated: optional(mapOf(integer())),
       released: optional(arrayOf(string())),
       conditions: optional(arrayOf(conditionShape)),
+      /** Handed out: addresses (service pool) or blocks (pod pool). */
+      inUse: optional(integer()),
+      /** Still free, likewise (capped at 2^53 - 1 for huge IPv6 pools). */
+      free: optional(integer()),
     }),
   },
   AddressBlock: {
@@ -227,6 +293,18 @@ export const SHAPES = {
       peers: optional(mapOf(oneOf(["NotAdvertised", "Advertised", "Withdraw"]))),
     }),
   },
+  /** sart extension (MetalLB's BFDProfile, asynchronous mode only): BFD timers a BGPPeer names. */
+  BFDProfile: {
+    spec: object({
+      /** Milliseconds; defaults to 300 in the CRD schema. */
+      receiveInterval: optional(integer()),
+      /** Milliseconds; defaults to 300 in the CRD schema. */
+      transmitInterval: optional(integer()),
+      /** Packets missed before the session is down; defaults to 3 in the CRD schema. */
+      detectMultiplier: optional(integer()),
+    }),
+    status: object({}),
+  },
 } as const satisfies Record<CustomKind, { spec: ObjectShape; status: ObjectShape }>;
 
 export type CustomKind =
@@ -237,9 +315,11 @@ export type CustomKind =
   | "NodeBGP"
   | "BGPPeer"
   | "BGPPeerTemplate"
-  | "BGPAdvertisement";
+  | "BGPAdvertisement"
+  | "BFDProfile";
 
 export type AddressType = Infer<typeof addressType>;
+export type LabelSelector = Infer<typeof labelSelectorShape>;
 export type Condition = Infer<typeof conditionShape>;
 export type SpeakerConfig = Infer<typeof speakerShape>;
 export type PeerTemplateFields = Infer<typeof peerTemplateSpecShape>;
@@ -266,6 +346,10 @@ export type BGPPeerTemplateStatus = Infer<(typeof SHAPES)["BGPPeerTemplate"]["st
 export type BGPAdvertisementSpec = Infer<(typeof SHAPES)["BGPAdvertisement"]["spec"]>;
 export type BGPAdvertisementStatus = Infer<(typeof SHAPES)["BGPAdvertisement"]["status"]>;
 export type AdvertiseState = NonNullable<BGPAdvertisementStatus["peers"]>[string];
+export type BFDProfileSpec = Infer<(typeof SHAPES)["BFDProfile"]["spec"]>;
+export type BFDProfileStatus = Infer<(typeof SHAPES)["BFDProfile"]["status"]>;
+export type ServiceAllocation = NonNullable<AddressPoolSpec["serviceAllocation"]>;
+export type PoolBgpAttributes = NonNullable<AddressPoolSpec["bgp"]>;
 
 export type AddressPool = KubeObject<AddressPoolSpec, AddressPoolStatus> & { spec: AddressPoolSpec };
 export type AddressBlock = KubeObject<AddressBlockSpec, AddressBlockStatus> & { spec: AddressBlockSpec };
@@ -275,6 +359,7 @@ export type NodeBGP = KubeObject<NodeBGPSpec, NodeBGPStatus> & { spec: NodeBGPSp
 export type BGPPeer = KubeObject<BGPPeerSpec, BGPPeerStatus> & { spec: BGPPeerSpec };
 export type BGPPeerTemplate = KubeObject<BGPPeerTemplateSpec, BGPPeerTemplateStatus> & { spec: BGPPeerTemplateSpec };
 export type BGPAdvertisement = KubeObject<BGPAdvertisementSpec, BGPAdvertisementStatus> & { spec: BGPAdvertisementSpec };
+export type BFDProfile = KubeObject<BFDProfileSpec, BFDProfileStatus> & { spec: BFDProfileSpec };
 
 /**
  * The block size of a pool: `spec.blockSize`, or the CIDR's prefix length when
@@ -433,6 +518,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = {
   BGPPeer: custom("bgppeers"),
   BGPPeerTemplate: custom("bgppeertemplates"),
   BGPAdvertisement: custom("bgpadvertisements", true),
+  BFDProfile: custom("bfdprofiles"),
   Service: core("", "v1", "services", true, true),
   Node: core("", "v1", "nodes", false, true),
   Pod: core("", "v1", "pods", true, true),

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { type CodecOptions, type DecodedMessage, decodeMessages, encodeMessage, StreamDecoder } from "../../host/core/codec.ts";
 import { attr, BASE_ATTRS, cap, concat, h8, message, NLRI_24, open, update } from "./wire.ts";
-import { mulberry32 as rng } from "./bytes.ts";
+import { mulberry32 as rng, mutateMessage as mutate } from "./bytes.ts";
 
 function seeds(): Uint8Array[] {
   const v6 = { origin: "IGP", asPath: [{ type: "AS_SEQUENCE", asns: [65001] }], nextHop: ["2001:db8::1", "fe80::1"] };
@@ -24,49 +24,6 @@ function seeds(): Uint8Array[] {
 }
 
 const OPTIONS: CodecOptions[] = [{}, { as4: false }, { addPath: ["ipv4-unicast", "ipv6-unicast"] }, { extendedMessage: true }];
-
-function setLength(m: Uint8Array): Uint8Array {
-  const len = Math.min(m.length, 65535);
-  m[16] = len >> 8;
-  m[17] = len & 255;
-  return m.subarray(0, len);
-}
-
-function mutate(seed: Uint8Array, r: () => number): Uint8Array {
-  const pick = (n: number) => Math.floor(r() * n);
-  let m = seed.slice();
-  const kind = pick(6);
-  if (kind === 0) {
-    // Truncate, with or without fixing the header length.
-    m = m.slice(0, pick(m.length + 1));
-    if (r() < 0.7 && m.length >= 19) m = setLength(m);
-  } else if (kind === 1) {
-    // A length field: header, withdrawn/attribute totals, or any 1-2 bytes in the body.
-    const at = r() < 0.3 ? 16 : 19 + pick(Math.max(1, m.length - 19));
-    if (at < m.length) m[at] = pick(256);
-    if (at + 1 < m.length && r() < 0.5) m[at + 1] = pick(256);
-  } else if (kind === 2) {
-    // Attribute flags: set or clear optional/transitive/partial/extended bits somewhere.
-    const at = 19 + pick(Math.max(1, m.length - 19));
-    if (at < m.length) m[at] ^= [0x80, 0x40, 0x20, 0x10][pick(4)];
-  } else if (kind === 3) {
-    for (let i = 0, n = 1 + pick(4); i < n; i++) {
-      const at = 19 + pick(Math.max(1, m.length - 19));
-      if (at < m.length) m[at] = pick(256);
-    }
-  } else if (kind === 4) {
-    // Insert or delete bytes in the body and keep the header consistent.
-    const at = 19 + pick(Math.max(1, m.length - 19));
-    const extra = Uint8Array.from({ length: pick(8) }, () => pick(256));
-    m = r() < 0.5 ? concat(m.subarray(0, at), extra, m.subarray(at)) : concat(m.subarray(0, at), m.subarray(Math.min(m.length, at + 1 + pick(6))));
-    if (m.length >= 19) m = setLength(m);
-  } else {
-    // The marker or the type.
-    if (r() < 0.5) m[pick(16)] = pick(256);
-    else if (m.length > 18) m[18] = pick(8);
-  }
-  return m;
-}
 
 function wellFormed(out: DecodedMessage[]): boolean {
   return out.length >= 1 && out.every((x) => typeof x.type === "string" || x.error !== undefined);

@@ -78,7 +78,8 @@ describe("manifests", () => {
     const c = pod.containers[0];
     const argv = commandLine(c, { POD_NAMESPACE: NAMESPACE, POD_NAME: "p", NODE_NAME: "n" });
     expect(argv).toEqual(["sart", "controller", "--leader-elect", `--lease-namespace=${NAMESPACE}`]);
-    // `sart controller` serves no health endpoints: no probes that would always fail.
+    // Its health endpoint is on the node's loopback (127.0.0.1:9466, host network), which a
+    // second replica on the same node cannot bind: no kubelet probes.
     expect(c.livenessProbe).toBeUndefined();
     expect(c.readinessProbe).toBeUndefined();
   });

@@ -158,6 +158,9 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
       // autoAssign flips on a service pool: its block follows (patch addressblocks).
       await admin.patch("AddressPool", { name: "non-default-lb-pool" }, { spec: { autoAssign: true } });
       await eventually(() => admin.get<AddressBlock>("AddressBlock", { name: "non-default-lb-pool" }).then((b) => b?.spec.autoAssign === true), "the block's autoAssign");
+      // Its route attributes change: the advertisements of its addresses follow (patch bgpadvertisements).
+      await admin.patch("AddressPool", { name: "non-default-lb-pool" }, { spec: { bgp: { communities: ["65000:1"] } } });
+      await eventually(async () => (await admin.list<BGPAdvertisement>("BGPAdvertisement", { namespace: "test" })).some((a) => a.spec.attrs?.includes("community:65000:1")), "attrs on the pool's advertisements");
 
       // A pool in use cannot go: its finalizer stays and its status says why.
       await admin.delete("AddressPool", { name: "default-lb-pool" });

@@ -26,6 +26,37 @@ export interface FrrRoutePath {
   [k: string]: unknown;
 }
 
+export interface FrrBgpOptions {
+  asn: number;
+  routerId: string;
+  neighbor: string;
+  remoteAs: number;
+  /** `neighbor ADDR ...` settings, e.g. "passive", "timers 3 9", "extended-optional-parameters". */
+  neighborOptions?: string[];
+  /** More lines inside `router bgp` (address families, networks). */
+  lines?: string[];
+  /** Lines after `router bgp` (route-maps). */
+  after?: string[];
+}
+
+/**
+ * A bgpd.conf with one neighbour. eBGP passes routes without a policy, and `network`
+ * statements announce prefixes no RIB holds (there is no zebra).
+ */
+export function frrBgpConfig(o: FrrBgpOptions): string {
+  return [
+    `router bgp ${o.asn}`,
+    ` bgp router-id ${o.routerId}`,
+    " no bgp ebgp-requires-policy",
+    " no bgp network import-check",
+    ` neighbor ${o.neighbor} remote-as ${o.remoteAs}`,
+    ...(o.neighborOptions ?? []).map((opt) => ` neighbor ${o.neighbor} ${opt}`),
+    ...(o.lines ?? []),
+    ...(o.after ?? []),
+    "",
+  ].join("\n");
+}
+
 export class Frr {
   private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string) {}
 

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import yaml from "js-yaml";
 import { freePort, waitFor } from "./net.ts";
+import type { Netns } from "./netns.ts";
 import { Daemon, removeDir, run, startDaemon, tempDir } from "./proc.ts";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -59,23 +60,39 @@ export class Sart {
     readonly dir: string,
     readonly configFile: string,
     readonly config: SartConfig,
+    /** "http://127.0.0.1:PORT", or "unix:PATH" for a speaker in a network namespace. */
     readonly api: string,
     readonly runtime: Runtime,
+    readonly netns?: Netns,
   ) {}
 
   /** Writes the config (fib always disabled unless given) and starts the speaker; waits until the API answers. */
   static async start(config: Omit<SartConfig, "api">, runtime: Runtime = "bun", timeoutMs = 20000, dir = tempDir("sart"), args: string[] = []): Promise<Sart> {
-    const apiPort = await freePort("127.0.0.1");
-    const full = { fib: { enabled: false }, ...config, api: { listen: `127.0.0.1:${apiPort}` } } as SartConfig;
-    const configFile = join(dir, "sart.yaml");
+    return Sart.launch(config, { runtime, timeoutMs, dir, args });
+  }
+
+  /** Like start, inside network namespace `ns`; the API listens on a unix socket in the speaker's directory. */
+  static async startIn(ns: Netns, config: Omit<SartConfig, "api">, runtime: Runtime = "bun", timeoutMs = 20000): Promise<Sart> {
+    return Sart.launch(config, { runtime, timeoutMs, dir: tempDir("sart"), args: [], netns: ns });
+  }
+
+  private static async launch(
+    config: Omit<SartConfig, "api">,
+    o: { runtime: Runtime; timeoutMs: number; dir: string; args: string[]; netns?: Netns },
+  ): Promise<Sart> {
+    const listen = o.netns ? `unix:${join(o.dir, "api.sock")}` : `127.0.0.1:${await freePort("127.0.0.1")}`;
+    const full = { fib: { enabled: false }, ...config, api: { listen } } as SartConfig;
+    const configFile = join(o.dir, "sart.yaml");
     writeFileSync(configFile, yaml.dump(full));
-    const daemon = startDaemon("sart", SART_BIN, ["speaker", "--config", configFile, ...args], join(dir, `sart-${Date.now()}.log`), { ...process.env, SART_RUNTIME: runtime });
-    const s = new Sart(daemon, dir, configFile, full, `http://127.0.0.1:${apiPort}`, runtime);
+    const argv = ["speaker", "--config", configFile, ...o.args];
+    const [cmd, args] = o.netns ? o.netns.wrap(SART_BIN, argv) : [SART_BIN, argv];
+    const daemon = startDaemon("sart", cmd, args, join(o.dir, `sart-${Date.now()}.log`), { ...process.env, SART_RUNTIME: o.runtime });
+    const s = new Sart(daemon, o.dir, configFile, full, o.netns ? listen : `http://${listen}`, o.runtime, o.netns);
     try {
       await waitFor("sart API", async () => {
         if (!daemon.running) throw new Error(`sart speaker exited:\n${daemon.tail()}`);
-        return (await fetch(`${s.api}/v1/global`)).ok;
-      }, timeoutMs, 100);
+        return (await s.request("/v1/global")).ok;
+      }, o.timeoutMs, 100);
     } catch (err) {
       await s.stop();
       throw err;
@@ -86,18 +103,32 @@ export class Sart {
   /** Starts a new speaker process on the same config and directory (after stop(true)); `args` e.g. ["--graceful-restart"]. */
   restart(args: string[] = [], timeoutMs = 20000): Promise<Sart> {
     const { api: _api, ...rest } = this.config;
-    return Sart.start(rest, this.runtime, timeoutMs, this.dir, args);
+    return Sart.launch(rest, { runtime: this.runtime, timeoutMs, dir: this.dir, args, netns: this.netns });
+  }
+
+  /** fetch against the API (TCP, or the unix socket: Bun's fetch `unix` option). */
+  private request(path: string, init: RequestInit = {}): Promise<Response> {
+    if (this.api.startsWith("unix:")) return fetch(`http://localhost${path}`, { ...init, unix: this.api.slice(5) } as RequestInit);
+    return fetch(this.api + path, init);
   }
 
   async get<T = unknown>(path: string): Promise<T> {
-    const res = await fetch(this.api + path);
+    const res = await this.request(path);
     const text = await res.text();
     if (!res.ok) throw new Error(`sart API GET ${path}: ${res.status} ${text}`);
     return JSON.parse(text) as T;
   }
 
+  /** One unlabelled sample of `name` from GET /metrics. */
+  async metric(name: string): Promise<number> {
+    const text = await (await this.request("/metrics")).text();
+    const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    if (!m) throw new Error(`sart /metrics has no unlabelled ${name}`);
+    return Number(m[1]);
+  }
+
   async send(method: "POST" | "DELETE", path: string, body?: unknown): Promise<unknown> {
-    const res = await fetch(this.api + path, {
+    const res = await this.request(path, {
       method,
       headers: body === undefined ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),

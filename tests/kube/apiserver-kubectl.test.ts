@@ -91,8 +91,8 @@ describe("kubectl", () => {
     expect(pools.kind).toBe("List");
     expect(pools.items.map((p: any) => p.metadata.name)).toEqual(["default-lb-pool"]);
     // Server-side printing: the CRD's printer columns, the Service columns kubectl users know.
-    const poolTable = (await ok(server, "get", "addresspools")).trim().split("\n").map((l) => l.trim().split(/\s+/));
-    expect(poolTable[0]).toEqual(["NAME", "CIDR", "TYPE", "BLOCKSIZE", "AUTO", "AGE"]);
+    const poolTable = (await ok(server, "get", "addresspools")).trim().split("\n").map((l) => l.trim().split(/\s{2,}/));
+    expect(poolTable[0]).toEqual(["NAME", "CIDR", "TYPE", "BLOCKSIZE", "AUTO", "READY", "IN USE", "FREE", "AGE"]);
     expect(poolTable[1].slice(0, 5)).toEqual(["default-lb-pool", "192.0.2.0/24", "service", "24", "true"]);
     await ok(server, "patch", "service", "app", "-n", "demo", "--subresource=status", "-p", '{"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1"}]}}}');
     const svcTable = (await ok(server, "get", "services", "-n", "demo")).trim().split("\n").map((l) => l.trim().split(/\s+/));

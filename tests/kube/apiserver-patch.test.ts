@@ -96,5 +96,10 @@ describe("server-side printing helpers", () => {
     expect(jsonPath(o, ".spec.peers[*].addr")).toEqual(["a", "b"]);
     expect(jsonPath(o, ".metadata.labels['a.b/c']")).toEqual(["x"]);
     expect(jsonPath(o, ".spec.missing")).toEqual([]);
+    const conditions = { status: { conditions: [{ type: "AutoAssign", status: "False" }, { type: "Ready", status: "True" }] } };
+    expect(jsonPath(conditions, '.status.conditions[?(@.type=="Ready")].status')).toEqual(["True"]);
+    expect(jsonPath(conditions, ".status.conditions[?(@.type=='AutoAssign')].status")).toEqual(["False"]);
+    expect(jsonPath(conditions, '.status.conditions[?(@.type!="Ready")].type')).toEqual(["AutoAssign"]);
+    expect(jsonPath(conditions, '.status.conditions[?(@.type=="Missing")].status')).toEqual([]);
   });
 });

@@ -113,6 +113,71 @@ function bgpScenarios(backend: Backend) {
       const n2 = await eventually(() => store.get<NodeBGP>("NodeBGP", { name: "n2" }), "NodeBGP n2 once labelled");
       expect(n2.spec).toMatchObject({ asn: 65010, routerId: "192.0.2.99" });
     });
+
+    test("session options (multihop, source address, timers, password Secret, BFD profile, families) go from the template through peerConfig to NodeBGP and BGPPeer", async () => {
+      await store.create(node("opt-node", { opt: "yes", "sart.terassyi.net/asn": "65020" }, "192.0.2.20"));
+      await store.create({
+        apiVersion: "sart.terassyi.net/v1alpha2",
+        kind: "BFDProfile",
+        metadata: { name: "fast" },
+        spec: { receiveInterval: 100, transmitInterval: 100 },
+      });
+      await store.create({
+        apiVersion: "sart.terassyi.net/v1alpha2",
+        kind: "BGPPeerTemplate",
+        metadata: { name: "routers" },
+        spec: {
+          asn: 65000,
+          addr: "192.0.2.1",
+          ebgpMultihop: 2,
+          sourceAddress: "192.0.2.20",
+          holdTime: 30,
+          keepaliveTime: 10,
+          connectRetryTime: 5,
+          passwordSecret: { name: "bgp-auth", namespace: "kube-system" },
+          bfdProfile: "fast",
+          families: ["ipv4-unicast", "ipv6-unicast"],
+        },
+      } as KubeObject);
+      await store.create({
+        apiVersion: "sart.terassyi.net/v1alpha2",
+        kind: "ClusterBGP",
+        metadata: { name: "with-options" },
+        spec: {
+          nodeSelector: { opt: "yes" },
+          asnSelector: { from: "label" },
+          routerIdSelector: { from: "internalAddress" },
+          speaker: { path: "127.0.0.1:5000" },
+          // peerConfig overrides the template field by field.
+          peers: [{ peerTemplateRef: "routers", peerConfig: { holdTime: 9, passwordSecret: { name: "other", namespace: "kube-system", key: "secret" } } }],
+        },
+      } as ClusterBGP);
+      const want = {
+        asn: 65000,
+        addr: "192.0.2.1",
+        ebgpMultihop: 2,
+        sourceAddress: "192.0.2.20",
+        holdTime: 9,
+        keepaliveTime: 10,
+        connectRetryTime: 5,
+        passwordSecret: { name: "other", namespace: "kube-system", key: "secret" },
+        bfdProfile: "fast",
+        families: ["ipv4-unicast", "ipv6-unicast"],
+        nodeBGPRef: "opt-node",
+        clusterBGPRef: "with-options",
+      };
+      const peer = await eventually(() => store.get<BGPPeer>("BGPPeer", { name: "routers-opt-node-65000-192.0.2.1" }), "BGPPeer from the template");
+      expect(peer.spec).toMatchObject(want);
+      const nb = await eventually(() => store.get<NodeBGP>("NodeBGP", { name: "opt-node" }), "NodeBGP opt-node");
+      expect(nb.spec.peers?.[0]?.spec).toMatchObject(want);
+      // A template change reaches the peer; a field dropped from it is dropped from the peer.
+      await store.patch("BGPPeerTemplate", { name: "routers" }, { spec: { ebgpMultihop: null, bfdProfile: "slow" } });
+      const changed = await eventually(async () => {
+        const p = await store.get<BGPPeer>("BGPPeer", { name: "routers-opt-node-65000-192.0.2.1" });
+        return p?.spec.bfdProfile === "slow" ? p : undefined;
+      }, "BGPPeer follows the template");
+      expect(changed.spec.ebgpMultihop).toBeUndefined();
+    });
   });
 }
 

@@ -46,7 +46,7 @@ describe("sart controller (process)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test.each(["bun", "node"] as const)("under %s: --kubeconfig --leader-elect allocates while holding the Lease, releases it on SIGTERM", async (runtime) => {
+  test.each(["bun", "node"] as const)("under %s: --kubeconfig --leader-elect allocates while holding the Lease, serves /readyz and /metrics, releases the Lease on SIGTERM", async (runtime) => {
     const kubeconfig = await server.writeKubeconfig(join(dir, `kubeconfig-${runtime}`));
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
@@ -56,13 +56,22 @@ describe("sart controller (process)", () => {
       const cidr = runtime === "bun" ? "203.0.113.0/25" : "203.0.113.128/25";
       await store.create(pool(poolName, cidr));
       const lease = `sart-controller-${runtime}`;
-      const p = sart(["controller", "--kubeconfig", kubeconfig, "--leader-elect", "--id", `cli-${runtime}`, "--lease-name", lease, "--lease-namespace", "kube-system"], runtime);
+      const p = sart(["controller", "--kubeconfig", kubeconfig, "--leader-elect", "--id", `cli-${runtime}`, "--lease-name", lease, "--lease-namespace", "kube-system", "--health", "127.0.0.1:0"], runtime);
       try {
         const svc = `cli-svc-${runtime}`;
         await store.create(lbService(svc, { annotations: { "sart.terassyi.net/addresspool": poolName }, spec: { allocateLoadBalancerNodePorts: false } }));
         expect(await addressesOf(store, svc)).toEqual([cidr.split("/")[0]]);
         const held = await store.get<Lease>("Lease", { name: lease, namespace: "kube-system" });
         expect(held?.spec?.holderIdentity).toBe(`cli-${runtime}`);
+        const health = /health endpoint on (http:\/\/[0-9.]+:[0-9]+)/.exec(p.stderr())![1];
+        expect((await fetch(`${health}/readyz`)).status).toBe(200);
+        const metrics = await eventually(async () => {
+          const text = await (await fetch(`${health}/metrics`)).text();
+          return text.includes(`sart_addresspool_addresses_in_use{pool="${poolName}"} 1`) ? text : undefined;
+        }, "pool usage in /metrics");
+        expect(metrics).toContain(`sart_addresspool_addresses_free{pool="${poolName}"} 127`);
+        expect(metrics).toContain("sart_controller_leader 1");
+        expect(metrics).toMatch(/sart_controller_addresses_allocated_total [1-9]/);
       } finally {
         expect(await stop(p)).toBe(0);
       }
@@ -92,7 +101,7 @@ describe("sart controller (process)", () => {
       "  ports: [{ name: http, port: 80, targetPort: 8080 }]",
       "",
     ].join("\n"));
-    const p = sart(["controller", "--standalone", "--config", config]);
+    const p = sart(["controller", "--standalone", "--config", config, "--health", "off"]);
     const state = join(config, "sart-state.json");
     try {
       await eventually(async () => {
@@ -109,5 +118,8 @@ describe("sart controller (process)", () => {
     const p = sart(["controller", "--standalone"]);
     expect(await p.exit).toBe(2);
     expect(p.stderr()).toContain("--standalone needs --config DIR");
+    const bad = sart(["controller", "--health", "9466"]);
+    expect(await bad.exit).toBe(2);
+    expect(bad.stderr()).toContain('listen address "9466" is not HOST:PORT');
   });
 });

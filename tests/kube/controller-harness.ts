@@ -10,6 +10,7 @@ import type { KubeObject, Kind, ObjectKey, Store } from "../../host/kube/store.t
 import { API_VERSION } from "../../host/kube/types.ts";
 import type {
   AddressPool,
+  AddressPoolSpec,
   BGPAdvertisement,
   BGPPeer,
   EndpointSlice,
@@ -79,7 +80,7 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
   }
 }
 
-export function pool(name: string, cidr: string, opts: { autoAssign?: boolean; type?: "service" | "pod"; blockSize?: number } = {}): AddressPool {
+export function pool(name: string, cidr: string, opts: { autoAssign?: boolean; type?: "service" | "pod"; blockSize?: number; spec?: Partial<AddressPoolSpec> } = {}): AddressPool {
   return {
     apiVersion: API_VERSION,
     kind: "AddressPool",
@@ -90,15 +91,16 @@ export function pool(name: string, cidr: string, opts: { autoAssign?: boolean; t
       allocType: "bit",
       ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
       autoAssign: opts.autoAssign ?? false,
+      ...(opts.spec ?? {}),
     },
   };
 }
 
-export function lbService(name: string, opts: { namespace?: string; annotations?: Record<string, string>; spec?: Partial<ServiceSpec> } = {}): Service {
+export function lbService(name: string, opts: { namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string>; spec?: Partial<ServiceSpec> } = {}): Service {
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: { name, namespace: opts.namespace ?? "test", ...(opts.annotations ? { annotations: opts.annotations } : {}) },
+    metadata: { name, namespace: opts.namespace ?? "test", ...(opts.annotations ? { annotations: opts.annotations } : {}), ...(opts.labels ? { labels: opts.labels } : {}) },
     spec: {
       type: "LoadBalancer",
       externalTrafficPolicy: "Cluster",
@@ -123,6 +125,12 @@ export function slice(svc: string, endpoints: { node: string; ready?: boolean; i
     })),
     ports: [{ name: "http", port: 8080, protocol: "TCP" }],
   } as EndpointSlice;
+}
+
+/** Creates a Service and the EndpointSlice that puts its endpoints on `nodes`. */
+export async function serviceWithSlice(store: Store, svc: Service, nodes: string[] = ["node-a"]): Promise<void> {
+  await store.create(svc);
+  await store.create(slice(svc.metadata.name, nodes.map((node) => ({ node })), { namespace: svc.metadata.namespace }));
 }
 
 export function bgpPeer(name: string, node: string, groups?: string[]): BGPPeer {

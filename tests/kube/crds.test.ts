@@ -66,6 +66,10 @@ const PRINTER_COLUMNS: Record<string, [string, string][]> = {
     ["TYPE", ".spec.type"],
     ["BLOCKSIZE", ".spec.blockSize"],
     ["AUTO", ".spec.autoAssign"],
+    // sart's additions (the original's columns keep their order; AGE stays last).
+    ["READY", '.status.conditions[?(@.type=="Ready")].status'],
+    ["IN USE", ".status.inUse"],
+    ["FREE", ".status.free"],
   ],
   AddressBlock: [
     ["CIDR", ".spec.cidr"],
@@ -98,6 +102,11 @@ const PRINTER_COLUMNS: Record<string, [string, string][]> = {
   ],
   ClusterBGP: [],
   BGPPeerTemplate: [],
+  BFDProfile: [
+    ["RECEIVE", ".spec.receiveInterval"],
+    ["TRANSMIT", ".spec.transmitInterval"],
+    ["MULTIPLIER", ".spec.detectMultiplier"],
+  ],
 };
 
 describe("crds/", () => {
@@ -154,11 +163,12 @@ describe("crds/", () => {
 
       test("CEL rules only read strings with a maxLength (the API server's cost budget needs bounds)", () => {
         // Kubernetes refuses CRDs whose estimated rule cost is unbounded; every string a
-        // cidr()/isCIDR()/isIP() rule reads has a maxLength.
+        // cidr()/isCIDR()/isIP() rule or a matches() reads has a maxLength.
         const unbounded: string[] = [];
         const walk = (s: JSONSchemaProps, path: string) => {
           for (const r of s["x-kubernetes-validations"] ?? []) {
-            for (const m of r.rule.matchAll(/(?:isCIDR|cidr|isIP|ip)\((self(?:\.[A-Za-z]+)*)\)/g)) {
+            const reads = [...r.rule.matchAll(/(?:isCIDR|cidr|isIP|ip)\((self(?:\.[A-Za-z]+)*)\)/g), ...r.rule.matchAll(/(self(?:\.[A-Za-z]+)*)\.matches\(/g)];
+            for (const m of reads) {
               let target: JSONSchemaProps | undefined = s;
               for (const key of m[1]!.split(".").slice(1)) target = target?.properties?.[key];
               if (target?.type !== "string" || target.maxLength === undefined) unbounded.push(`${path}: ${m[0]}`);
@@ -173,6 +183,17 @@ describe("crds/", () => {
       });
     });
   }
+
+  test("the peer session options have one schema in BGPPeer, BGPPeerTemplate, ClusterBGP peerConfig and NodeBGP peers", () => {
+    const options = ["holdTime", "keepaliveTime", "ebgpMultihop", "sourceAddress", "connectRetryTime", "passwordSecret", "bfdProfile", "families"];
+    const pick = (props: Record<string, JSONSchemaProps>) => Object.fromEntries(options.map((o) => [o, props[o]]));
+    const spec = (kind: (typeof CUSTOM_KINDS)[number]) => schemaOf(crdFor(kind)).properties!.spec!;
+    const peer = pick(spec("BGPPeer").properties!);
+    expect(Object.values(peer).every(Boolean)).toBe(true);
+    expect(pick(spec("BGPPeerTemplate").properties!)).toEqual(peer);
+    expect(pick(spec("ClusterBGP").properties!.peers!.items!.properties!.peerConfig!.properties!)).toEqual(peer);
+    expect(pick(spec("NodeBGP").properties!.peers!.items!.properties!.spec!.properties!)).toEqual(peer);
+  });
 
   test("the comparison reports a field added to one side only, a type change and a required change", () => {
     const schema = structuredClone(schemaOf(crdFor("AddressPool")).properties!.spec!);

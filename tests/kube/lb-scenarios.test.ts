@@ -17,6 +17,7 @@ import {
   ingressOf,
   lbService,
   pool,
+  serviceWithSlice,
   slice,
   startController,
 } from "./controller-harness.ts";
@@ -42,10 +43,7 @@ function scenarios(backend: Backend) {
       await close();
     });
 
-    const svcWithSlice = async (svc: Service, nodes: string[] = ["node-a"]) => {
-      await store.create(svc);
-      await store.create(slice(svc.metadata.name, nodes.map((node) => ({ node })), { namespace: svc.metadata.namespace }));
-    };
+    const svcWithSlice = (svc: Service, nodes?: string[]) => serviceWithSlice(store, svc, nodes);
 
     test("default auto-assign pool: lowest free first, the network address included", async () => {
       await svcWithSlice(lbService("app-svc-cluster"));

@@ -29,6 +29,9 @@ describe("CEL subset", () => {
     expect(run("size(self.list) == 3 && self.list.size() == 3 && size(self.s) == 5 && size(self.m) == 1", self)).toBe(true);
     expect(run("2 in self.list && !(7 in self.list) && 'k' in self.m && self.s in ['x', 'héllo']", self)).toBe(true);
     expect(run("self.startsWith('hé') && self.endsWith('lo') && self.contains('ll')", "héllo")).toBe(true);
+    // matches(): RE2's partial match, as CEL's.
+    expect(run("self.matches('^[0-9]+:[0-9]+$') && self.matches('0:1') && !self.matches('^5$')", "65000:100")).toBe(true);
+    expect(() => run("self.matches('(')", "x")).toThrow(CelEvalError);
     expect(run("self == oldSelf", 3, 3)).toBe(true);
     expect(run("self.a == oldSelf.a", { a: [1, { b: 2 }] }, { a: [1, { b: 2 }] })).toBe(true);
     expect(run("self.a == oldSelf.a", { a: { x: 1 } }, { a: { x: 2 } })).toBe(false);
@@ -82,7 +85,7 @@ describe("CEL subset", () => {
       "1u == 1u",
       "{'a': 1}['a'] == 1",
       "other.x == 1",
-      "self.matches('^a$')",
+      "self.replace('a', 'b') == 'b'",
       "r'raw' == 'raw'",
       "'''triple''' == 'x'",
       "self.x * 2 == 4",

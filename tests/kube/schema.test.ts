@@ -278,3 +278,93 @@ describe("structural processing", () => {
     ]);
   });
 });
+
+describe("sart extensions", () => {
+  const svcPool = (spec: Record<string, unknown>, cidr = "198.51.100.0/24") => pool({ cidr, type: "service", ...spec });
+
+  test("AddressPool: serviceAllocation, avoidBuggyIPs and bgp as documented are valid", () => {
+    expect(
+      check(
+        svcPool({
+          avoidBuggyIPs: true,
+          serviceAllocation: {
+            priority: 10,
+            namespaces: ["team-a", "b2"],
+            namespaceSelectors: [{ matchLabels: { tier: "gold" } }, {}],
+            serviceSelectors: [{ matchExpressions: [{ key: "app", operator: "In", values: ["web"] }, { key: "canary", operator: "DoesNotExist" }] }],
+          },
+          bgp: { communities: ["65000:100", "no-export", "0:0", "65535:65535"], largeCommunities: ["4294967295:0:1"], localPref: 200, aggregationLength: 24 },
+        }),
+      ),
+    ).toEqual([]);
+    expect(check(svcPool({ bgp: { aggregationLengthV6: 120 } }, "2001:db8::/112"))).toEqual([]);
+    // Nothing is defaulted in: the original's pools stay as they were.
+    const { object } = admit<Obj>(svcPool({}), crdFor("AddressPool"));
+    expect(Object.keys(object.spec).sort()).toEqual(["allocType", "autoAssign", "cidr", "type"]);
+  });
+
+  test("AddressPool: bad communities, selectors and scopes are refused naming the field", () => {
+    expectOneError(check(svcPool({ bgp: { communities: ["65000:100", "65536:1"] } })), "spec.bgp.communities[1]", /two numbers 0-65535 joined by ':' .* or a well-known community \(no-export, /);
+    expectOneError(check(svcPool({ bgp: { communities: ["no-such"] } })), "spec.bgp.communities[0]", "Invalid value: \"no-such\"");
+    expectOneError(check(svcPool({ bgp: { largeCommunities: ["4294967296:1:1"] } })), "spec.bgp.largeCommunities[0]", /three numbers 0-4294967295/);
+    expectOneError(check(svcPool({ bgp: { localPref: 4294967296 } })), "spec.bgp.localPref", /less than or equal to 4294967295/);
+    expectOneError(check(svcPool({ serviceAllocation: { namespaces: ["Team_A"] } })), "spec.serviceAllocation.namespaces[0]", /must be a namespace name/);
+    expectOneError(check(svcPool({ serviceAllocation: { priority: -1 } })), "spec.serviceAllocation.priority", /greater than or equal to 0/);
+    expectOneError(
+      check(svcPool({ serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: "app", operator: "In" }] }] } })),
+      "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values",
+      /non-empty for In and NotIn/,
+    );
+    expectOneError(
+      check(svcPool({ serviceAllocation: { namespaceSelectors: [{ matchExpressions: [{ key: "a", operator: "Exists", values: ["x"] }] }] } })),
+      "spec.serviceAllocation.namespaceSelectors[0].matchExpressions[0].values",
+      /absent for Exists and DoesNotExist/,
+    );
+    expectOneError(check(svcPool({ serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: "a", operator: "Like", values: ["x"] }] }] } })), "spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].operator", /Unsupported value: "Like"/);
+  });
+
+  test("AddressPool: service-pool fields on a pod pool, and aggregation outside the pool or of the wrong family, are refused", () => {
+    const podPool = (spec: Record<string, unknown>) => pool({ cidr: "192.0.2.0/24", type: "pod", blockSize: 29, ...spec });
+    expectOneError(check(podPool({ serviceAllocation: { priority: 1 } })), "spec.serviceAllocation", "serviceAllocation applies to service pools only");
+    expectOneError(check(podPool({ avoidBuggyIPs: true })), "spec.avoidBuggyIPs", "avoidBuggyIPs applies to service pools only");
+    expect(check(podPool({ avoidBuggyIPs: false }))).toEqual([]);
+    expectOneError(check(podPool({ bgp: { localPref: 1 } })), "spec.bgp", /bgp applies to service pools only/);
+    expectOneError(check(svcPool({ bgp: { aggregationLength: 23 } })), "spec.bgp.aggregationLength", /at least the pool's prefix length/);
+    expectOneError(check(svcPool({ bgp: { aggregationLength: 33 } })), "spec.bgp.aggregationLength", /less than or equal to 32/);
+    expectOneError(check(svcPool({ bgp: { aggregationLength: 30 } }, "2001:d00::/24")), "spec.bgp.aggregationLength", /applies to IPv4 pools/);
+    expectOneError(check(svcPool({ bgp: { aggregationLengthV6: 24 } })), "spec.bgp.aggregationLengthV6", /applies to IPv6 pools/);
+    expectOneError(check(svcPool({ bgp: { aggregationLengthV6: 47 } }, "2001:db8::/48")), "spec.bgp.aggregationLengthV6", /at least the pool's prefix length/);
+  });
+
+  const session = (kind: "BGPPeer" | "BGPPeerTemplate", spec: Record<string, unknown>): Obj => ({
+    apiVersion: API_VERSION,
+    kind,
+    metadata: { name: "p" },
+    spec: kind === "BGPPeer" ? { asn: 65000, addr: "192.0.2.1", nodeBGPRef: "n", speaker: { path: "127.0.0.1:5000" }, ...spec } : spec,
+  });
+
+  test.each(["BGPPeer", "BGPPeerTemplate"] as const)("%s session options: valid ones pass, each bad one names its field", (kind) => {
+    const good = { ebgpMultihop: 255, sourceAddress: "2001:db8::1", connectRetryTime: 5, passwordSecret: { name: "auth", namespace: "kube-system", key: "pw" }, bfdProfile: "fast", families: ["ipv6-unicast", "ipv4-unicast"] };
+    expect(check(session(kind, good))).toEqual([]);
+    expectOneError(check(session(kind, { ebgpMultihop: 0 })), "spec.ebgpMultihop", /greater than or equal to 1/);
+    expectOneError(check(session(kind, { ebgpMultihop: 256 })), "spec.ebgpMultihop", /less than or equal to 255/);
+    expectOneError(check(session(kind, { sourceAddress: "192.0.2.300" })), "spec.sourceAddress", /must be an IPv4 or IPv6 address/);
+    expectOneError(check(session(kind, { connectRetryTime: 0 })), "spec.connectRetryTime", /greater than or equal to 1/);
+    expectOneError(check(session(kind, { passwordSecret: { name: "auth" } })), "spec.passwordSecret.namespace", /Required value/);
+    expectOneError(check(session(kind, { families: ["ipv4-multicast"] })), "spec.families[0]", /Unsupported value: "ipv4-multicast"/);
+    expectOneError(check(session(kind, { families: ["ipv4-unicast", "ipv4-unicast"] })), "spec.families", /must not list a family twice/);
+    expectOneError(check(session(kind, { bfdProfile: "" })), "spec.bfdProfile", /at least 1 chars long/);
+  });
+
+  test("BFDProfile: MetalLB's defaults (300 ms, 300 ms, 3) and bounds", () => {
+    const profile = (spec: Record<string, unknown>): Obj => ({ apiVersion: API_VERSION, kind: "BFDProfile", metadata: { name: "fast" }, spec });
+    const { object, errors } = admit<Obj>(profile({}), crdFor("BFDProfile"));
+    expect(errors).toEqual([]);
+    expect(object.spec).toEqual({ receiveInterval: 300, transmitInterval: 300, detectMultiplier: 3 });
+    expect(check(profile({ receiveInterval: 10, transmitInterval: 60000, detectMultiplier: 255 }))).toEqual([]);
+    expectOneError(check(profile({ receiveInterval: 9 })), "spec.receiveInterval", /greater than or equal to 10/);
+    expectOneError(check(profile({ transmitInterval: 60001 })), "spec.transmitInterval", /less than or equal to 60000/);
+    expectOneError(check(profile({ detectMultiplier: 1 })), "spec.detectMultiplier", /greater than or equal to 2/);
+    expect(admit<Obj>(profile({ echoMode: true }), crdFor("BFDProfile")).unknownFields ?? []).toEqual(["spec.echoMode"]);
+  });
+});

@@ -69,7 +69,7 @@ export interface UpdateSpec {
   nlri?: string[];
   pathIds?: number[];
   origin?: number;
-  /** A plain array is one AS_SEQUENCE. */
+  /** A plain array is one AS_SEQUENCE; default [65001] (the usual eBGP sender: an eBGP path starts with the peer's AS). */
   asPath?: number[] | Segment[];
   /** Encode AS_PATH with 2-octet ASNs. */
   as2?: boolean;
@@ -111,7 +111,7 @@ export function update(spec: UpdateSpec): Uint8Array {
   const announcing = (spec.nlri?.length ?? 0) > 0 || spec.mpReach !== undefined;
   const omit = new Set(spec.omit ?? []);
   if (announcing && !omit.has("origin")) attrs.push(...attr(0x40, 1, [spec.origin ?? 0]));
-  if (announcing && !omit.has("asPath")) attrs.push(...attr(0x40, 2, asPathValue(segments(spec.asPath), spec.as2 ?? false)));
+  if (announcing && !omit.has("asPath")) attrs.push(...attr(0x40, 2, asPathValue(segments(spec.asPath ?? [65001]), spec.as2 ?? false)));
   if ((spec.nlri?.length ?? 0) > 0 && !omit.has("nextHop")) attrs.push(...attr(0x40, 3, ip4(spec.nextHop ?? "192.0.2.254")));
   if (spec.med !== undefined) attrs.push(...attr(0x80, 4, u32(spec.med)));
   if (spec.localPref !== undefined) attrs.push(...attr(0x40, 5, u32(spec.localPref)));

@@ -43,7 +43,7 @@ routes:
     const c = loadConfig(file);
     expect(c.neighbors[0]).toEqual({
       address: "192.0.2.2", asn: 65001, port: 179, localAddress: "192.0.2.1", passive: false, holdTime: 90,
-      families: ["ipv4-unicast", "ipv6-unicast"], export: "local", maxPrefix: 0,
+      families: ["ipv4-unicast", "ipv6-unicast"], export: "local", maxPrefix: 0, extendedOptionalParameters: false,
     });
     expect(c.neighbors[1]).toMatchObject({ asn: 4200000001, port: 179, holdTime: 90, families: ["ipv6-unicast"], export: "local", passive: false });
     expect(c.routes).toEqual([
@@ -65,7 +65,7 @@ routes:
     ["typo in a field", `${BASE}neighbors:\n  - { address: 192.0.2.2, asn: 65001, holdtime: 30 }\n`, "neighbors[0].holdtime: unknown field"],
     ["host bits in a prefix", `${BASE}routes:\n  - { prefix: 198.51.100.1/24 }\n`, "routes[0].prefix: must be a prefix"],
     ["next hop of the other family", `${BASE}routes:\n  - { prefix: 198.51.100.0/24, nextHop: "2001:db8::1" }\n`, "routes[0].nextHop: must be \"self\" or an address of the prefix's family"],
-    ["bad community", `${BASE}routes:\n  - { prefix: 198.51.100.0/24, communities: ["65000:70000"] }\n`, "routes[0].communities[0]: must be ASN:VALUE with 16-bit parts"],
+    ["bad community", `${BASE}routes:\n  - { prefix: 198.51.100.0/24, communities: ["65000:70000"] }\n`, "routes[0].communities[0]: \"65000:70000\" is not a community: ASN:VALUE with 16-bit parts"],
     ["listen port", `${BASE}listen: { port: 70000 }\n`, "listen.port: must be 0..65535"],
     ["api listen", `${BASE}api: { listen: "localhost" }\n`, "api.listen: must be host:port"],
     ["fib table", `${BASE}fib: { enabled: true, table: 0 }\n`, "fib.table: must be 1..4294967294"],

@@ -1,7 +1,9 @@
 // A hand-driven BGP peer for tests: a TCP socket that writes bytes the test
 // builds (encodeMessage or hex) and reads back whole decoded messages.
+import { afterAll, beforeAll } from "bun:test";
 import * as net from "node:net";
 import { type DecodedMessage, decodeMessages, encodeMessage } from "../../host/core/codec.ts";
+import { type SpeakerProc, cleanupTmp, loopbackAddress, speakerConfig, startSpeaker } from "./harness.ts";
 
 export class RawPeer {
   private buf = new Uint8Array(0);
@@ -90,12 +92,14 @@ export interface OpenOptions {
   enhancedRouteRefresh?: boolean;
   /** Add-path send for IPv4 unicast. */
   addPathSend?: boolean;
+  /** AFIs offered in multiprotocol capabilities (unicast): default [1], IPv4 only. */
+  afis?: number[];
   extendedMessage?: boolean;
 }
 
 export function openMsg(o: OpenOptions): DecodedMessage {
   const caps: Record<string, unknown>[] = [
-    { code: 1, afi: 1, safi: 1 },
+    ...(o.afis ?? [1]).map((afi) => ({ code: 1, afi, safi: 1 })),
     { code: 2 },
     { code: 65, asn: o.asn },
   ];
@@ -118,6 +122,45 @@ export async function handshake(p: RawPeer, o: OpenOptions): Promise<DecodedMess
   p.sendMessage({ type: "KEEPALIVE" });
   await p.next("KEEPALIVE");
   return theirs;
+}
+
+/** One speaker under test and the raw peers connected to it. */
+export interface SpeakerFixture {
+  x: SpeakerProc;
+  cx: Record<string, any>;
+  /**
+   * Adds a passive neighbour at a fresh loopback address and connects a raw peer to
+   * the speaker from there (nothing exchanged yet).
+   */
+  neighbor(asn: number, config?: Record<string, unknown>): Promise<{ address: string; peer: RawPeer }>;
+}
+
+/**
+ * A speaker for the tests of a file (or a describe block): started in beforeAll;
+ * its raw peers closed, the speaker killed and the scratch directory removed in afterAll.
+ */
+export function speakerFixture(asn = 65000, routerId = "192.0.2.50"): SpeakerFixture {
+  const peers: RawPeer[] = [];
+  const f = {
+    async neighbor(peerAs: number, config: Record<string, unknown> = {}) {
+      const address = loopbackAddress();
+      const r = await f.x.call("POST", "/v1/neighbors", { address, asn: peerAs, passive: true, holdTime: 30, ...config });
+      if (r.status !== 201) throw new Error(`adding neighbor ${address}: ${r.status} ${JSON.stringify(r.json)}`);
+      const peer = await RawPeer.connect(f.cx.listen.address, f.cx.listen.port, address);
+      peers.push(peer);
+      return { address, peer };
+    },
+  } as SpeakerFixture;
+  beforeAll(async () => {
+    f.cx = await speakerConfig(asn, routerId);
+    f.x = await startSpeaker("x", f.cx);
+  });
+  afterAll(async () => {
+    for (const p of peers) p.close();
+    await f.x?.stop("SIGKILL");
+    cleanupTmp();
+  });
+  return f;
 }
 
 export function announce(prefixes: string[], asPath: number[], nextHop: string, extra: Record<string, unknown> = {}): DecodedMessage {

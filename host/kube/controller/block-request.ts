@@ -88,6 +88,7 @@ export function releasePodBlock(ctx: Ctx, block: AddressBlock): void {
   const pool = ctx.pools.get(block.spec.poolRef);
   const i = blockIndex(block);
   if (pool?.blocks && i !== undefined && i < pool.blocks.size && pool.blocks.release(i)) {
+    ctx.log("info", `AddressBlock ${block.metadata.name} (${block.spec.cidr}) of node ${block.spec.nodeRef ?? "?"} deleted: block ${i} of pool ${pool.name} is free`);
     for (const name of ctx.waitingBlockRequests) ctx.q.blockRequests.add(name);
     ctx.q.pools.add(pool.name);
   }

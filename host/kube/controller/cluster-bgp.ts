@@ -5,7 +5,7 @@
 // named `{template}-{node}-{asn}-{addr}` (`{node}-{asn}-{addr}` without a template) as the
 // original names them, labelled bgppeer.sart.terassyi.net/node.
 import { isAlreadyExists, isNotFound } from "../store.ts";
-import type { BGPPeer, BGPPeerSpec, BGPPeerTemplate, ClusterBGP, Node, NodeBGP, NodeBGPPeer, NodeBGPSpec } from "../types.ts";
+import type { BGPPeer, BGPPeerSpec, BGPPeerTemplate, ClusterBGP, Node, NodeBGP, NodeBGPPeer, NodeBGPSpec, PeerTemplateFields } from "../types.ts";
 import { type Ctx, setFinalizer, warn } from "./context.ts";
 import { canonicalIp } from "./ip.ts";
 import { API_VERSION, CLUSTER_BGP_FINALIZER, NODE_ASN_LABEL, NODE_ROUTER_ID_LABEL, PEER_NODE_LABEL, Reason } from "./names.ts";
@@ -53,7 +53,7 @@ export function peersFor(cb: ClusterBGP, node: Node, templates: (name: string) =
   const nodeName = node.metadata.name;
   for (const p of cb.spec.peers ?? []) {
     if (!matchesSelector(node.metadata.labels, p.nodeBGPSelector)) continue;
-    const fields: Partial<BGPPeerSpec> = {};
+    const fields: PeerTemplateFields = {};
     if (p.peerTemplateRef) {
       const t = templates(p.peerTemplateRef);
       if (!t) throw new Error(`BGPPeerTemplate ${p.peerTemplateRef} does not exist`);
@@ -63,20 +63,9 @@ export function peersFor(cb: ClusterBGP, node: Node, templates: (name: string) =
     if (!fields.asn || !fields.addr) throw new Error(`a peer of node ${nodeName} has no ${!fields.asn ? "asn" : "addr"} (template ${p.peerTemplateRef ?? "none"})`);
     const addr = fields.addr.replaceAll(":", "-");
     const name = p.peerTemplateRef ? `${p.peerTemplateRef}-${nodeName}-${fields.asn}-${addr}` : `${nodeName}-${fields.asn}-${addr}`;
-    out.push({
-      name,
-      spec: {
-        asn: fields.asn,
-        addr: fields.addr,
-        ...(fields.holdTime !== undefined ? { holdTime: fields.holdTime } : {}),
-        ...(fields.keepaliveTime !== undefined ? { keepaliveTime: fields.keepaliveTime } : {}),
-        ...(fields.capabilities !== undefined ? { capabilities: fields.capabilities } : {}),
-        ...(fields.groups !== undefined ? { groups: fields.groups } : {}),
-        nodeBGPRef: nodeName,
-        clusterBGPRef: cb.metadata.name,
-        speaker: cb.spec.speaker,
-      },
-    });
+    // Every template field (the session options included) carries over; the ClusterBGP adds the rest.
+    const { asn, addr: address, ...options } = fields;
+    out.push({ name, spec: { asn, addr: address, ...options, nodeBGPRef: nodeName, clusterBGPRef: cb.metadata.name, speaker: cb.spec.speaker } });
   }
   return out;
 }

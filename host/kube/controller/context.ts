@@ -1,7 +1,7 @@
 // What every reconciler shares: the store, the informer caches (with our own writes layered
 // on top), the pools and allocations, the indexes and the work queues.
 import type { Informer, KubeObject, Kind, Store } from "../store.ts";
-import { isConflict, isNotFound } from "../store.ts";
+import { isConflict, isNotFound, isUnreachable } from "../store.ts";
 import type {
   AddressBlock,
   AddressPool,
@@ -11,6 +11,7 @@ import type {
   BlockRequest,
   ClusterBGP,
   EndpointSlice,
+  Namespace,
   Node,
   NodeBGP,
   Service,
@@ -35,11 +36,15 @@ export interface Informers {
   nodeBgps: Informer<NodeBGP>;
   templates: Informer<BGPPeerTemplate>;
   nodes: Informer<Node>;
+  /** Namespace labels, for pools with serviceAllocation.namespaceSelectors. */
+  namespaces: Informer<Namespace>;
 }
 
 export interface Queues {
   services: WorkQueue;
   adverts: WorkQueue;
+  /** The BGPAdvertisement of one shared address, keyed "namespace/ip". */
+  sharedAdverts: WorkQueue;
   pools: WorkQueue;
   blockRequests: WorkQueue;
   clusterBgps: WorkQueue;
@@ -64,15 +69,31 @@ export interface Ctx {
   /** BlockRequests waiting for a pool or a free block. */
   waitingBlockRequests: Set<string>;
   q: Queues;
+  /** Counters for /metrics. */
+  counts: Counters;
+}
+
+export interface Counters {
+  /** Addresses given to Services. */
+  allocated: number;
+  /** Addresses Services gave back. */
+  released: number;
+  /** Failed reconciles per queue (kind). */
+  reconcileErrors: Map<string, number>;
 }
 
 /** Records an Event; a failure to record one never fails a reconcile. */
-export async function warn(ctx: Ctx, about: KubeObject, reason: string, message: string): Promise<void> {
+export async function event(ctx: Ctx, about: KubeObject, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
   try {
-    await ctx.store.recordEvent(about, "Warning", reason, message);
+    await ctx.store.recordEvent(about, type, reason, message);
   } catch (e) {
-    ctx.log("warn", `recording Event ${reason} for ${objectKey(about)}: ${(e as Error).message}`);
+    if (!isUnreachable(e)) ctx.log("warn", `recording Event ${reason} for ${objectKey(about)}: ${(e as Error).message}`);
   }
+}
+
+/** Records a Warning Event (see event()). */
+export function warn(ctx: Ctx, about: KubeObject, reason: string, message: string): Promise<void> {
+  return event(ctx, about, "Warning", reason, message);
 }
 
 /**

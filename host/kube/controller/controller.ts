@@ -1,7 +1,8 @@
 // `sart controller` as a library: informers feed work queues; while this replica leads, the
 // reconcilers run. Leading starts with rebuilding every allocation from the API (recovery.ts),
 // so a restart or failover never hands out an address twice.
-import type { Informer, KubeObject, Kind, Store, WatchEvent } from "../store.ts";
+import { PrometheusText } from "../health-server.ts";
+import { type Informer, type KubeObject, type Kind, type Store, type WatchEvent, isUnreachable } from "../store.ts";
 import type {
   AddressBlock,
   AddressPool,
@@ -11,15 +12,18 @@ import type {
   BlockRequest,
   ClusterBGP,
   EndpointSlice,
+  Namespace,
   Node,
   NodeBGP,
   Service,
 } from "../types.ts";
-import { syncAdvertisements } from "./advertisement.ts";
+import { syncAdvertisements, syncSharedAdvertisement } from "./advertisement.ts";
 import { claimPodBlocks, reconcileBlockRequest, releasePodBlock } from "./block-request.ts";
 import { reconcileClusterBgp } from "./cluster-bgp.ts";
 import type { Ctx, Informers, Logger } from "./context.ts";
 import { FreshObjects, objectKey } from "./fresh.ts";
+import { canonicalIp } from "./ip.ts";
+import { SHARED_ADDRESS_LABEL } from "./names.ts";
 import { ByServiceIndex } from "./indexes.ts";
 import { LbAllocations } from "./lb-allocations.ts";
 import { reconcilePool } from "./pool.ts";
@@ -48,6 +52,7 @@ export class Controller {
   /** Bumped on every stop, so a recovery that was listing when leadership ended is dropped. */
   private epoch = 0;
   private started = false;
+  private cachesSynced = false;
   lastRecovery?: RecoveryReport;
 
   constructor(private readonly opts: ControllerOptions) {
@@ -66,12 +71,14 @@ export class Controller {
       nodeBgps: inf<NodeBGP>("NodeBGP"),
       templates: inf<BGPPeerTemplate>("BGPPeerTemplate"),
       nodes: inf<Node>("Node"),
+      namespaces: inf<Namespace>("Namespace"),
     };
     const log = opts.log ?? stderrLogger();
     const pools = new PoolRegistry();
     const concurrency = opts.concurrency ?? 16;
     const giveUp = (queue: string) => (key: string, err: unknown) =>
       log("error", `${queue} ${key}: giving up after retries: ${(err as Error).message ?? err}`);
+    const counts = { allocated: 0, released: 0, reconcileErrors: new Map<string, number>() };
     const ctx: Ctx = {
       store,
       log,
@@ -87,19 +94,23 @@ export class Controller {
       conflicts: new Map(),
       waitingBlockRequests: new Set(),
       q: undefined as never,
+      counts,
     };
     const queue = (name: string, fn: (ctx: Ctx, key: string) => Promise<unknown>) =>
       new WorkQueue(name, async (key) => {
         try {
           return (await fn(ctx, key)) as void;
         } catch (e) {
-          log("warn", `${name} ${key}: ${(e as Error).message}`);
+          counts.reconcileErrors.set(name, (counts.reconcileErrors.get(name) ?? 0) + 1);
+          // An unreachable API server is reported once by the store, not once per key.
+          if (!isUnreachable(e)) log("warn", `${name} ${key}: ${(e as Error).message}`);
           throw e;
         }
-      }, { concurrency, onGiveUp: giveUp(name) });
+      }, { concurrency, onGiveUp: giveUp(name), isTransient: isUnreachable });
     ctx.q = {
       services: queue("Service", reconcileService),
       adverts: queue("BGPAdvertisement", syncAdvertisements),
+      sharedAdverts: queue("shared BGPAdvertisement", syncSharedAdvertisement),
       pools: queue("AddressPool", reconcilePool),
       blockRequests: queue("BlockRequest", reconcileBlockRequest),
       clusterBgps: queue("ClusterBGP", reconcileClusterBgp),
@@ -140,7 +151,10 @@ export class Controller {
       if (e.type === "DELETED") ctx.advs.forget(objectKey(e.object));
       const changed = e.type === "DELETED" ? [ctx.advsBySvc.remove(e.object)] : ctx.advsBySvc.put(e.object);
       if (e.type !== "DELETED" && ctx.advs.isOwnWrite(e.object)) return; // the echo of our own write
-      if (this.leading) for (const k of changed) if (k) q.adverts.add(k);
+      if (!this.leading) return;
+      for (const k of changed) if (k) q.adverts.add(k);
+      const shared = sharedKey(e.object);
+      if (shared) q.sharedAdverts.add(shared);
     });
     this.on(inf.peers, () => {
       // Targets of every advertisement may change; the Services holding addresses are the ones to look at.
@@ -149,11 +163,13 @@ export class Controller {
     this.on(inf.pools, (e) => {
       if (!this.leading) return;
       if (e.type === "DELETED") ctx.poolObjs.forget(e.object.metadata.name);
-      const { added } = ctx.pools.sync(inf.pools.list());
+      const { added, routesChanged } = ctx.pools.sync(inf.pools.list());
       for (const name of added) {
         const entry = ctx.pools.get(name);
         if (entry?.type === "pod") claimPodBlocks(ctx, entry);
       }
+      // New attrs or aggregation length: the advertisements of the pool's addresses follow.
+      for (const name of routesChanged) for (const k of ctx.lb.holdersOf(name, Number.POSITIVE_INFINITY)) q.adverts.add(k);
       // Admission, auto-assign choice and conditions of every pool may depend on this one.
       for (const p of inf.pools.list()) q.pools.add(p.metadata.name);
       q.pools.add(e.object.metadata.name);
@@ -164,6 +180,13 @@ export class Controller {
       if (!this.leading) return;
       if (e.type === "DELETED") releasePodBlock(ctx, e.object);
       if (e.object.spec.type === "service") q.pools.add(e.object.spec.poolRef);
+      else q.pools.addAfter(e.object.spec.poolRef, 2000); // its in-use and free block counts
+    });
+    this.on(inf.namespaces, (e) => {
+      // Namespace labels decide which scoped pools serve its Services: the waiting ones may now fit.
+      if (!this.leading) return;
+      const prefix = `${e.object.metadata.name}/`;
+      for (const k of ctx.waiting) if (k.startsWith(prefix)) q.services.add(k);
     });
     this.on(inf.blockRequests, (e) => {
       if (this.leading) q.blockRequests.add(e.object.metadata.name);
@@ -187,6 +210,7 @@ export class Controller {
     if (this.started) return;
     this.started = true;
     await Promise.all(Object.values(this.ctx.inf).map((i: Informer) => i.start()));
+    this.cachesSynced = true;
   }
 
   /**
@@ -204,7 +228,7 @@ export class Controller {
         try {
           snap = await takeSnapshot(ctx);
         } catch (e) {
-          ctx.log("warn", `listing for recovery: ${(e as Error).message}; retrying`);
+          if (!isUnreachable(e)) ctx.log("warn", `listing for recovery: ${(e as Error).message}; retrying`);
           await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** attempt)));
         }
         if (epoch !== this.epoch) return undefined; // stopped leading while listing
@@ -226,12 +250,37 @@ export class Controller {
     for (const s of ctx.inf.services.list()) ctx.q.services.add(objectKey(s));
     for (const b of ctx.inf.blockRequests.list()) ctx.q.blockRequests.add(b.metadata.name);
     for (const c of ctx.inf.clusterBgps.list()) ctx.q.clusterBgps.add(c.metadata.name);
-    // Advertisements of Services that are gone or no longer ours.
+    // Advertisements of Services that are gone or no longer ours, and of addresses no longer shared.
     for (const a of ctx.inf.advs.list()) {
       const svc = a.metadata.labels?.["kubernetes.io/service-name"];
       if (svc) ctx.q.adverts.add(`${a.metadata.namespace}/${svc}`);
+      const shared = sharedKey(a);
+      if (shared) ctx.q.sharedAdverts.add(shared);
     }
     return report;
+  }
+
+  /** Every informer has listed once (readiness). */
+  get synced(): boolean {
+    return this.started && this.cachesSynced;
+  }
+
+  /** Prometheus text for /metrics: pool usage (while leading), allocations, reconcile errors. */
+  metrics(): string {
+    const { ctx } = this;
+    const m = new PrometheusText();
+    const pools = this.leading ? ctx.pools.all() : [];
+    const service = pools.filter((p) => p.type === "service");
+    const pod = pools.filter((p) => p.type === "pod");
+    m.metric("sart_controller_leader", "gauge", "1 while this replica leads (only the leader reports pools)", [[{}, this.leading ? 1 : 0]]);
+    m.metric("sart_addresspool_addresses_in_use", "gauge", "Addresses of a service pool given to Services", service.map((p) => [{ pool: p.name }, ctx.pools.inUse(p)]));
+    m.metric("sart_addresspool_addresses_free", "gauge", "Addresses a service pool can still give (capped at 2^53-1)", service.map((p) => [{ pool: p.name }, ctx.pools.free(p)]));
+    m.metric("sart_addresspool_blocks_in_use", "gauge", "Blocks of a pod pool given to nodes", pod.map((p) => [{ pool: p.name }, ctx.pools.inUse(p)]));
+    m.metric("sart_addresspool_blocks_free", "gauge", "Blocks a pod pool can still give", pod.map((p) => [{ pool: p.name }, ctx.pools.free(p)]));
+    m.metric("sart_controller_addresses_allocated_total", "counter", "Addresses given to LoadBalancer Services", [[{}, ctx.counts.allocated]]);
+    m.metric("sart_controller_addresses_released_total", "counter", "Addresses LoadBalancer Services gave back", [[{}, ctx.counts.released]]);
+    m.metric("sart_controller_reconcile_errors_total", "counter", "Failed reconciles (retried), by kind", [...ctx.counts.reconcileErrors].map(([kind, n]) => [{ kind }, n]));
+    return m.text();
   }
 
   /** Waits until no reconcile is running (call after stopLeading, before releasing the Lease). */
@@ -271,5 +320,15 @@ export class Controller {
     this.stopLeading();
     for (const i of Object.values(this.ctx.inf) as Informer[]) i.stop();
     this.started = false;
+    this.cachesSynced = false;
   }
+}
+
+/** The shared-address queue key ("namespace/ip") of a shared advertisement, from its label. */
+function sharedKey(adv: BGPAdvertisement): string | undefined {
+  const label = adv.metadata.labels?.[SHARED_ADDRESS_LABEL];
+  if (!label) return undefined;
+  // The label is the address as names write it: IPv4 as is, IPv6 groups joined by dashes.
+  const ip = canonicalIp(label.includes(".") ? label : label.replaceAll("-", ":"));
+  return ip ? `${adv.metadata.namespace}/${ip}` : undefined;
 }

@@ -121,6 +121,13 @@ export function familyName(f: Family): "IPv4" | "IPv6" {
   return f === 4 ? "IPv4" : "IPv6";
 }
 
+/** The network of `length` bits holding `ip` (an aggregate route), e.g. 198.51.100.7, 24 -> 198.51.100.0/24. */
+export function aggregateCidr(ip: Ip, length: number): string {
+  const bits = ip.family === 4 ? 32 : 128;
+  const host = (1n << BigInt(bits - length)) - 1n;
+  return formatCidr({ family: ip.family, network: ip.value & ~host, prefix: length, bits });
+}
+
 /** A host route for one address: /32 or /128. */
 export function hostCidr(ip: Ip): string {
   return `${formatIp(ip)}/${ip.family === 4 ? 32 : 128}`;

@@ -1,8 +1,22 @@
 // What a LoadBalancer Service asks for, read from its spec and annotations. Pure: no store,
 // no allocator, so every rule here is tested by table.
+import { annotationAttrs } from "../route-attrs.ts";
 import type { Service } from "../types.ts";
 import { type Family, type Ip, formatIp, parseIp } from "./ip.ts";
-import { LB_IPS_ANNOTATION, LOAD_BALANCER_CLASS, PEER_GROUP_ANNOTATION, POOL_ANNOTATION } from "./names.ts";
+import { COMMUNITIES_ANNOTATION, LB_IPS_ANNOTATION, LOAD_BALANCER_CLASS, PEER_GROUP_ANNOTATION, POOL_ANNOTATION, SHARED_IP_ANNOTATION } from "./names.ts";
+
+/**
+ * What a Service needs to share an address, as MetalLB's sharing and backend keys: the same
+ * key (within one namespace), the same backend (every Cluster Service alike; Local ones only
+ * with the same pod selector), and ports ("TCP/80") no other user of the address has.
+ */
+export interface Sharing {
+  /** "namespace/annotation value". */
+  key: string;
+  /** "Cluster", or "Local:" and the pod selector. */
+  backend: string;
+  ports: string[];
+}
 
 export interface LbRequest {
   /** Pools named by the addresspool annotation, in order; a name listed twice asks for two addresses. */
@@ -15,6 +29,8 @@ export interface LbRequest {
   requireAll: boolean;
   /** SingleStack (or unset policy): at most one auto-assigned address. */
   single: boolean;
+  /** The allow-shared-ip annotation: the addresses may be shared. */
+  sharing?: Sharing;
 }
 
 export type ParseResult = { ok: true; request: LbRequest } | { ok: false; message: string };
@@ -68,6 +84,15 @@ export function parseLbRequest(svc: Service): ParseResult {
     request.addresses = addresses;
   }
 
+  const shareText = ann[SHARED_IP_ANNOTATION];
+  if (shareText !== undefined) {
+    if (shareText.trim() === "") return { ok: false, message: `annotation ${SHARED_IP_ANNOTATION} is empty; give a sharing key` };
+    request.sharing = { key: `${svc.metadata.namespace ?? "default"}/${shareText.trim()}`, backend: backendKey(svc), ports: servicePorts(svc) };
+  }
+
+  const communities = annotationAttrs(ann[COMMUNITIES_ANNOTATION]);
+  if ("error" in communities) return { ok: false, message: `annotation ${COMMUNITIES_ANNOTATION}=${JSON.stringify(ann[COMMUNITIES_ANNOTATION])}: ${communities.error}` };
+
   const policy = svc.spec?.ipFamilyPolicy ?? "SingleStack";
   const listed: Family[] = [];
   for (const f of svc.spec?.ipFamilies ?? []) {
@@ -85,6 +110,24 @@ export function parseLbRequest(svc: Service): ParseResult {
     request.families = listed.slice(0, 1);
   }
   return { ok: true, request };
+}
+
+/** MetalLB's backend key: Cluster Services share with each other; Local ones only with the same pod selector. */
+export function backendKey(svc: Service): string {
+  if (svc.spec?.externalTrafficPolicy !== "Local") return "Cluster";
+  const selector = Object.entries(svc.spec.selector ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `Local:${selector.map(([k, v]) => `${k}=${v}`).join(",")}`;
+}
+
+/** The Service's ports as "TCP/80" (protocol defaults to TCP). */
+export function servicePorts(svc: Service): string[] {
+  return [...new Set((svc.spec?.ports ?? []).map((p) => `${p.protocol ?? "TCP"}/${p.port}`))].sort();
+}
+
+/** The Service's extra communities as attrs (invalid annotations are reported by parseLbRequest and add nothing here). */
+export function serviceAttrs(svc: Service): string[] {
+  const r = annotationAttrs(svc.metadata.annotations?.[COMMUNITIES_ANNOTATION]);
+  return "attrs" in r ? r.attrs : [];
 }
 
 /** Peer groups named by the Service (empty: every peer). */

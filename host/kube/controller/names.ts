@@ -7,6 +7,9 @@ export {
   ANNOTATION_ADDRESSPOOL as POOL_ANNOTATION,
   ANNOTATION_LOADBALANCER_IPS as LB_IPS_ANNOTATION,
   ANNOTATION_BGPPEER_GROUP as PEER_GROUP_ANNOTATION,
+  ANNOTATION_ALLOW_SHARED_IP as SHARED_IP_ANNOTATION,
+  ANNOTATION_COMMUNITIES as COMMUNITIES_ANNOTATION,
+  LABEL_SHARED_ADDRESS as SHARED_ADDRESS_LABEL,
   LABEL_SERVICE_NAME as SERVICE_NAME_LABEL,
   LABEL_BGPPEER_NODE as PEER_NODE_LABEL,
   LABEL_ADDRESSBLOCK_NODE as BLOCK_NODE_LABEL,
@@ -45,5 +48,12 @@ export const Reason = {
   PoolInUse: "PoolInUse",
   InvalidPool: "InvalidPool",
   InvalidNode: "InvalidNode",
+  /** A requested address (or a recovered one) is used by a Service it cannot be shared with (named). */
+  SharingConflict: "SharingConflict",
+  /** A pool named by the Service (or holding its requested address) does not admit its namespace or labels. */
+  PoolNotAllowed: "PoolNotAllowed",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** The Normal Event a Service gets when its addresses change (MetalLB's reason). */
+export const IP_ALLOCATED = "IPAllocated";

@@ -1,7 +1,8 @@
 // AddressPools: a service pool gets one AddressBlock equal to its CIDR, named after the pool.
 // Status says whether the pool is admitted (Ready), whether it is the auto-assign pool of its
-// type and family (AutoAssign), and how many addresses each block has handed out. Deleting a
-// pool that still has allocations is refused: the finalizer stays and a condition says why.
+// type and family (AutoAssign), how many addresses each block has handed out, and how many
+// addresses (service pool) or blocks (pod pool) are in use and free. Deleting a pool that
+// still has allocations is refused: the finalizer stays and a condition says why.
 import { isNotFound } from "../store.ts";
 import type { AddressBlock, AddressPool, AddressPoolStatus, Condition } from "../types.ts";
 import { findCondition, sameCondition, setCondition, removeCondition } from "./conditions.ts";
@@ -58,10 +59,13 @@ export async function reconcilePool(ctx: Ctx, name: string): Promise<ReconcileRe
   if (current.spec.autoAssign && entry) {
     const winner = ctx.pools.autoAssign(entry.type, entry.cidr.family);
     const scope = `${entry.type} ${familyName(entry.cidr.family)}`;
+    const priority = entry.allocation?.priority ? `priority ${entry.allocation.priority}` : "no priority: after the pools with one";
     conditions.push(
-      winner?.name === name
-        ? { type: AUTO_ASSIGN_CONDITION, status: "True", reason: "AutoAssign", message: `the auto-assign pool for ${scope} addresses` }
-        : { type: AUTO_ASSIGN_CONDITION, status: "False", reason: Reason.AutoAssignConflict, message: `pool ${winner?.name ?? "?"} is already the auto-assign pool for ${scope} addresses; this one is used only when named` },
+      entry.allocation
+        ? { type: AUTO_ASSIGN_CONDITION, status: "True", reason: "AutoAssign", message: `auto-assigns ${scope} addresses to the Services it serves (${priority}), before the default pool` }
+        : winner?.name === name
+          ? { type: AUTO_ASSIGN_CONDITION, status: "True", reason: "AutoAssign", message: `the auto-assign pool for ${scope} addresses` }
+          : { type: AUTO_ASSIGN_CONDITION, status: "False", reason: Reason.AutoAssignConflict, message: `pool ${winner?.name ?? "?"} is already the auto-assign pool for ${scope} addresses; this one is used only when named (or give one of them serviceAllocation)` },
     );
   }
 
@@ -78,6 +82,10 @@ async function writeStatus(ctx: Ctx, pool: AddressPool, want: DesiredCondition[]
     const prior = findCondition(conditions, c.type);
     if (sameCondition(prior, { ...c, observedGeneration: prior?.observedGeneration })) continue;
     if (c.status === "False") await warn(ctx, pool, c.reason!, c.message!);
+    if (c.type === READY_CONDITION && prior?.status !== c.status) {
+      if (c.status === "True") ctx.log("info", `AddressPool ${name}: admitted (${pool.spec.type} ${pool.spec.cidr})`);
+      else ctx.log("warn", `AddressPool ${name}: not ready: ${c.reason}: ${c.message}`);
+    }
     conditions = setCondition(conditions, c);
     changed = true;
   }
@@ -87,9 +95,15 @@ async function writeStatus(ctx: Ctx, pool: AddressPool, want: DesiredCondition[]
   }
   const status: AddressPoolStatus = { conditions };
   const entry = ctx.pools.get(name);
-  if (entry?.type === "service") {
+  if (entry) {
     const used = ctx.pools.inUse(entry);
-    if (pool.status?.allocated?.[name] !== used) {
+    const free = ctx.pools.free(entry);
+    if (pool.status?.inUse !== used || pool.status?.free !== free) {
+      status.inUse = used;
+      status.free = free;
+      changed = true;
+    }
+    if (entry.type === "service" && pool.status?.allocated?.[name] !== used) {
       status.allocated = { [name]: used };
       changed = true;
     }

@@ -1,10 +1,13 @@
 // The AddressPools the controller allocates from, with their in-memory allocators.
 // Pools are admitted oldest first; a pool overlapping an admitted pool is rejected (two pools
 // must never both hand out one address), as is a pool whose CIDR or blockSize is unusable.
-// Per address family and pool type, the oldest autoAssign pool is the auto-assign pool; other
-// autoAssign pools of that type and family get a condition and are not used for auto-assignment.
+// Per address family and pool type, the oldest autoAssign pool without serviceAllocation is the
+// default auto-assign pool; other such pools get a condition and are not used for
+// auto-assignment. Pools with serviceAllocation (scoped or prioritised, as MetalLB's) are tried
+// before the default one, lowest priority first, for the Services they admit.
 import { BlockIndexAllocator } from "../../core/ipam.ts";
-import type { AddressPool } from "../types.ts";
+import { poolAttrs } from "../route-attrs.ts";
+import type { AddressPool, ServiceAllocation } from "../types.ts";
 import { poolBlockSize } from "../types.ts";
 import { type Cidr, type Family, type Ip, cidrContains, cidrSize, parseCidr } from "./ip.ts";
 import { PoolAddresses } from "./pool-addresses.ts";
@@ -19,6 +22,12 @@ export interface PoolEntry {
   createdAt: string;
   /** Has a deletionTimestamp: keeps its allocations, hands out nothing new. */
   deleting: boolean;
+  /** Which Services the pool serves and its auto-assign priority (service pools). */
+  allocation?: ServiceAllocation;
+  /** BGPAdvertisement attrs for its addresses (route-attrs.ts). */
+  attrs: string[];
+  /** Prefix length Cluster-policy addresses are announced as (aggregationLength of the pool's family). */
+  aggregation?: number;
   /** Service pools: the address bitmap. */
   addresses?: PoolAddresses;
   /** Pod pools: the block index bitmap. */
@@ -46,15 +55,19 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 export class PoolRegistry {
   private readonly pools = new Map<string, PoolEntry>();
   private rejections = new Map<string, string>();
+  /** Admitted pools whose changed mutable fields (bgp) cannot be used: the old values stay. */
+  private readonly mutableProblems = new Map<string, string>();
 
   /**
    * Brings the registry in line with the current AddressPool objects. Admitted pools stay
    * admitted (with their allocators) while they exist with the same CIDR and block size; new
-   * pools are admitted oldest first. Returns the pools that were added or removed.
+   * pools are admitted oldest first. Returns the pools that were added or removed, and those
+   * whose routes changed (attrs, aggregation length): their advertisements must follow.
    */
-  sync(objects: AddressPool[]): { added: string[]; removed: string[] } {
+  sync(objects: AddressPool[]): { added: string[]; removed: string[]; routesChanged: string[] } {
     const byName = new Map(objects.map((o) => [o.metadata.name, o]));
     const removed: string[] = [];
+    const routesChanged: string[] = [];
     for (const [name, entry] of this.pools) {
       const o = byName.get(name);
       const same = o && o.spec.type === entry.type && parseCidr(o.spec.cidr)?.network === entry.cidr.network &&
@@ -65,10 +78,15 @@ export class PoolRegistry {
         this.pools.delete(name);
         removed.push(name);
       } else if (o) {
-        // Mutable fields (autoAssign) follow the object; an immutable change on a pool in use is refused.
+        // Mutable fields follow the object; an immutable change on a pool in use is refused.
         entry.autoAssign = o.spec.autoAssign === true;
         entry.deleting = !!o.metadata.deletionTimestamp;
         entry.createdAt = o.metadata.creationTimestamp ?? "";
+        const routes = routeFields(entry);
+        const problem = applyMutable(entry, o);
+        if (problem) this.mutableProblems.set(name, problem);
+        else this.mutableProblems.delete(name);
+        if (routeFields(entry) !== routes) routesChanged.push(name);
       } else {
         entry.deleting = true; // gone from the API but still holding allocations: nothing new from it
       }
@@ -82,6 +100,7 @@ export class PoolRegistry {
         const c = parseCidr(o.spec.cidr);
         if (!c || c.network !== existing.cidr.network || c.prefix !== existing.cidr.prefix || safeBlockSize(o) !== existing.blockSize)
           rejections.set(name, `spec changed while ${this.inUse(existing)} allocations are held from ${existing.cidrText}; the old spec stays in force`);
+        else if (this.mutableProblems.has(name)) rejections.set(name, `${this.mutableProblems.get(name)}; the previous value stays in force`);
         continue;
       }
       const problem = this.admit(o);
@@ -89,7 +108,7 @@ export class PoolRegistry {
       else added.push(name);
     }
     this.rejections = rejections;
-    return { added, removed };
+    return { added, removed, routesChanged };
   }
 
   private admit(o: AddressPool): string | undefined {
@@ -114,12 +133,19 @@ export class PoolRegistry {
       autoAssign: o.spec.autoAssign === true,
       createdAt: o.metadata.creationTimestamp ?? "",
       deleting: !!o.metadata.deletionTimestamp,
+      attrs: [],
     };
     try {
       if (o.spec.type === "service") entry.addresses = new PoolAddresses(cidr);
       else entry.blocks = BlockIndexAllocator.create(o.spec.cidr, blockSize);
     } catch (e) {
       return e instanceof Error ? e.message : String(e);
+    }
+    const problem = applyMutable(entry, o);
+    if (problem) {
+      entry.addresses?.dispose();
+      entry.blocks?.dispose();
+      return problem;
     }
     this.pools.set(name, entry);
     return undefined;
@@ -143,20 +169,44 @@ export class PoolRegistry {
     return undefined;
   }
 
-  /** The auto-assign pool of a type and family: the oldest admitted autoAssign pool not being deleted. */
+  /**
+   * The default auto-assign pool of a type and family: the oldest admitted autoAssign pool
+   * without serviceAllocation, not being deleted.
+   */
   autoAssign(type: "service" | "pod", family: Family): PoolEntry | undefined {
     let best: PoolEntry | undefined;
     for (const p of this.pools.values()) {
-      if (p.type !== type || !p.autoAssign || p.deleting || p.cidr.family !== family) continue;
+      if (p.type !== type || !p.autoAssign || p.deleting || p.cidr.family !== family || p.allocation) continue;
       if (!best || p.createdAt < best.createdAt || (p.createdAt === best.createdAt && p.name < best.name)) best = p;
     }
     return best;
+  }
+
+  /**
+   * The service pools auto-assignment tries for one family, in order: autoAssign pools with
+   * serviceAllocation that `admits` (lower priority first, absent or 0 last, then oldest),
+   * then the default auto-assign pool.
+   */
+  autoAssignOrder(family: Family, admits: (p: PoolEntry) => boolean): PoolEntry[] {
+    const rank = (p: PoolEntry) => (p.allocation?.priority ? p.allocation.priority : Number.POSITIVE_INFINITY);
+    const scoped = [...this.pools.values()]
+      .filter((p) => p.type === "service" && p.autoAssign && !p.deleting && p.cidr.family === family && p.allocation && admits(p))
+      .sort((a, b) => rank(a) - rank(b) || (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.name < b.name ? -1 : 1));
+    const fallback = this.autoAssign("service", family);
+    return fallback ? [...scoped, fallback] : scoped;
   }
 
   /** Allocations held from a pool: addresses (service) or blocks (pod). */
   inUse(p: PoolEntry): number {
     if (p.addresses) return p.addresses.used();
     if (p.blocks) return p.blocks.size - p.blocks.free();
+    return 0;
+  }
+
+  /** What a pool can still hand out: addresses (service) or blocks (pod). */
+  free(p: PoolEntry): number {
+    if (p.addresses) return p.addresses.free();
+    if (p.blocks) return p.blocks.free();
     return 0;
   }
 
@@ -168,7 +218,33 @@ export class PoolRegistry {
     }
     this.pools.clear();
     this.rejections.clear();
+    this.mutableProblems.clear();
   }
+}
+
+function routeFields(p: PoolEntry): string {
+  return JSON.stringify([p.attrs, p.aggregation]);
+}
+
+/** Copies the fields a pool may change while in use (service pools); returns what is wrong, if anything. */
+function applyMutable(entry: PoolEntry, o: AddressPool): string | undefined {
+  if (entry.type !== "service") return undefined;
+  let attrs: string[];
+  try {
+    attrs = poolAttrs(o.spec.bgp ?? undefined);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const bgp = o.spec.bgp;
+  const aggregation = entry.cidr.family === 4 ? bgp?.aggregationLength : bgp?.aggregationLengthV6;
+  if (aggregation !== undefined && aggregation !== null && (aggregation < entry.cidr.prefix || aggregation > entry.cidr.bits)) {
+    return `spec.bgp.${entry.cidr.family === 4 ? "aggregationLength" : "aggregationLengthV6"} ${aggregation} must lie between the prefix length ${entry.cidr.prefix} and ${entry.cidr.bits}`;
+  }
+  entry.attrs = attrs;
+  entry.aggregation = aggregation ?? undefined;
+  entry.allocation = o.spec.serviceAllocation ?? undefined;
+  entry.addresses?.setAvoidBuggy(o.spec.avoidBuggyIPs === true);
+  return undefined;
 }
 
 function safeBlockSize(o: AddressPool): number | undefined {

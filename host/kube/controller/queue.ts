@@ -12,6 +12,11 @@ export interface QueueOptions {
   maxDelayMs?: number;
   /** Reports a key given up after maxRetries (with the last error). */
   onGiveUp?: (key: string, err: unknown) => void;
+  /**
+   * Failures that say nothing about the key (the API server unreachable): retried with the
+   * same backoff but never given up, so every key runs again once the outage ends.
+   */
+  isTransient?: (err: unknown) => boolean;
 }
 
 /** What a reconcile returns: nothing, or a request to run again later (no error, no retry count). */
@@ -134,7 +139,7 @@ export class WorkQueue {
       if (result && !this.stopped) this.addAfter(key, result.requeueAfterMs);
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
-      if (n > this.maxRetries) {
+      if (n > this.maxRetries && !this.opts.isTransient?.(err)) {
         this.failures.delete(key);
         this.opts.onGiveUp?.(key, err);
       } else {

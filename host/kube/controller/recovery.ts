@@ -1,13 +1,14 @@
 // Rebuilding allocations when this replica starts leading, before anything new is allocated:
 // pod pool block indexes from the AddressBlocks, LoadBalancer addresses from Service status
 // (oldest Service first, so on a duplicate claim the older Service keeps the address and the
-// newer one is told why it lost it). The input is a fresh list from the API, not the informer
+// newer one is told why it lost it; Services allowed to share an address join it again, the
+// same rules as allocation deciding). The input is a fresh list from the API, not the informer
 // caches: right after a failover a cache may not yet show the previous leader's last writes.
 import type { AddressBlock, AddressPool, Service } from "../types.ts";
 import { claimPodBlocks } from "./block-request.ts";
 import type { Ctx } from "./context.ts";
 import { objectKey } from "./fresh.ts";
-import { isOurLoadBalancer } from "./lb-request.ts";
+import { isOurLoadBalancer, parseLbRequest } from "./lb-request.ts";
 
 export interface RecoveryReport {
   services: number;
@@ -61,9 +62,11 @@ export function rebuildAllocations(ctx: Ctx, snap: Snapshot): RecoveryReport {
   for (const svc of services) {
     const key = objectKey(svc);
     report.services++;
+    const parsed = parseLbRequest(svc);
+    const sharing = parsed.ok ? parsed.request.sharing : undefined;
     for (const ing of svc.status!.loadBalancer!.ingress!) {
       if (!ing.ip) continue;
-      const r = ctx.lb.claim(key, ing.ip);
+      const r = ctx.lb.claim(key, ing.ip, sharing);
       if (r.ok) {
         report.addresses++;
       } else if (r.holder) {

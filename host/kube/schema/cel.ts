@@ -8,7 +8,8 @@
 // `+ -`, `== != < <= > >=`, `in`, `&& ||` (commutative with errors, as in CEL),
 // `c ? a : b`, and the functions isCIDR, cidr, isIP, ip, string, int and the
 // methods size, prefixLength, masked, ip, family, containsIP, containsCIDR,
-// startsWith, endsWith, contains.
+// startsWith, endsWith, contains, matches (RE2 partial match; our patterns use the
+// syntax RE2 and JavaScript share).
 
 import { type CIDR, type IPAddr, formatCIDR, formatIP, isIPv4Mapped, maskedCIDR, parseCIDR, parseIP, sameCIDR, sameIP } from "./ip.ts";
 
@@ -121,6 +122,7 @@ const METHODS: Record<string, number> = {
   startsWith: 1,
   endsWith: 1,
   contains: 1,
+  matches: 1,
 };
 
 class Parser {
@@ -491,8 +493,26 @@ function callMethod(fn: string, target: Value, args: Value[]): Value {
     case "contains":
       if (typeof target === "string") return target.includes(asString(fn, a));
       break;
+    case "matches":
+      if (typeof target === "string") return regex(asString(fn, a)).test(target);
+      break;
   }
   return noOverload(fn, target, ...args);
+}
+
+const regexCache = new Map<string, RegExp>();
+
+function regex(pattern: string): RegExp {
+  let re = regexCache.get(pattern);
+  if (!re) {
+    try {
+      re = new RegExp(pattern, "u");
+    } catch (e) {
+      throw new CelEvalError(`matches(): invalid pattern ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+    }
+    regexCache.set(pattern, re);
+  }
+  return re;
 }
 
 type Attempt = { ok: true; v: Value } | { ok: false; err: unknown };

@@ -5,6 +5,7 @@
 import yaml from "js-yaml";
 import addressblocks from "../../../crds/addressblocks.yaml" with { type: "text" };
 import addresspools from "../../../crds/addresspools.yaml" with { type: "text" };
+import bfdprofiles from "../../../crds/bfdprofiles.yaml" with { type: "text" };
 import bgpadvertisements from "../../../crds/bgpadvertisements.yaml" with { type: "text" };
 import bgppeers from "../../../crds/bgppeers.yaml" with { type: "text" };
 import bgppeertemplates from "../../../crds/bgppeertemplates.yaml" with { type: "text" };
@@ -53,6 +54,7 @@ export const CRD_FILES: Readonly<Record<string, string>> = {
   "bgppeers.yaml": bgppeers,
   "bgppeertemplates.yaml": bgppeertemplates,
   "bgpadvertisements.yaml": bgpadvertisements,
+  "bfdprofiles.yaml": bfdprofiles,
 };
 
 /** Parses one CRD document; `source` names it in errors. */

@@ -35,10 +35,14 @@ function age(ts: unknown, now: number): string {
   return Number.isNaN(t) ? "<invalid>" : humanDuration(now - t);
 }
 
-/** The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y']. */
+/**
+ * The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y'], and a
+ * filter on list items, .a[?(@.type=="Ready")].b (== or !=, a quoted string or a bare word).
+ */
 export function jsonPath(obj: unknown, path: string): unknown[] {
-  const tokens: Array<string | number | "*"> = [];
-  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]/g;
+  type Filter = { field: string; op: "==" | "!="; value: string };
+  const tokens: Array<string | number | "*" | Filter> = [];
+  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]|\[\?\(@\.([A-Za-z0-9_$-]+)\s*(==|!=)\s*("[^"]*"|'[^']*'|[^)\]\s]+)\s*\)\]/g;
   let m: RegExpExecArray | null;
   const p = path.trim().replace(/^\{|\}$/g, "").replace(/^\$/, "");
   let consumed = 0;
@@ -46,6 +50,7 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
     if (m.index !== consumed) return [];
     consumed = re.lastIndex;
     if (m[1] !== undefined) tokens.push(m[1]);
+    else if (m[3] !== undefined) tokens.push({ field: m[3], op: m[4] as "==" | "!=", value: /^["']/.test(m[5]) ? m[5].slice(1, -1) : m[5] });
     else if (m[2] === "*") tokens.push("*");
     else if (/^\d+$/.test(m[2])) tokens.push(Number(m[2]));
     else tokens.push(m[2].slice(1, -1));
@@ -57,7 +62,12 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
     for (const c of cur) {
       if (c === null || typeof c !== "object") continue;
       if (t === "*") next.push(...(Array.isArray(c) ? c : Object.values(c)));
-      else {
+      else if (typeof t === "object") {
+        for (const item of Array.isArray(c) ? c : Object.values(c)) {
+          const v = item !== null && typeof item === "object" ? (item as any)[t.field] : undefined;
+          if (v !== undefined && (String(v) === t.value) === (t.op === "==")) next.push(item);
+        }
+      } else {
         const v = (c as any)[t];
         if (v !== undefined) next.push(v);
       }
