@@ -13,7 +13,7 @@
 //     [--per-update 4] [--testers 100] [--monitors 50] [--timeout 300] [--run K] [--cache DIR]
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loopbackBlock, sleep, waitFor } from "../../tests/helpers/net.ts";
+import { loopbackBlock, sleep } from "../../tests/helpers/net.ts";
 import { peakRss, rss } from "../../tests/helpers/proc.ts";
 import { RawPeer } from "../../tests/helpers/raw-peer.ts";
 import { DEVICES, TESTER_NEXT_HOP, monitor, startDevice, tester, type DeviceName } from "./devices.ts";
@@ -66,9 +66,10 @@ interface Setup extends RunKey {
 
 const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-/** Connects peers and waits (bounded) until every one is Established. */
+/** Waits (bounded) until every peer is Established; a session closed before that fails at once. */
 async function connect(peers: RawPeer[], what: string): Promise<void> {
-  await waitFor(`${what} Established`, () => peers.every((p) => p.isEstablished), 120000, 20);
+  const up = await Promise.race([Promise.all(peers.map((p) => p.established)).then(() => true), sleep(120000).then(() => false)]);
+  if (!up) throw new Error(`${what}: not all Established within 120 s`);
 }
 
 async function once(s: Setup, streams: Uint8Array[][]): Promise<RunResult> {

@@ -4,7 +4,7 @@
 // (BIRD: no kernel protocol; gobgpd: no zebra; sart: fib off).
 import { Bird } from "../../tests/helpers/bird.ts";
 import { Gobgpd } from "../../tests/helpers/gobgpd.ts";
-import { freePort } from "../../tests/helpers/net.ts";
+import { freePort, waitFor } from "../../tests/helpers/net.ts";
 import { Sart, type Runtime } from "../../tests/helpers/sart.ts";
 
 export const DEVICES = ["bird", "gobgpd", "sart-bun", "sart-node"] as const;
@@ -72,6 +72,13 @@ ${peers.map((p) => `protocol bgp ${p.name} from dut {
     [policy-definitions.statements.actions]
       route-disposition = "reject-route"` : undefined,
     });
+    // gobgpd answers its API before it has added every neighbour, and refuses a connection
+    // from one not added yet: wait until all are there.
+    await waitFor(`gobgpd: ${peers.length} neighbours configured`, async () => JSON.parse(await g.cli(["neighbor", "-j"], 10000)).length === peers.length, 60000, 200)
+      .catch(async (err) => {
+        await g.stop();
+        throw err;
+      });
     return { pid: g.daemon.pid, port, stop: () => g.stop(), log: () => g.daemon.log() };
   }
   const runtime: Runtime = name === "sart-node" ? "node" : "bun";
