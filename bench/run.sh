@@ -23,16 +23,7 @@ done
 echo
 echo "Summary ($(date -u +%FT%TZ), ${quick:-full} run, $(( $(date +%s) - start )) s, load $(cut -d' ' -f1-3 /proc/loadavg)): sart / reference, and whether sart is ahead"
 echo
-for name in "${names[@]}"; do cat "build/bench/$name.log" 2>/dev/null; done | awk -F'\t' '
-  BEGIN { print "| benchmark | case | metric | sart | reference | sart / reference | sart |"; print "| --- | --- | --- | ---: | --- | ---: | --- |" }
-  $1 == "summary" {
-    ref = $7 ($8 == "-" ? "" : " " $8)
-    if ($8 == "-" || $8 + 0 == 0) { ratio = "-"; verdict = "-" }
-    else {
-      r = $6 / $8
-      ratio = sprintf("%.3gx", r)
-      verdict = (($5 == "higher" && r >= 1) || ($5 == "lower" && r <= 1)) ? "ahead" : "behind"
-    }
-    printf "| %s | %s | %s (%s is better) | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, ref, ratio, verdict
-  }'
+logs=()
+for name in "${names[@]}"; do [ -f "build/bench/$name.log" ] && logs+=("build/bench/$name.log"); done
+[ ${#logs[@]} -gt 0 ] && bash bench/summary-table.sh "${logs[@]}"
 if [ ${#failed[@]} -gt 0 ]; then echo "bench: failed: ${failed[*]} (logs in build/bench/)"; exit 1; fi
