@@ -7,9 +7,9 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host inspector deps bench-deps test bench bench-quick demo clean
+.PHONY: build wasm host sockopt inspector deps bench-deps test bench bench-quick demo clean
 
-build: wasm host build/bin/sart build/bin/sart-cni
+build: wasm host build/bin/sart build/bin/sart-cni sockopt
 
 # Installs the npm packages on a fresh clone only: an order-only prerequisite, so a
 # newer package.json never re-runs npm ci under a working tree in use.
@@ -23,14 +23,36 @@ build/sart.wasm: $(ASSEMBLY_SRC) asconfig.json | $(ASC)
 	@mkdir -p build
 	t=build/sart.$$$$.tmp.wasm; $(ASC) assembly/index.ts --config asconfig.json --target release --outFile $$t --textFile $$t.wat && mv $$t $@ && mv $$t.wat build/sart.wat
 
-# Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources).
-host: build/node/sart/main.js build/node/sart-cni/main.js
+# Node 20 cannot run .ts: bundle each program for Node (Bun runs the sources, except
+# sart-cni: started once per pod, it runs from a bundle under Bun too, a few ms sooner).
+# build/cni/sart-cni is the plugin as a node installs it: one self-contained executable
+# (Bun inside), the fastest to start, for /opt/cni/bin on hosts without Bun or Node.
+host: build/node/sart/main.js build/node/sart-cni/main.js build/bun/sart-cni/main.js build/cni/sart-cni
 
 build/node/sart/main.js: $(HOST_SRC) | $(ASC)
 	$(BUN) build host/cli/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart
 
 build/node/sart-cni/main.js: $(HOST_SRC) | $(ASC)
 	@if [ -f host/cni/main.ts ]; then $(BUN) build host/cni/main.ts --target node --format esm --splitting --packages external --outdir build/node/sart-cni; fi
+
+build/bun/sart-cni/main.js: $(HOST_SRC) | $(ASC)
+	$(BUN) build host/cni/main.ts --target bun --outdir build/bun/sart-cni
+
+build/cni/sart-cni: $(HOST_SRC) | $(ASC)
+	$(BUN) build host/cni/main.ts --compile --minify --outfile $@
+
+# The socket-option addon for Node (TCP MD5, TTL, BFD; Bun uses bun:ffi instead): a
+# Node-API module needs only Node's headers and a C compiler. Without them the build
+# goes on, and under Node those features are refused with a message naming the file.
+NODE_INCLUDE ?= $(firstword $(wildcard $(dir $(shell command -v node))../include/node /usr/include/node /usr/local/include/node))
+sockopt: build/sart-sockopt.node
+
+build/sart-sockopt.node: host/sockopt/sockopt.c
+	@mkdir -p build
+	@if [ -f "$(NODE_INCLUDE)/node_api.h" ] && command -v cc >/dev/null; then \
+	  echo "cc host/sockopt/sockopt.c -> $@"; \
+	  cc -O2 -shared -fPIC -Wall -Wextra -Werror -Wno-unused-parameter -I"$(NODE_INCLUDE)" -o $@.tmp $< && mv $@.tmp $@; \
+	else echo "note: no Node headers (node_api.h) or no cc: $@ not built; under Node, TCP MD5, TTL and BFD are refused"; fi
 
 build/bin/%: scripts/bin-wrapper.sh
 	@mkdir -p build/bin

@@ -1,11 +1,18 @@
 #!/bin/sh
 # Installed by `make build` as build/bin/sart and build/bin/sart-cni: runs the
 # program under Bun by default, under Node when SART_RUNTIME=node.
+# Paths come from shell expansions, not dirname/basename processes: a container
+# runtime starts sart-cni for every pod, and each fork counts (bench/cni).
 set -e
-self=$(readlink -f "$0")
-bin=$(dirname "$self")
-root=$(dirname "$(dirname "$bin")")
-name=$(basename "$self")
+self=$0
+case $self in /*) ;; *) self=$PWD/$self ;; esac
+root=${self%/*/*/*}
+# Through a symlink (e.g. /opt/cni/bin/sart-cni), or a copy outside ROOT/build/bin: resolve it.
+if [ -L "$self" ] || [ ! -d "$root/host" ]; then
+  self=$(readlink -f "$0")
+  root=${self%/*/*/*}
+fi
+name=${self##*/}
 case "${SART_RUNTIME:-bun}" in
   node) exec node "$root/build/node/$name/main.js" "$@" ;;
   bun)
@@ -13,7 +20,9 @@ case "${SART_RUNTIME:-bun}" in
     [ -x "$bun" ] || bun=bun
     case "$name" in
       sart) entry="$root/host/cli/main.ts" ;;
-      sart-cni) entry="$root/host/cni/main.ts" ;;
+      sart-cni)
+        entry="$root/build/bun/sart-cni/main.js"
+        [ -f "$entry" ] || entry="$root/host/cni/main.ts" ;;
     esac
     exec "$bun" "$entry" "$@" ;;
   *) echo "$name: SART_RUNTIME must be bun or node, not '$SART_RUNTIME'" >&2; exit 2 ;;

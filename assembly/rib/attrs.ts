@@ -25,7 +25,9 @@ export const A_CLUSTER_LEN: u32 = 34; // u16
 export const A_FLAGS: u32 = 36; // u8
 export const A_BATCH_GEN: u32 = 40;
 export const A_BATCH_HEAD: u32 = 44;
-export const A_HEADER: u32 = 48;
+/** Export tags of a locally originated set (0: every peer), part of the set's identity. */
+export const A_TAGS: u32 = 48;
+export const A_HEADER: u32 = 52;
 
 export const AF_HAS_MED: u8 = 1;
 export const AF_HAS_ORIGINATOR: u8 = 2;
@@ -46,6 +48,12 @@ export let dAsPathLen: u32 = 0;
 export let dClusterLen: u32 = 0;
 export let dOrigin: u32 = 0;
 export let dFlags: u8 = 0;
+export let dTags: u32 = 0;
+
+/** Export tags of the set being interned (locally originated routes only; reset by setDecisionFields). */
+export function setDecisionTags(tags: u32): void {
+  dTags = tags;
+}
 
 /** Changes only the flags of the set being interned (same attributes, another family). */
 export function setDecisionFlags(flags: u8): void {
@@ -61,6 +69,7 @@ export function setDecisionFields(lp: u32, med: u32, nas: u32, orig: u32, plen: 
   dClusterLen = clen;
   dOrigin = origin;
   dFlags = flags;
+  dTags = 0;
 }
 
 const ptrs = new Vec32(); // id -> record pointer (0 = free id)
@@ -99,7 +108,7 @@ export function intern(nh: usize, nhLen: u32, bytes: usize, len: u32): u32 {
     ptrs.push(0); // id 0 is null
   }
   const ident = dFlags & AF_IDENTITY;
-  const h = mix32(hashBytes(bytes, len, hashBytes(nh, nhLen, 0x5a17 + <u32>ident)));
+  const h = mix32(hashBytes(bytes, len, hashBytes(nh, nhLen, 0x5a17 + <u32>ident)) ^ dTags);
   let id = load<u32>(buckets + (<usize>(h & bucketMask) << 2));
   while (id) {
     const p = attrPtr(id);
@@ -108,6 +117,7 @@ export function intern(nh: usize, nhLen: u32, bytes: usize, len: u32): u32 {
       <u32>load<u16>(p + A_LEN) == len &&
       <u32>load<u8>(p + A_NHLEN) == nhLen &&
       (load<u8>(p + A_FLAGS) & AF_IDENTITY) == ident &&
+      load<u32>(p + A_TAGS) == dTags &&
       memory.compare(p + A_HEADER, nh, nhLen) == 0 &&
       memory.compare(p + A_HEADER + nhLen, bytes, len) == 0
     ) return id;
@@ -127,6 +137,7 @@ export function intern(nh: usize, nhLen: u32, bytes: usize, len: u32): u32 {
   store<u16>(p + A_ASPATH_LEN, <u16>min<u32>(dAsPathLen, 0xffff));
   store<u16>(p + A_CLUSTER_LEN, <u16>min<u32>(dClusterLen, 0xffff));
   store<u8>(p + A_FLAGS, dFlags);
+  store<u32>(p + A_TAGS, dTags);
   memory.copy(p + A_HEADER, nh, nhLen);
   memory.copy(p + A_HEADER + nhLen, bytes, len);
   if (freeIds.len) {

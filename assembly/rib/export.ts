@@ -6,8 +6,8 @@
 // export policy are applied here.
 
 import {
-  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, AF_LOCAL, AF_NH_SELF, AF_NO_ADVERTISE, AF_NO_EXPORT, attrBytesPtr, attrNh, attrPtr, attrRef,
-  attrUnref,
+  A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, A_TAGS, AF_LOCAL, AF_NH_SELF, AF_NO_ADVERTISE, AF_NO_EXPORT, attrBytesPtr, attrNh, attrPtr,
+  attrRef, attrUnref,
 } from "./attrs";
 import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
@@ -42,6 +42,12 @@ function adjOut(peer: Peer, fam: u32): ChunkedU32 {
   return peer.out4!;
 }
 
+/** Whether the prefix (table index) is in the peer's Adj-RIB-Out: its UPDATE was written out. */
+export function isAdvertised(peer: Peer, fam: u32, idx: u32): bool {
+  const map = fam == FAM_V6 ? peer.out6 : peer.out4;
+  return map != null && map.get(idx) != 0;
+}
+
 /** The attribute set to advertise to the peer for this prefix, 0 for nothing. */
 function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
   const head = load<u32>(rec + P_HEAD);
@@ -58,6 +64,10 @@ function wanted(peer: Peer, peerIdx: u32, fam: u32, rec: usize): u32 {
     // RFC 1997 (received routes; the communities of our own routes are for our peers to act on)
     if (flags & AF_NO_ADVERTISE) return 0;
     if (flags & AF_NO_EXPORT && !peer.isIbgp()) return 0;
+  } else {
+    // A route originated for some peers only goes to the peers sharing one of its tags.
+    const tags = load<u32>(attrPtr(attr) + A_TAGS);
+    if (tags && !(tags & peer.tags)) return 0;
   }
   // Next hop self towards a peer we have no address of that family for: nothing usable to send.
   if (usesSelf(peer, flags) && (fam == FAM_V4 ? peer.nh4 == 0 : (peer.nh6Hi | peer.nh6Lo) == 0)) return 0;

@@ -5,8 +5,10 @@
 // or count is the call's return value) or the event region (ribEventsPtr),
 // both valid until the next rib call.
 
-import { AF_HAS_MED, AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields } from "./attrs";
-import { exportFor, out } from "./export";
+import {
+  AF_HAS_MED, AF_LOCAL, AF_NH_SELF, AF_V6, attrCount, attrFree, attrRefs, attrTableBytes, intern, setDecisionFields, setDecisionTags,
+} from "./attrs";
+import { exportFor, isAdvertised, out } from "./export";
 import { events, feed, input } from "./ingest";
 import { consumerRewalk, consumerStart, consumerStop, consumers, log } from "./log";
 import { drain, lookup, query } from "./locrib";
@@ -64,6 +66,7 @@ function resetPeer(p: Peer): void {
   p.addrLo = 0;
   p.policy = 0;
   p.maxPrefix = 0;
+  p.tags = 0;
   p.up = false;
   p.as4 = true;
   p.addPath4 = false;
@@ -99,6 +102,27 @@ export function ribPeerConfig(peer: u32, asn: u32, routerId: u32, policy: u32, m
   p.maxPrefix = maxPrefix;
   if (policyChanged && p.up) consumerRewalk(p); // re-evaluate the Adj-RIB-Out under the new policy
   return 1;
+}
+
+/**
+ * The peer's export tags: it gets the locally originated routes tagged with
+ * one of them, and untagged ones (ribOriginTags). A change while the session
+ * is up re-evaluates the Adj-RIB-Out.
+ */
+export function ribPeerTags(peer: u32, tags: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || !peerAt(peer).used) return 0;
+  const p = peerAt(peer);
+  if (p.tags == tags) return 1;
+  p.tags = tags;
+  if (p.up) consumerRewalk(p);
+  return 1;
+}
+
+/** Whether the prefix in the input region is in the peer's Adj-RIB-Out (its UPDATE went out); 1 or 0. */
+export function ribPeerAdvertised(peer: u32, fam: u32, plen: u32): u32 {
+  if (!peer || peer >= MAX_PEERS || fam > 1 || !readKey(fam, plen)) return 0;
+  const idx = tableOf(fam).find();
+  return idx && isAdvertised(peerAt(peer), fam, idx) ? 1 : 0;
 }
 
 /** Sets the router id learned from the peer's OPEN (used by the decision). */
@@ -219,6 +243,12 @@ export function ribDrain(maxRecords: u32): u32 {
 // ---- locally originated routes ----
 
 const canonLocal = new Buf();
+let originTags: u32 = 0;
+
+/** Export tags for the next ribOriginate only: it goes to the peers sharing one (0, the default: every peer). */
+export function ribOriginTags(tags: u32): void {
+  originTags = tags;
+}
 
 function readKey(fam: u32, plen: u32): bool {
   if (fam == FAM_V6) {
@@ -262,6 +292,8 @@ const word: usize = heap.alloc(4);
  * values (8 bytes each, wire order). Returns 0 when the arguments are invalid.
  */
 export function ribOriginate(fam: u32, plen: u32, nhLen: u32, nComm: u32, nLarge: u32, nExt: u32, med: u32, localPref: u32, has: u32): u32 {
+  const tags = originTags;
+  originTags = 0;
   if (fam > 1 || !readKey(fam, plen)) return 0;
   if (nhLen && nhLen != (fam == FAM_V6 ? 16 : 4)) return 0;
   if (nComm > 16383 || nLarge > 5461 || nExt > 8191) return 0; // each attribute fits its 16-bit length
@@ -297,6 +329,7 @@ export function ribOriginate(fam: u32, plen: u32, nhLen: u32, nComm: u32, nLarge
   canonLocal.len = <u32>(w - canonLocal.ptr);
   let flags: u8 = AF_LOCAL | (nhLen ? 0 : AF_NH_SELF) | (fam == FAM_V6 ? AF_V6 : 0) | (has & ORIGINATE_MED ? AF_HAS_MED : 0);
   setDecisionFields(has & ORIGINATE_LOCAL_PREF ? localPref : 100, has & ORIGINATE_MED ? med : 0, 0, 0, 0, 0, 0, flags);
+  setDecisionTags(tags);
   const attr = intern(input.ptr + 16, nhLen, canonLocal.ptr, canonLocal.len);
   announce(0, fam, 0, attr, true);
   if (!attrRefs(attr)) attrFree(attr);

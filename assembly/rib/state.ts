@@ -43,6 +43,7 @@ export class Peer {
   addrLo: u64 = 0;
   policy: u8 = POLICY_LOCAL;
   maxPrefix: u32 = 0; // 0 = no limit
+  tags: u32 = 0; // export tags: gets the locally originated routes tagged with one of these (untagged ones always)
   // negotiated at session establishment
   up: bool = false;
   as4: bool = true;

@@ -1,11 +1,14 @@
-// The speaker's HTTP API (DESIGN.md "speaker HTTP API") over TCP or a unix
-// socket. JSON in and out; errors are {error} with 400, 404 or 409.
-import { existsSync, unlinkSync } from "node:fs";
+// The speaker's HTTP API (docs/api.md) over TCP or a unix socket. JSON in and out;
+// errors are {error} with 400, 404, 405 or 409. Requests a browser could have sent
+// are refused before routing (api-guard.ts: 403, 415, 421).
 import * as http from "node:http";
-import type { Family } from "../core/rib.ts";
+import { isIP } from "node:net";
+import type { Family, RibEntry } from "../core/rib.ts";
 import { ConfigError, neighborFromJson, parseHostPort, routeFromJson } from "./config.ts";
+import { checkRequest, RefusedRequest } from "./api-guard.ts";
 import { renderMetrics } from "./metrics.ts";
 import { type Speaker, SpeakerError } from "./speaker.ts";
+import { listenUnix } from "./unix-socket.ts";
 import { globalView, neighborView, ribView } from "./views.ts";
 
 const MAX_BODY = 1 << 20;
@@ -59,6 +62,16 @@ function prefixOf(body: unknown, url: URL): string {
   return p;
 }
 
+/** The longest prefix in the RIB containing `address` (as gobgp's `rib ADDRESS`); one exact lookup per length. */
+function longestMatch(s: Speaker, address: string): RibEntry | undefined {
+  if (isIP(address) === 0) throw new HttpError(400, `prefix: ${JSON.stringify(address)} is neither a prefix (ADDR/LEN) nor an address`);
+  for (let len = isIP(address) === 6 ? 128 : 32; len >= 0; len--) {
+    const e = s.rib.lookup(`${address}/${len}`);
+    if (e) return e;
+  }
+  return undefined;
+}
+
 async function route(s: Speaker, req: http.IncomingMessage, url: URL): Promise<[number, unknown] | [number, string, string]> {
   const method = req.method ?? "GET";
   const path = url.pathname.replace(/\/+$/, "") || "/";
@@ -95,7 +108,7 @@ async function route(s: Speaker, req: http.IncomingMessage, url: URL): Promise<[
     if (method === "GET") {
       const prefix = url.searchParams.get("prefix");
       if (prefix) {
-        const e = s.rib.lookup(prefix);
+        const e = prefix.includes("/") ? s.rib.lookup(prefix) : longestMatch(s, prefix);
         return [200, ribView(e ? [e] : [])];
       }
       const after = url.searchParams.get("after") ?? undefined;
@@ -118,13 +131,25 @@ async function route(s: Speaker, req: http.IncomingMessage, url: URL): Promise<[
   throw new HttpError(404, `no such endpoint ${path}`);
 }
 
+/** The configured TCP listen host of each API server (a name there is also a valid Host). */
+const listenHosts = new WeakMap<http.Server, string>();
+
 export function createApi(s: Speaker): http.Server {
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://sart");
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
       res.end(body);
     };
+    try {
+      // server.address() is the socket path (a string) on a unix socket.
+      checkRequest(req, typeof server.address() === "string" ? null : (listenHosts.get(server) ?? ""));
+    } catch (e) {
+      if (!(e instanceof RefusedRequest)) throw e;
+      req.resume();
+      send(e.status, "application/json", JSON.stringify({ error: e.message }));
+      return;
+    }
     route(s, req, url).then(
       (r) => (r.length === 3 ? send(r[0], r[1], r[2]) : send(r[0], "application/json", JSON.stringify(r[1]))),
       (e: unknown) => {
@@ -133,19 +158,24 @@ export function createApi(s: Speaker): http.Server {
       },
     );
   });
+  return server;
 }
 
-/** Listens on "host:port" or "unix:/path" (a stale socket file is replaced); returns the bound address. */
-export function listenApi(server: http.Server, listen: string): Promise<string> {
+/**
+ * Listens on "host:port" or "unix:/path" (mode 0600; a stale socket file is replaced, a
+ * live one is an error); returns the bound address.
+ */
+export async function listenApi(server: http.Server, listen: string): Promise<string> {
+  if (listen.startsWith("unix:")) {
+    await listenUnix(server, listen.slice(5)).catch((err: Error) => {
+      throw new Error(`api.listen ${listen}: ${err.message}`);
+    });
+    return listen;
+  }
+  const { host, port } = parseHostPort(listen);
+  listenHosts.set(server, host);
   return new Promise((resolve, reject) => {
     server.once("error", (err) => reject(new Error(`api.listen ${listen}: ${err.message}`)));
-    if (listen.startsWith("unix:")) {
-      const path = listen.slice(5);
-      if (existsSync(path)) unlinkSync(path);
-      server.listen(path, () => resolve(listen));
-      return;
-    }
-    const { host, port } = parseHostPort(listen);
     server.listen({ host, port }, () => {
       const a = server.address() as { address: string; port: number };
       resolve(a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);

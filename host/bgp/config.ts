@@ -1,12 +1,15 @@
-// The speaker's YAML configuration (DESIGN.md "speaker configuration"):
+// The speaker's YAML configuration (docs/speaker.md):
 // parsing and validation. Every error names the file and the field, e.g.
 // `speaker.yaml: neighbors[1].asn: must be 1..4294967295`.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import yaml from "js-yaml";
 import { Validator } from "ip-num";
+import { type BfdProfile, DEFAULT_PROFILE } from "../bfd/session.ts";
 import { formatCommunity, formatExtendedCommunity, parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "../core/communities.ts";
 import { type OriginatedRoute, usableNextHop } from "../core/rib.ts";
+import { MD5_KEY_MAX } from "../sockopt/sockets.ts";
+import { unavailable as socketOptionsUnavailable } from "../sockopt/syscalls.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
 export type ExportPolicy = "local" | "all" | "none";
@@ -25,6 +28,16 @@ export interface NeighborConfig {
   maxPrefix: number;
   /** Our OPEN in the RFC 9072 extended format (for peers that require it, like FRR's `extended-optional-parameters`). */
   extendedOptionalParameters: boolean;
+  /** Seconds between KEEPALIVEs; used when shorter than a third of the negotiated hold time (as FRR). */
+  keepaliveTime?: number;
+  /** Seconds between connection attempts (default 5, jittered). */
+  connectRetryTime?: number;
+  /** TTL of the session's packets, 1..255. Unset: 1 for eBGP (as FRR and BIRD), the system default for iBGP. */
+  ebgpMultihop?: number;
+  /** TCP MD5 signature key (RFC 2385), 1..80 bytes. */
+  password?: string;
+  /** BFD (RFC 5880/5881, single hop): a BFD Down takes the session down at once. */
+  bfd?: BfdProfile;
 }
 
 /** An originated route; community lists in their canonical forms (names resolved to ASN:VALUE, extended ones as hex). */
@@ -133,7 +146,35 @@ function describe(v: unknown): string {
 
 const ASN_MAX = 4294967295;
 
-const NEIGHBOR_FIELDS = ["address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix", "extendedOptionalParameters"];
+const NEIGHBOR_FIELDS = [
+  "address", "asn", "port", "localAddress", "passive", "holdTime", "families", "export", "maxPrefix", "extendedOptionalParameters",
+  "keepaliveTime", "connectRetryTime", "ebgpMultihop", "password", "bfd",
+];
+
+/** Options that need socket calls the runtime may lack (Node without the addon): refused, never ignored. */
+function needsSocketOptions(c: Checker, field: string, what: string): void {
+  const why = socketOptionsUnavailable();
+  if (why) c.fail(field, `${what} cannot be set in this runtime: ${why}`);
+}
+
+/** A BFD profile, MetalLB's BFDProfile fields and ranges; `{}` takes the defaults (300 ms, 300 ms, 3). */
+function checkBfd(c: Checker, v: unknown, field: string): BfdProfile {
+  const b = c.object(v, field, ["receiveInterval", "transmitInterval", "detectMultiplier"]);
+  needsSocketOptions(c, field, "BFD (TTL 255 on send and receive)");
+  return {
+    receiveInterval: c.int(b.receiveInterval ?? DEFAULT_PROFILE.receiveInterval, `${field}.receiveInterval`, 10, 60000),
+    transmitInterval: c.int(b.transmitInterval ?? DEFAULT_PROFILE.transmitInterval, `${field}.transmitInterval`, 10, 60000),
+    detectMultiplier: c.int(b.detectMultiplier ?? DEFAULT_PROFILE.detectMultiplier, `${field}.detectMultiplier`, 2, 255),
+  };
+}
+
+function checkPassword(c: Checker, v: unknown, field: string): string {
+  const s = c.string(v, field);
+  const bytes = new TextEncoder().encode(s).length;
+  if (bytes > MD5_KEY_MAX) c.fail(field, `must be at most ${MD5_KEY_MAX} bytes (TCP MD5 key), not ${bytes}`);
+  needsSocketOptions(c, field, "a TCP MD5 password");
+  return s;
+}
 
 export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborConfig {
   const n = c.object(v, field, NEIGHBOR_FIELDS);
@@ -151,6 +192,20 @@ export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborCo
   if (holdTime === 1 || holdTime === 2) c.fail(at("holdTime"), "must be 0 or 3..65535 (RFC 4271 4.2)");
   const localAddress = n.localAddress === undefined ? undefined : c.ip(n.localAddress, at("localAddress"));
   if (localAddress && isIP(localAddress) !== isIP(address)) c.fail(at("localAddress"), `must be of the same family as address ${address}`);
+  let keepaliveTime: number | undefined;
+  if (n.keepaliveTime !== undefined) {
+    keepaliveTime = c.int(n.keepaliveTime, at("keepaliveTime"), 1, 65535);
+    if (holdTime === 0) c.fail(at("keepaliveTime"), "holdTime 0 means no KEEPALIVEs at all");
+    if (keepaliveTime > holdTime) c.fail(at("keepaliveTime"), `must not exceed holdTime (${holdTime})`);
+  }
+  const connectRetryTime = n.connectRetryTime === undefined ? undefined : c.int(n.connectRetryTime, at("connectRetryTime"), 1, 65535);
+  let ebgpMultihop: number | undefined;
+  if (n.ebgpMultihop !== undefined) {
+    ebgpMultihop = c.int(n.ebgpMultihop, at("ebgpMultihop"), 1, 255);
+    needsSocketOptions(c, at("ebgpMultihop"), "a TTL");
+  }
+  const password = n.password === undefined ? undefined : checkPassword(c, n.password, at("password"));
+  const bfd = n.bfd === undefined ? undefined : checkBfd(c, n.bfd, at("bfd"));
   return {
     address,
     asn: c.int(n.asn, at("asn"), 1, ASN_MAX),
@@ -162,6 +217,11 @@ export function checkNeighbor(c: Checker, v: unknown, field: string): NeighborCo
     export: exp,
     maxPrefix: c.int(n.maxPrefix ?? 0, at("maxPrefix"), 0, ASN_MAX),
     extendedOptionalParameters: n.extendedOptionalParameters === undefined ? false : c.bool(n.extendedOptionalParameters, at("extendedOptionalParameters")),
+    keepaliveTime,
+    connectRetryTime,
+    ebgpMultihop,
+    password,
+    bfd,
   };
 }
 

@@ -1,4 +1,5 @@
 // GET /metrics: Prometheus text exposition of the speaker's state.
+import { STATE_NAMES } from "../bfd/packet.ts";
 import { STATES } from "./neighbor.ts";
 import type { Speaker } from "./speaker.ts";
 import { PrometheusText } from "../kube/health-server.ts";
@@ -32,6 +33,20 @@ export function renderMetrics(s: Speaker): string {
   e.metric("sart_core_memory_bytes", "gauge", "Linear memory of the WebAssembly core (grows, never shrinks)", [[{}, s.rib.memoryBytes()]]);
   e.metric("sart_bgp_decision_runs_total", "counter", "Best-path decision runs", [[{}, st.decisionRuns]]);
   e.metric("sart_bgp_originated_routes", "gauge", "Locally originated routes", [[{}, s.originated.size]]);
+  const bfd = s.bfd?.all() ?? [];
+  const per = (f: (x: (typeof bfd)[number]) => number) => bfd.map((b): [Record<string, string>, number] => [{ neighbor: b.peer }, f(b)]);
+  e.metric("sart_bfd_session_state", "gauge", "1 for the BFD session's current state", bfd.flatMap((b) =>
+    STATE_NAMES.map((st): [Record<string, string>, number] => [{ neighbor: b.peer, state: st }, b.stateName === st ? 1 : 0])));
+  e.metric("sart_bfd_session_up", "gauge", "1 when the BFD session is Up", per((b) => (b.stateName === "Up" ? 1 : 0)));
+  e.metric("sart_bfd_up_transitions_total", "counter", "Times the BFD session came Up", per((b) => b.upTransitions));
+  e.metric("sart_bfd_down_transitions_total", "counter", "Times the BFD session left Up", per((b) => b.downTransitions));
+  e.metric("sart_bfd_packets_received_total", "counter", "BFD Control packets received", per((b) => b.packetsIn));
+  e.metric("sart_bfd_packets_sent_total", "counter", "BFD Control packets sent", per((b) => b.packetsOut));
+  e.metric("sart_bfd_detection_time_seconds", "gauge", "Silence from the peer after which the session goes Down", per((b) => b.detectionTime / 1e6));
+  e.metric("sart_bfd_transmit_interval_seconds", "gauge", "Interval between our BFD packets", per((b) => b.txInterval / 1e6));
+  e.metric("sart_bfd_max_transmit_gap_seconds", "gauge", "Longest gap between two of our BFD packets (event-loop stalls)", per((b) => b.maxTxGapMs / 1000));
+  e.metric("sart_bfd_packets_dropped_total", "counter", "BFD packets discarded before reaching a session, by reason",
+    [...(s.bfd?.dropped ?? new Map<string, number>())].map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]));
   const fib = s.fib?.counters ?? { batches: 0, operations: 0, failures: 0 };
   e.metric("sart_fib_batches_total", "counter", "ip -batch processes run", [[{}, fib.batches]]);
   e.metric("sart_fib_operations_total", "counter", "Kernel route changes written", [[{}, fib.operations]]);

@@ -7,6 +7,10 @@ import * as net from "node:net";
 import { networkInterfaces } from "node:os";
 import type { DecodedMessage } from "../core/codec.ts";
 import type { FeedEvent, Rib } from "../core/rib.ts";
+import { BfdState, diagName } from "../bfd/packet.ts";
+import type { StateChange } from "../bfd/session.ts";
+import { dialTcp, setSocketTtl } from "../sockopt/tcp.ts";
+import { unavailable as socketOptionsUnavailable } from "../sockopt/syscalls.ts";
 import type { Family, NeighborConfig } from "./config.ts";
 import {
   FAMILY_CODES, Framer, KEEPALIVE, MESSAGE_NAMES, MSG_KEEPALIVE, MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH,
@@ -192,6 +196,21 @@ export class Neighbor {
 
   // ---- lifecycle ----
 
+  /**
+   * A new configuration for the same address (Speaker.reconfigureNeighbor): what
+   * needs a new OPEN waits for the next session; the keepalive interval applies now.
+   */
+  reconfigure(cfg: NeighborConfig): void {
+    this.config = cfg;
+    this.ctx.rib.configurePeer(this.idx, { asn: cfg.asn, address: cfg.address, routerId: this.peerRouterId, export: cfg.export, maxPrefix: cfg.maxPrefix });
+    if (this.session?.negotiated) this.session.startKeepalives(this.keepaliveFor(this.session.negotiated));
+  }
+
+  /** The configured keepalive interval, never more than a third of the negotiated hold time. */
+  private keepaliveFor(n: Negotiated): number {
+    return this.config.keepaliveTime ? Math.min(this.config.keepaliveTime, n.keepalive) : n.keepalive;
+  }
+
   start(): void {
     this.stopped = false;
     this.scheduleConnect(0);
@@ -245,21 +264,29 @@ export class Neighbor {
     const c = new Connection(this, true);
     this.connecting = true;
     this.conns.add(c);
-    const socket = net.connect({
-      host: this.config.address,
-      port: this.config.port,
-      localAddress: this.config.localAddress ?? this.ctx.sourceAddressFor(this.config.address),
-      noDelay: true,
-      onread: {
-        buffer: () => c.readBuffer(),
-        callback: (n: number, buf: Uint8Array) => {
-          this.onRead(c, n, buf);
-          return true;
-        },
-      },
-    } as net.NetConnectOpts);
-    c.socket = socket;
-    const connectTimer = setTimeout(() => this.closeConnection(c, "connect timed out", false), this.timings.connectRetry * 1000);
+    const localAddress = this.config.localAddress ?? this.ctx.sourceAddressFor(this.config.address);
+    const onData = (n: number, buf: Uint8Array) => this.onRead(c, n, buf);
+    const ttl = this.ttl;
+    try {
+      // TTL and MD5 must be on the socket before the SYN: a socket made here, adopted by the runtime.
+      c.socket = ttl !== undefined || this.config.password
+        ? dialTcp({ host: this.config.address, port: this.config.port, localAddress, ttl, password: this.config.password, readBuffer: () => c.readBuffer(), onData })
+        : net.connect({
+          host: this.config.address,
+          port: this.config.port,
+          localAddress,
+          noDelay: true,
+          onread: { buffer: () => c.readBuffer(), callback: (n: number, buf: Uint8Array) => (onData(n, buf), true) },
+        } as net.NetConnectOpts);
+    } catch (err) {
+      this.conns.delete(c);
+      this.connecting = false;
+      this.lastError = `connect to ${this.config.address}: ${(err as Error).message}`;
+      this.scheduleConnect(this.connectRetry);
+      return;
+    }
+    const socket = c.socket;
+    const connectTimer = setTimeout(() => this.closeConnection(c, "connect timed out", false), this.connectRetry * 1000);
     socket.once("connect", () => {
       clearTimeout(connectTimer);
       this.connecting = false;
@@ -267,6 +294,19 @@ export class Neighbor {
       this.openSent(c);
     });
     this.watch(c, () => clearTimeout(connectTimer));
+  }
+
+  /**
+   * The TTL of the session's packets: ebgpMultihop, else 1 for eBGP (RFC 4271's
+   * directly connected peers, as FRR and BIRD) where the runtime can set it.
+   */
+  get ttl(): number | undefined {
+    if (this.config.ebgpMultihop !== undefined) return this.config.ebgpMultihop;
+    return this.config.asn !== this.ctx.asn && !socketOptionsUnavailable() ? 1 : undefined;
+  }
+
+  private get connectRetry(): number {
+    return this.config.connectRetryTime ?? this.timings.connectRetry;
   }
 
   /** An incoming connection from this neighbour's address. */
@@ -279,6 +319,14 @@ export class Neighbor {
     c.socket = socket;
     this.conns.add(c);
     socket.setNoDelay(true);
+    const ttl = this.ttl;
+    if (ttl !== undefined) {
+      try {
+        setSocketTtl(socket, this.config.address, ttl);
+      } catch (err) {
+        this.ctx.log(`neighbor ${this.config.address}: TTL ${ttl} on the accepted connection: ${(err as Error).message}`);
+      }
+    }
     socket.on("data", (chunk: Buffer) => this.onRead(c, chunk.length, chunk));
     this.watch(c);
     this.openSent(c);
@@ -374,11 +422,14 @@ export class Neighbor {
     }
     c.peerOpen = open;
     c.negotiated = negotiate(open, { holdTime: this.config.holdTime, families: this.config.families });
+    // keepaliveTime when shorter than a third of the negotiated hold time (as FRR).
+    const keepaliveTime = this.config.keepaliveTime;
+    if (keepaliveTime && keepaliveTime < c.negotiated.keepalive) c.negotiated.keepalive = keepaliveTime;
     if (!this.resolveCollision(c)) return;
     c.state = "OpenConfirm";
     this.send(c, KEEPALIVE, "keepalive");
     c.armHold(c.negotiated.holdTime);
-    c.startKeepalives(c.negotiated.keepalive);
+    c.startKeepalives(this.keepaliveFor(c.negotiated));
   }
 
   /**
@@ -556,6 +607,25 @@ export class Neighbor {
     this.ctx.scheduleFlush();
   }
 
+  /**
+   * BFD for this neighbour changed state. Up -> Down ends every connection at once
+   * with Cease/BFD Down (6/10, RFC 9384), as FRR does; a Down the peer announced with
+   * AdminDown does not (RFC 5882 3.2). BFD coming Up starts a connection attempt at
+   * once; otherwise the usual timers retry.
+   */
+  onBfdChange(change: StateChange): void {
+    if (change.from === BfdState.Up && change.to === BfdState.Down && !change.remoteAdminDown) {
+      const reason = `BFD down (${diagName(change.diag)})`;
+      if (this.conns.size) this.ctx.log(`neighbor ${this.config.address}: ${reason}: closing the session`);
+      for (const c of [...this.conns]) this.fail(c, 6, 10, reason);
+      return;
+    }
+    if (change.to === BfdState.Up && !this.session && !this.conns.size && !this.stopped) {
+      this.idleUntil = 0;
+      this.scheduleConnect(0);
+    }
+  }
+
   /** Asks the peer to re-send its routes (RFC 2918). */
   requestRefresh(): boolean {
     const c = this.session;
@@ -664,10 +734,10 @@ export class Neighbor {
       this.ctx.scheduleFlush();
     }
     if (this.stopped || this.session || this.conns.size) return;
-    const hold = notified ? this.idleHold : Math.min(this.idleHold, this.timings.connectRetry);
+    const hold = notified ? this.idleHold : Math.min(this.idleHold, this.connectRetry);
     if (notified) this.idleHold = Math.min(this.idleHold * 2, this.timings.idleHoldMax);
     this.idleUntil = Date.now() + hold * 1000;
-    this.scheduleConnect(c.outgoing && !c.peerOpen && !notified ? this.timings.connectRetry : hold);
+    this.scheduleConnect(c.outgoing && !c.peerOpen && !notified ? this.connectRetry : hold);
   }
 }
 

@@ -4,10 +4,14 @@
 // `sart speaker` and the agent both embed it.
 import { execFile, spawn } from "node:child_process";
 import * as net from "node:net";
+import { BfdManager, type BfdManagerOptions } from "../bfd/manager.ts";
+import { STATE_NAMES, diagName } from "../bfd/packet.ts";
+import type { BfdProfile } from "../bfd/session.ts";
 import { nodeCore } from "../core/node.ts";
 import type { Core } from "../core/wasm.ts";
 import { type OriginatedRoute, Rib } from "../core/rib.ts";
 import { FibWriter, SART_RT_PROTO, type FibRoute } from "../fib/fib.ts";
+import { setListenerMd5 } from "../sockopt/tcp.ts";
 import type { Family, NeighborConfig, SpeakerConfig } from "./config.ts";
 import { DEFAULT_TIMINGS, Neighbor, READ_SIZE, type SpeakerContext, type Timings, normalizeAddress } from "./neighbor.ts";
 
@@ -22,12 +26,21 @@ export interface SpeakerOptions {
   restartTime?: number;
   /** Run `ip` for the FIB in this network namespace. */
   fibNetns?: string;
+  /** Coalesce kernel route changes over this long (ms; FibWriter's default 10): a route learned and then superseded within it never reaches the kernel. */
+  fibBatchDelayMs?: number;
   log?: (line: string) => void;
   /** Called when a neighbour's session comes up or goes down (e.g. for BGPPeer status). */
   onSessionChange?: (address: string, up: boolean, reason: string) => void;
   /** The core to hold this speaker's RIB (default: the process-wide one; the RIB is per core). */
   core?: Core;
+  /** Called after each burst's export and FIB work (e.g. to see which UPDATEs went out: `rib.advertisedTo`). */
+  onFlush?: () => void;
+  /** BFD ports (default 3784 both; tests running two speakers in one namespace change them). */
+  bfd?: Pick<BfdManagerOptions, "port" | "peerPort">;
 }
+
+/** Export tags in the core are a 32-bit mask: this many neighbours can be targets of `originate(r, to)`. */
+export const TAGGED_NEIGHBORS = 32;
 
 /** An API-level error with its HTTP status. */
 export class SpeakerError extends Error {
@@ -41,6 +54,8 @@ export class Speaker implements SpeakerContext {
   readonly neighbors = new Map<string, Neighbor>();
   readonly originated = new Map<string, OriginatedRoute>();
   readonly fib: FibWriter | undefined;
+  /** BFD sessions of the neighbours that ask for them (made with the first one). */
+  bfd: BfdManager | undefined;
   readonly restartTime: number;
   readonly startedAt = Date.now();
   private servers: net.Server[] = [];
@@ -49,6 +64,11 @@ export class Speaker implements SpeakerContext {
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly timings: Timings;
   private readonly logLine: (line: string) => void;
+  /** Reasons the end of a graceful restart still waits for besides End-of-RIB (holdRestart). */
+  private readonly restartHolds = new Set<object>();
+  /** Export tag bit of each neighbour, and the neighbours each targeted route goes to (originate(r, to)). */
+  private readonly tagBits = new Map<string, number>();
+  private readonly routeTargets = new Map<string, string[]>();
   /** The address and port actually listened on (port 0 in the config = not listening). */
   listening: { address: string; port: number } | undefined;
   exportBytes = 0;
@@ -61,7 +81,7 @@ export class Speaker implements SpeakerContext {
     this.rib = new Rib(opts.core ?? nodeCore());
     this.rib.setGlobal({ asn: config.asn, routerId: config.routerId, multipath: config.multipath });
     this.rib.inputView(READ_SIZE); // sized once for a whole socket read: feeds never reallocate it
-    if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, log: (l) => this.log(l) });
+    if (config.fib.enabled) this.fib = new FibWriter({ table: config.fib.table, netns: opts.fibNetns, batchDelayMs: opts.fibBatchDelayMs, log: (l) => this.log(l) });
   }
 
   get asn(): number {
@@ -129,8 +149,25 @@ export class Speaker implements SpeakerContext {
 
   addNeighbor(cfg: NeighborConfig): Neighbor {
     if (this.neighbors.has(cfg.address)) throw new SpeakerError(409, `neighbor ${cfg.address} already exists`);
+    if (cfg.bfd) {
+      try {
+        this.bfdManager().add(cfg.address, cfg.bfd, cfg.localAddress ?? this.sourceAddressFor(cfg.address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${cfg.address}: ${(e as Error).message}`);
+      }
+    }
+    // Incoming connections from a peer with a password are signed too: the key goes on every listener.
+    if (cfg.password) {
+      try {
+        this.setListenerKeys(cfg.address, cfg.password);
+      } catch (e) {
+        this.bfd?.remove(cfg.address);
+        throw e;
+      }
+    }
     const nb = new Neighbor(this, cfg, this.timings);
     this.neighbors.set(cfg.address, nb);
+    this.assignTagBit(nb);
     nb.start();
     return nb;
   }
@@ -140,20 +177,137 @@ export class Speaker implements SpeakerContext {
     if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
     this.neighbors.delete(address);
     await nb.stop(3, "neighbor removed (peer de-configured)");
+    this.bfd?.remove(address);
+    if (nb.config.password) this.setListenerKeys(address, "");
     nb.remove();
+    if (this.tagBits.delete(address)) this.reinstallTargeting(address);
+  }
+
+  /**
+   * A new configuration for an existing neighbour (same address). Changes an OPEN
+   * carries (ASN, hold time, families, port, addresses, passive) restart the session
+   * with Cease 6/6 (other configuration change); the others (keepalive, export,
+   * maxPrefix) apply to the running session. Returns what was done.
+   */
+  async reconfigureNeighbor(cfg: NeighborConfig): Promise<"unchanged" | "updated" | "reset"> {
+    const nb = this.neighbors.get(cfg.address);
+    if (!nb) throw new SpeakerError(404, `no neighbor ${cfg.address}`);
+    const old = nb.config;
+    const same = (k: keyof NeighborConfig) => JSON.stringify(old[k]) === JSON.stringify(cfg[k]);
+    const keys = [...new Set([...Object.keys(old), ...Object.keys(cfg)])] as (keyof NeighborConfig)[];
+    const changed = keys.filter((k) => !same(k));
+    if (!changed.length) return "unchanged";
+    const live: (keyof NeighborConfig)[] = ["keepaliveTime", "export", "maxPrefix"];
+    if (changed.every((k) => live.includes(k))) {
+      nb.reconfigure(cfg);
+      this.scheduleFlush();
+      return "updated";
+    }
+    await nb.stop(6, `configuration changed (${changed.join(", ")})`);
+    nb.reconfigure(cfg);
+    nb.start();
+    return "reset";
+  }
+
+  private setListenerKeys(peer: string, key: string): void {
+    try {
+      for (const server of this.servers) setListenerMd5(server, peer, key);
+    } catch (e) {
+      throw new SpeakerError(400, `neighbor ${peer}: TCP MD5 key on the listener: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Starts, changes or ends a neighbour's BFD session without touching its BGP
+   * session: new timers reach the peer by a Poll Sequence (RFC 5880 6.8.3).
+   */
+  setBfd(address: string, profile: BfdProfile | undefined): void {
+    const nb = this.neighbors.get(address);
+    if (!nb) throw new SpeakerError(404, `no neighbor ${address}`);
+    const session = this.bfd?.get(address);
+    if (profile && session) session.reconfigure(profile);
+    else if (profile) {
+      try {
+        this.bfdManager().add(address, profile, nb.config.localAddress ?? this.sourceAddressFor(address));
+      } catch (e) {
+        throw new SpeakerError(409, `neighbor ${address}: ${(e as Error).message}`);
+      }
+    } else if (session) this.bfd!.remove(address);
+    nb.config = { ...nb.config, bfd: profile };
+  }
+
+  private bfdManager(): BfdManager {
+    this.bfd ??= new BfdManager({
+      ...this.opts.bfd,
+      log: (line) => this.log(line),
+      onChange: (s, change) => {
+        this.log(`BFD ${s.peer}: ${STATE_NAMES[change.from]} -> ${STATE_NAMES[change.to]} (${diagName(change.diag)}${change.remoteAdminDown ? ", peer AdminDown" : ""})`);
+        this.neighbors.get(s.peer)?.onBfdChange(change);
+      },
+    });
+    return this.bfd;
   }
 
   // ---- originated routes ----
 
-  /** Originates a route, or replaces ours for the prefix (peers get the new attributes); SpeakerError 400 names the bad field. */
-  originate(r: OriginatedRoute): void {
+  /**
+   * Originates a route, or replaces ours for the prefix (peers get the new attributes);
+   * SpeakerError 400 names the bad field. `to` restricts it to these neighbours
+   * (addresses; ones not configured yet get it once added); without it every neighbour gets it.
+   */
+  originate(r: OriginatedRoute, to?: string[]): void {
     try {
-      this.rib.originate(r);
+      this.install(r, to);
     } catch (e) {
       throw new SpeakerError(400, (e as Error).message);
     }
     this.originated.set(r.prefix, r);
+    if (to) this.routeTargets.set(r.prefix, [...to]);
+    else this.routeTargets.delete(r.prefix);
     this.scheduleFlush();
+  }
+
+  /** The route in the core, tagged for its neighbours; a route for neighbours none of which exists is not there at all. */
+  private install(r: OriginatedRoute, to: string[] | undefined): void {
+    let tags = 0;
+    for (const a of to ?? []) {
+      const bit = this.tagBits.get(a);
+      if (bit !== undefined) tags |= 1 << bit;
+    }
+    if (to && !tags) {
+      this.rib.withdrawLocal(r.prefix);
+      return;
+    }
+    this.rib.originate({ ...r, tags: tags >>> 0 });
+  }
+
+  /** The neighbours a route originated with `originate(r, to)` goes to; undefined: every neighbour. */
+  routeTargetsOf(prefix: string): readonly string[] | undefined {
+    return this.routeTargets.get(prefix);
+  }
+
+  private assignTagBit(nb: Neighbor): void {
+    const used = new Set(this.tagBits.values());
+    let bit = 0;
+    while (bit < TAGGED_NEIGHBORS && used.has(bit)) bit++;
+    if (bit === TAGGED_NEIGHBORS) {
+      this.log(`neighbor ${nb.config.address}: more than ${TAGGED_NEIGHBORS} neighbors; it gets only the routes originated for every neighbor`);
+      return;
+    }
+    this.tagBits.set(nb.config.address, bit);
+    this.rib.setPeerTags(nb.idx, (1 << bit) >>> 0);
+    this.reinstallTargeting(nb.config.address);
+  }
+
+  /** Re-tags the routes that name this neighbour (it was added or removed). */
+  private reinstallTargeting(address: string): void {
+    let any = false;
+    for (const [prefix, to] of this.routeTargets) {
+      if (!to.includes(address)) continue;
+      this.install(this.originated.get(prefix)!, to);
+      any = true;
+    }
+    if (any) this.scheduleFlush();
   }
 
   withdraw(prefix: string): void {
@@ -164,7 +318,8 @@ export class Speaker implements SpeakerContext {
       throw new SpeakerError(400, (e as Error).message);
     }
     this.originated.delete(prefix);
-    if (!found) throw new SpeakerError(404, `no originated route ${prefix}`);
+    const targeted = this.routeTargets.delete(prefix);
+    if (!found && !targeted) throw new SpeakerError(404, `no originated route ${prefix}`);
     this.scheduleFlush();
   }
 
@@ -185,6 +340,7 @@ export class Speaker implements SpeakerContext {
     }
     // Restarting: the kernel keeps the old routes; finishRestart installs the new selection.
     if (this.fib && !this.restartPending) this.drainToFib(this.fib);
+    this.opts.onFlush?.();
   }
 
   private drainToFib(fib: FibWriter): void {
@@ -220,8 +376,22 @@ export class Speaker implements SpeakerContext {
     return this.restartPending && !!gr && !gr.restarting;
   }
 
+  /**
+   * While restarting, the end of the restart (our routes and End-of-RIB to the
+   * peers) also waits until the returned function is called: e.g. an agent
+   * re-originating its routes from its store. The restart time still bounds it.
+   */
+  holdRestart(): () => void {
+    if (!this.restartPending) return () => {};
+    const hold = {};
+    this.restartHolds.add(hold);
+    return () => {
+      if (this.restartHolds.delete(hold)) this.onEndOfRib();
+    };
+  }
+
   onEndOfRib(): void {
-    if (!this.restartPending) return;
+    if (!this.restartPending || this.restartHolds.size) return;
     // Peers up without graceful restart may never send End-of-RIB: they are not waited for.
     const waiting = [...this.neighbors.values()].filter((nb) => {
       if (nb.state === "Established" && !nb.negotiated!.gracefulRestart) return false;
@@ -260,6 +430,7 @@ export class Speaker implements SpeakerContext {
   async stop(): Promise<void> {
     for (const s of this.servers) s.close();
     await Promise.all([...this.neighbors.values()].map((nb) => nb.stop(2, "administrative shutdown")));
+    this.bfd?.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.fib) await this.fib.stop();
   }

@@ -1,4 +1,5 @@
-// JSON shapes of the speaker HTTP API (DESIGN.md), shared by the server and the CLI.
+// JSON shapes of the speaker HTTP API (docs/api.md), shared by the server and the CLI.
+import { type BfdView, bfdView } from "../bfd/view.ts";
 import type { AsPathSegment, RibEntry } from "../core/rib.ts";
 import type { Neighbor } from "./neighbor.ts";
 import type { Speaker } from "./speaker.ts";
@@ -14,6 +15,15 @@ export interface NeighborView {
   export: string;
   maxPrefix: number;
   extendedOptionalParameters: boolean;
+  keepaliveTime?: number;
+  connectRetryTime?: number;
+  ebgpMultihop?: number;
+  /** TTL of the session's packets (ebgpMultihop, or 1 for eBGP); absent: the system default. */
+  ttl?: number;
+  /** A TCP MD5 password is set (the password itself is never shown). */
+  passwordSet: boolean;
+  /** The BFD session when the neighbour has one. */
+  bfd?: BfdView;
   state: string;
   /** Seconds since Established (0 when not). */
   uptime: number;
@@ -53,6 +63,8 @@ export function neighborView(speaker: Speaker, nb: Neighbor): NeighborView {
   return {
     address: c.address, asn: c.asn, port: c.port, localAddress: c.localAddress, passive: c.passive, holdTime: c.holdTime,
     families: c.families, export: c.export, maxPrefix: c.maxPrefix, extendedOptionalParameters: c.extendedOptionalParameters,
+    keepaliveTime: c.keepaliveTime, connectRetryTime: c.connectRetryTime, ebgpMultihop: c.ebgpMultihop, ttl: nb.ttl, passwordSet: !!c.password,
+    bfd: c.bfd && speaker.bfd?.get(c.address) ? bfdView(speaker.bfd.get(c.address)!) : undefined,
     state: nb.state,
     uptime: nb.uptimeSeconds,
     routerId: nb.peerRouterId,
@@ -124,6 +136,12 @@ export interface PathView {
   pathId: number;
   originatorId?: string;
   clusterList?: string[];
+  atomicAggregate?: boolean;
+  aggregator?: { asn: number; address: string };
+  /** Hex, 8 bytes each, as `sart decode` shows them. */
+  extendedCommunities: string[];
+  /** Optional transitive attributes passed on unrecognised: {code, flags, hex}. */
+  unknownAttributes?: { code: number; flags: number; hex: string }[];
 }
 
 export interface RibEntryView {
@@ -137,7 +155,8 @@ export function ribView(entries: RibEntry[]): RibEntryView[] {
     paths: e.paths.map((p) => ({
       nextHop: p.nextHop, asPath: p.asPath, origin: p.origin, med: p.med, localPref: p.localPref, communities: p.communities,
       largeCommunities: p.largeCommunities, best: p.best, multipath: p.multipath, stale: p.stale, eligible: p.eligible, peer: p.peer,
-      pathId: p.pathId, originatorId: p.originatorId, clusterList: p.clusterList,
+      pathId: p.pathId, originatorId: p.originatorId, clusterList: p.clusterList, atomicAggregate: p.atomicAggregate, aggregator: p.aggregator,
+      extendedCommunities: p.extendedCommunities, unknownAttributes: p.unknownAttributes,
     })),
   }));
 }

@@ -1,269 +1,274 @@
-// `sart bgp ...`: the speaker's HTTP API from the command line (like `gobgp`).
-// undici is the client: "undici/index.js", since Bun maps the bare "undici" to
-// a stub (NOTES-runtime); it also speaks HTTP over unix sockets (socketPath).
-import { Client } from "undici/index.js";
+// `sart bgp ...`: the speaker's (or agent's) HTTP API from the command line, like `gobgp`.
+// Each AREA VERB is one entry below with its own --help; the API is found without flags
+// (api-client.ts).
 import type { GlobalView, NeighborView, RibEntryView } from "../bgp/views.ts";
-import { asPathText } from "../bgp/views.ts";
+import { parseCommunity, parseExtendedCommunity, parseLargeCommunity, WELL_KNOWN_COMMUNITIES } from "../core/communities.ts";
+import { ApiClient, API_HELP, resolveApi } from "./api-client.ts";
+import { flag, nonNegativeInt, type Parsed, parseArgs, UsageError, wantsHelp } from "./args.ts";
+import { globalText, neighborDetail, neighborsTable, ribTable } from "./bgp-text.ts";
 
-const USAGE = `usage: sart bgp [--api host:port|unix:/path] [-o json] COMMAND
+const COMMON = `Options for every sart bgp command:
+${API_HELP}
+  -o json      print the API's JSON instead of a table
+  -h, --help   help for the command it follows`;
 
-  global get
-  neighbor list
-  neighbor get ADDR
-  neighbor add ADDR --asn N [--port P] [--passive] [--hold-time S] [--families ipv4-unicast,ipv6-unicast] [--export local|all|none]
-  neighbor del ADDR
-  rib get [--family ipv4-unicast|ipv6-unicast] [--limit N] [--after PREFIX]
-  rib add PREFIX [--next-hop ADDR|self] [--community ASN:VALUE ...]
-  rib del PREFIX
+interface Outcome {
+  value: unknown;
+  text: () => string;
+  /** Exit status (0 when unset) and a line for stderr, e.g. a prefix not found. */
+  status?: number;
+  error?: string;
+}
 
-  --api   the speaker's API (default 127.0.0.1:5000; $SART_API)
-  -o json JSON output (default: a table)
+interface Command {
+  /** What follows "sart bgp AREA VERB". */
+  args: string;
+  summary: string;
+  /** Extra lines of --help: what it does, its own flags. */
+  details: string;
+  flags?: string[];
+  boolFlags?: string[];
+  run(api: ApiClient, p: Parsed, arg: string | undefined): Promise<Outcome>;
+}
+
+const required = (arg: string | undefined, what: string): string => {
+  if (!arg) throw new UsageError(`${what} is required`);
+  return arg;
+};
+
+const COMMANDS: Record<string, Record<string, Command>> = {
+  global: {
+    get: {
+      args: "",
+      summary: "the speaker's AS, router id, listener, neighbour and RIB counts",
+      details: "Shows the speaker's AS, router id, BGP listener, neighbour counts, RIB size and FIB table.",
+      async run(api) {
+        const g = await api.call<GlobalView>("GET", "/v1/global");
+        return { value: g, text: () => globalText(g) };
+      },
+    },
+  },
+  neighbor: {
+    list: {
+      args: "",
+      summary: "every neighbour: AS, up/down time, state, prefix counts",
+      details: "One line per neighbour: address, AS, time up (Established) or never/down, FSM state, prefixes\nreceived, accepted and advertised.",
+      async run(api) {
+        const list = await api.call<NeighborView[]>("GET", "/v1/neighbors");
+        return { value: list, text: () => neighborsTable(list) };
+      },
+    },
+    get: {
+      args: "ADDR",
+      summary: "one neighbour in detail (negotiated capabilities, counters, last error)",
+      details: "The neighbour at ADDR: configuration, negotiated hold time, families and capabilities,\nmessage counters, prefix counts and the last error or NOTIFICATION.",
+      async run(api, _p, arg) {
+        const n = await api.call<NeighborView>("GET", `/v1/neighbors/${encodeURIComponent(required(arg, "ADDR"))}`);
+        return { value: n, text: () => neighborDetail(n) };
+      },
+    },
+    add: {
+      args: "ADDR --asn N [--port P] [--local-address A] [--passive] [--hold-time S] [--families F,F] [--export local|all|none] [--extended-optional-parameters]",
+      summary: "add a neighbour at run time",
+      details: `Adds a neighbour, as a neighbors[] entry of the speaker's YAML would (docs/speaker.md).
+  --asn N                 its AS (required)
+  --port P                its BGP port (default 179)
+  --local-address A       our source address for the session
+  --passive               wait for it to connect
+  --hold-time S           hold time to offer (default 90)
+  --families F,F          ipv4-unicast and/or ipv6-unicast (default ipv4-unicast)
+  --export local|all|none what we send it (default local: our own routes only)
+  --extended-optional-parameters  our OPEN in the RFC 9072 format (peers that require it)`,
+      flags: ["--asn", "--port", "--local-address", "--hold-time", "--families", "--export"],
+      boolFlags: ["--passive", "--extended-optional-parameters"],
+      async run(api, p, arg) {
+        const asn = nonNegativeInt(flag(p, "--asn"), "--asn");
+        if (asn === undefined) throw new UsageError("--asn is required");
+        const body: Record<string, unknown> = { address: required(arg, "ADDR"), asn };
+        const port = nonNegativeInt(flag(p, "--port"), "--port");
+        if (port !== undefined) body.port = port;
+        const hold = nonNegativeInt(flag(p, "--hold-time"), "--hold-time");
+        if (hold !== undefined) body.holdTime = hold;
+        if (p.flags.has("--passive")) body.passive = true;
+        if (p.flags.has("--extended-optional-parameters")) body.extendedOptionalParameters = true;
+        const fams = p.flags.get("--families");
+        if (fams) body.families = fams.flatMap((f) => f.split(",")).filter(Boolean);
+        if (flag(p, "--export")) body.export = flag(p, "--export");
+        if (flag(p, "--local-address")) body.localAddress = flag(p, "--local-address");
+        const n = await api.call<NeighborView>("POST", "/v1/neighbors", body);
+        return { value: n, text: () => `neighbor ${n.address} added (AS ${n.asn})\n` };
+      },
+    },
+    del: {
+      args: "ADDR",
+      summary: "remove a neighbour (it gets Cease 6/3)",
+      details: "Removes the neighbour at ADDR; an Established session ends with Cease 6/3 (peer de-configured).",
+      async run(api, _p, arg) {
+        const r = await api.call<{ deleted: string }>("DELETE", `/v1/neighbors/${encodeURIComponent(required(arg, "ADDR"))}`);
+        return { value: r, text: () => `neighbor ${r.deleted} deleted\n` };
+      },
+    },
+  },
+  rib: {
+    get: {
+      args: "[PREFIX|ADDRESS] [--family ipv4-unicast|ipv6-unicast] [--limit N] [--after PREFIX]",
+      summary: "the Loc-RIB with every path, or the entry for one prefix or address",
+      details: `Shows routes with every path (*> best, *= multipath, S stale through a graceful restart).
+  PREFIX                  that prefix only (e.g. 198.51.100.0/24)
+  ADDRESS                 the longest prefix containing the address (e.g. 198.51.100.7), like gobgp
+  --family F              ipv4-unicast (default) or ipv6-unicast, without PREFIX
+  --limit N               at most N prefixes (default: all, fetched 1000 at a time)
+  --after PREFIX          start after PREFIX (address order)
+Exit status 1 when PREFIX or ADDRESS is not in the RIB (-o json prints []).`,
+      flags: ["--family", "--limit", "--after"],
+      async run(api, p, arg) {
+        if (arg) {
+          if (p.flags.has("--limit") || p.flags.has("--after")) throw new UsageError("--limit and --after page the whole table: not with PREFIX");
+          const found = await api.call<RibEntryView[]>("GET", `/v1/rib?${new URLSearchParams({ prefix: arg })}`);
+          if (found.length === 0) return { value: found, text: () => "", status: 1, error: `${arg}: not in the RIB` };
+          return { value: found, text: () => ribTable(found) };
+        }
+        const family = flag(p, "--family") ?? "ipv4-unicast";
+        const limit = nonNegativeInt(flag(p, "--limit"), "--limit");
+        let after = flag(p, "--after");
+        const entries: RibEntryView[] = [];
+        // Without --limit: every page.
+        for (;;) {
+          const q = new URLSearchParams({ family, limit: String(limit ?? 1000) });
+          if (after) q.set("after", after);
+          const page = await api.call<RibEntryView[]>("GET", `/v1/rib?${q}`);
+          entries.push(...page);
+          if (limit !== undefined || page.length < 1000) break;
+          after = page[page.length - 1].prefix;
+        }
+        return { value: entries, text: () => ribTable(entries) };
+      },
+    },
+    add: {
+      args: "PREFIX [--next-hop ADDR|self] [--community C ...] [--large-community L ...] [--extended-community E ...] [--local-pref N] [--med N]",
+      summary: "originate a route",
+      details: `Originates PREFIX (replacing an earlier origination of it) and announces it to the neighbours.
+  --next-hop ADDR|self    next hop (default self: our address on each session)
+  --community C           ASN:VALUE or a well-known name: ${Object.keys(WELL_KNOWN_COMMUNITIES).join(", ")}
+  --large-community L     GLOBAL:LOCAL1:LOCAL2
+  --extended-community E  rt:ADMIN:VALUE or soo:ADMIN:VALUE (ADMIN an ASN or IPv4 address), or 16 hex digits
+  --local-pref N          LOCAL_PREF for iBGP neighbours
+  --med N                 MULTI_EXIT_DISC
+Community flags repeat, or take comma-separated lists.`,
+      flags: ["--next-hop", "--community", "--large-community", "--extended-community", "--local-pref", "--med"],
+      async run(api, p, arg) {
+        const body: Record<string, unknown> = { prefix: required(arg, "PREFIX") };
+        if (flag(p, "--next-hop")) body.nextHop = flag(p, "--next-hop");
+        const lists: [string, string, (s: string) => unknown][] = [
+          ["--community", "communities", parseCommunity],
+          ["--large-community", "largeCommunities", parseLargeCommunity],
+          ["--extended-community", "extendedCommunities", parseExtendedCommunity],
+        ];
+        for (const [name, field, parse] of lists) {
+          const values = p.flags.get(name)?.flatMap((c) => c.split(",")).filter(Boolean);
+          if (!values) continue;
+          for (const v of values) {
+            try {
+              parse(v); // the speaker's own parser: a typo is a usage error here, before any request
+            } catch (e) {
+              throw new UsageError(`${name}: ${(e as Error).message}`);
+            }
+          }
+          body[field] = values;
+        }
+        const localPref = nonNegativeInt(flag(p, "--local-pref"), "--local-pref");
+        if (localPref !== undefined) body.localPref = localPref;
+        const med = nonNegativeInt(flag(p, "--med"), "--med");
+        if (med !== undefined) body.med = med;
+        const r = await api.call<{ prefix: string }>("POST", "/v1/rib", body);
+        return { value: r, text: () => `route ${r.prefix} added\n` };
+      },
+    },
+    del: {
+      args: "PREFIX",
+      summary: "withdraw a route we originated",
+      details: "Withdraws PREFIX, originated by the config, the API or the CLI; an error if we did not originate it.",
+      async run(api, _p, arg) {
+        const r = await api.call<{ withdrawn: string }>("DELETE", "/v1/rib", { prefix: required(arg, "PREFIX") });
+        return { value: r, text: () => `route ${r.withdrawn} withdrawn\n` };
+      },
+    },
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).flatMap(([area, verbs]) => Object.entries(verbs).map(([verb, c]) => `  ${`${area} ${verb}`.padEnd(16)} ${c.summary}`));
+  return `usage: sart bgp [--api ADDR] [-o json] AREA VERB [ARGS]
+
+Queries and changes a running sart speaker or agent through its HTTP API.
+
+${lines.join("\n")}
+
+${COMMON}
+Run sart bgp AREA VERB --help for a command's arguments.
 `;
-
-class UsageError extends Error {}
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
 }
 
-const VALUE_FLAGS = new Set(["--api", "-o", "--output", "--asn", "--port", "--hold-time", "--families", "--export", "--family", "--limit", "--after", "--next-hop", "--community", "--local-address"]);
-const BOOL_FLAGS = new Set(["--passive", "-h", "--help"]);
+function areaUsage(area: string): string {
+  const lines = Object.entries(COMMANDS[area]).map(([verb, c]) => `  ${verb.padEnd(6)} ${c.summary}`);
+  return `usage: sart bgp ${area} VERB [ARGS]
 
-function parse(args: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i];
-    let value: string | undefined;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0) {
-      value = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (VALUE_FLAGS.has(a)) {
-      if (value === undefined) {
-        if (i + 1 >= args.length) throw new UsageError(`${a} needs a value`);
-        value = args[++i];
-      }
-      flags.set(a, [...(flags.get(a) ?? []), value]);
-    } else if (BOOL_FLAGS.has(a)) {
-      flags.set(a, ["true"]);
-    } else if (a.startsWith("-") && a.length > 1) {
-      throw new UsageError(`unknown option ${a}`);
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+${lines.join("\n")}
+
+${COMMON}
+`;
 }
 
-class Api {
-  private client: Client;
+function commandUsage(area: string, verb: string): string {
+  const c = COMMANDS[area][verb];
+  return `usage: sart bgp ${area} ${verb}${c.args ? ` ${c.args}` : ""}
 
-  constructor(readonly target: string) {
-    if (target.startsWith("unix:")) this.client = new Client("http://localhost", { socketPath: target.slice(5) });
-    else this.client = new Client(`http://${target}`);
-  }
+${c.details}
 
-  async call<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
-    let res;
-    try {
-      res = await this.client.request({
-        method, path,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (e) {
-      throw new Error(`cannot reach the speaker API at ${this.target}: ${(e as Error).message}`);
-    }
-    const text = await res.body.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new Error(`${method} ${path}: HTTP ${res.statusCode}, not JSON: ${text.slice(0, 200)}`);
-    }
-    if (res.statusCode >= 400) throw new Error((json as { error?: string })?.error ?? `${method} ${path}: HTTP ${res.statusCode}`);
-    return json as T;
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
+${COMMON}
+`;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? "").padEnd(widths[i]))).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
-}
-
-function duration(s: number): string {
-  if (!s) return "never";
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function neighborsTable(list: NeighborView[]): string {
-  return table(
-    ["Peer", "AS", "Up/Down", "State", "Rcvd", "Accepted", "Advertised"],
-    list.map((n) => [n.address, String(n.asn), duration(n.uptime), n.state, String(n.counters.received), String(n.counters.accepted), String(n.counters.advertised)]),
-  );
-}
-
-function neighborDetail(n: NeighborView): string {
-  const lines = [
-    `BGP neighbor is ${n.address}, remote AS ${n.asn}${n.passive ? " (passive)" : ""}`,
-    `  BGP version 4, remote router ID ${n.routerId ?? "unknown"}`,
-    `  BGP state = ${n.state}, up for ${duration(n.uptime)}`,
-    `  Configured hold time ${n.holdTime} s, families ${n.families.join(", ")}, export ${n.export}, port ${n.port}`,
-  ];
-  if (n.negotiated) {
-    lines.push(
-      `  Negotiated hold time ${n.negotiated.holdTime} s, keepalive ${n.negotiated.keepalive} s`,
-      `  Families: ${n.negotiated.families.join(", ")}`,
-      `  Peer capabilities: ${n.negotiated.capabilities.join(", ")}`,
-    );
-  }
-  const c = n.counters;
-  lines.push(
-    "  Message statistics:",
-    table(["", "Sent", "Rcvd"], Object.keys(c.messagesIn).map((k) => [`    ${k}`, String(c.messagesOut[k] ?? 0), String(c.messagesIn[k] ?? 0)])).trimEnd(),
-    `  Prefixes: received ${c.received}, accepted ${c.accepted}, advertised ${c.advertised}`,
-  );
-  if (n.lastError) lines.push(`  Last error: ${n.lastError}`);
-  return lines.join("\n") + "\n";
-}
-
-function ribTable(entries: RibEntryView[]): string {
-  const rows: string[][] = [];
-  for (const e of entries) {
-    for (const p of e.paths) {
-      rows.push([
-        `${p.best ? "*>" : p.multipath ? "*=" : p.eligible ? "* " : "  "}${p.stale ? "S" : ""}`,
-        e.prefix, p.nextHop, asPathText(p.asPath), p.origin, p.med === undefined ? "" : String(p.med),
-        p.localPref === undefined ? "" : String(p.localPref), p.communities.join(" "), p.peer,
-      ]);
-    }
-  }
-  return table(["", "Network", "Next Hop", "AS_PATH", "Origin", "MED", "LocPrf", "Communities", "Peer"], rows);
-}
-
-function one(flags: Map<string, string[]>, name: string): string | undefined {
-  return flags.get(name)?.at(-1);
-}
-
-function int(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, not ${JSON.stringify(v)}`);
-  return n;
-}
-
-async function execute(api: Api, p: Parsed, json: boolean): Promise<string> {
-  const [area, verb, arg] = p.positional;
-  const out = (value: unknown, text: () => string) => (json ? JSON.stringify(value, null, 2) + "\n" : text());
-  const need = (what: string) => {
-    if (!arg) throw new UsageError(`${area} ${verb}: ${what} is required`);
-    return arg;
-  };
-  switch (`${area} ${verb}`) {
-    case "global get": {
-      const g = await api.call<GlobalView>("GET", "/v1/global");
-      return out(g, () => [
-        `AS:        ${g.asn}`, `Router-ID: ${g.routerId}`, `Listening: ${g.listen.address}:${g.listen.port}`,
-        `Neighbors: ${g.neighbors} (${g.established} established)`, `RIB:       ${g.rib["ipv4-unicast"]} IPv4, ${g.rib["ipv6-unicast"]} IPv6 prefixes, ${g.rib.paths} paths`,
-        `FIB:       ${g.fib.enabled ? `table ${g.fib.table}` : "disabled"}`, "",
-      ].join("\n"));
-    }
-    case "neighbor list": {
-      const list = await api.call<NeighborView[]>("GET", "/v1/neighbors");
-      return out(list, () => neighborsTable(list));
-    }
-    case "neighbor get": {
-      const n = await api.call<NeighborView>("GET", `/v1/neighbors/${encodeURIComponent(need("ADDR"))}`);
-      return out(n, () => neighborDetail(n));
-    }
-    case "neighbor add": {
-      const asn = int(one(p.flags, "--asn"), "--asn");
-      if (asn === undefined) throw new UsageError("neighbor add: --asn is required");
-      const body: Record<string, unknown> = { address: need("ADDR"), asn };
-      const port = int(one(p.flags, "--port"), "--port");
-      if (port !== undefined) body.port = port;
-      const hold = int(one(p.flags, "--hold-time"), "--hold-time");
-      if (hold !== undefined) body.holdTime = hold;
-      if (p.flags.has("--passive")) body.passive = true;
-      const fams = p.flags.get("--families");
-      if (fams) body.families = fams.flatMap((f) => f.split(",")).filter(Boolean);
-      if (one(p.flags, "--export")) body.export = one(p.flags, "--export");
-      if (one(p.flags, "--local-address")) body.localAddress = one(p.flags, "--local-address");
-      const n = await api.call<NeighborView>("POST", "/v1/neighbors", body);
-      return out(n, () => `neighbor ${n.address} added (AS ${n.asn})\n`);
-    }
-    case "neighbor del": {
-      const r = await api.call<{ deleted: string }>("DELETE", `/v1/neighbors/${encodeURIComponent(need("ADDR"))}`);
-      return out(r, () => `neighbor ${r.deleted} deleted\n`);
-    }
-    case "rib get": {
-      const family = one(p.flags, "--family") ?? "ipv4-unicast";
-      const limit = int(one(p.flags, "--limit"), "--limit");
-      let after = one(p.flags, "--after");
-      const entries: RibEntryView[] = [];
-      // Without --limit: every page.
-      for (;;) {
-        const q = new URLSearchParams({ family, limit: String(limit ?? 1000) });
-        if (after) q.set("after", after);
-        const page = await api.call<RibEntryView[]>("GET", `/v1/rib?${q}`);
-        entries.push(...page);
-        if (limit !== undefined || page.length < 1000) break;
-        after = page[page.length - 1].prefix;
-      }
-      return out(entries, () => ribTable(entries));
-    }
-    case "rib add": {
-      const body: Record<string, unknown> = { prefix: need("PREFIX") };
-      if (one(p.flags, "--next-hop")) body.nextHop = one(p.flags, "--next-hop");
-      const comms = p.flags.get("--community");
-      if (comms) body.communities = comms.flatMap((c) => c.split(",")).filter(Boolean);
-      const r = await api.call<{ prefix: string }>("POST", "/v1/rib", body);
-      return out(r, () => `route ${r.prefix} added\n`);
-    }
-    case "rib del": {
-      const r = await api.call<{ withdrawn: string }>("DELETE", "/v1/rib", { prefix: need("PREFIX") });
-      return out(r, () => `route ${r.withdrawn} withdrawn\n`);
-    }
-  }
-  throw new UsageError(p.positional.length ? `unknown command: ${p.positional.join(" ")}` : "a command is required");
-}
+const COMMON_FLAGS = ["--api", "-o", "--output"];
+const VALUE_FLAGS = new Set([...COMMON_FLAGS, ...Object.values(COMMANDS).flatMap((verbs) => Object.values(verbs).flatMap((c) => c.flags ?? []))]);
 
 export async function run(args: string[]): Promise<number> {
+  // AREA and VERB are the first two words that are not flags or flag values (flags go anywhere).
+  const words = args.filter((a, i) => !a.startsWith("-") && !VALUE_FLAGS.has(args[i - 1] ?? ""));
+  const helpWord = words[0] === "help"; // sart bgp help [AREA [VERB]]
+  const [area, verb] = helpWord ? words.slice(1) : words;
+  const command = area && verb ? COMMANDS[area]?.[verb] : undefined;
+  const fail = (message: string, help: string) => {
+    process.stderr.write(`sart bgp: ${message}\n${help}`);
+    return 2;
+  };
+  if (wantsHelp(args) || helpWord) {
+    process.stdout.write(command ? commandUsage(area, verb) : area && COMMANDS[area] ? areaUsage(area) : usage());
+    return 0;
+  }
+  if (!area) return fail("a command is required", usage());
+  if (!COMMANDS[area]) return fail(`unknown command: ${area}`, usage());
+  if (!command) return fail(verb ? `unknown command: ${area} ${verb}` : `${area}: a verb is required`, areaUsage(area));
   let p: Parsed;
+  let api: ApiClient;
   try {
-    p = parse(args);
+    p = parseArgs(args, [...COMMON_FLAGS, ...(command.flags ?? [])], command.boolFlags ?? []);
+    if (p.positional.length > 3) throw new UsageError(`unexpected argument ${JSON.stringify(p.positional[3])}`);
+    const output = flag(p, "-o", "--output");
+    if (output !== undefined && output !== "json") throw new UsageError(`-o supports json only, not ${JSON.stringify(output)}`);
+    api = new ApiClient(resolveApi(flag(p, "--api")));
   } catch (e) {
-    process.stderr.write(`sart bgp: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+    if (e instanceof UsageError) return fail(`${area} ${verb}: ${e.message}`, commandUsage(area, verb));
+    throw e;
   }
-  if (p.flags.has("-h") || p.flags.has("--help") || p.positional[0] === "help") {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const output = one(p.flags, "-o") ?? one(p.flags, "--output");
-  if (output !== undefined && output !== "json") {
-    process.stderr.write(`sart bgp: -o supports json only, not ${JSON.stringify(output)}\n`);
-    return 2;
-  }
-  const api = new Api(one(p.flags, "--api") ?? process.env.SART_API ?? "127.0.0.1:5000");
+  const json = flag(p, "-o", "--output") === "json";
   try {
-    process.stdout.write(await execute(api, p, output === "json"));
-    return 0;
+    const r = await command.run(api, p, p.positional[2]);
+    process.stdout.write(json ? JSON.stringify(r.value, null, 2) + "\n" : r.text());
+    if (r.error) process.stderr.write(`sart bgp: ${r.error}\n`);
+    return r.status ?? 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sart bgp: ${e.message}\n${USAGE}`);
-      return 2;
-    }
+    if (e instanceof UsageError) return fail(`${area} ${verb}: ${e.message}`, commandUsage(area, verb));
     process.stderr.write(`sart bgp: ${(e as Error).message}\n`);
     return 1;
   } finally {

@@ -1,9 +1,9 @@
 // `sart decode`: BGP messages (hex arguments, a raw message stream, or a pcap/pcapng
-// capture) to DESIGN.md's JSON, printed as one array.
+// capture) to the JSON of docs/cli.md, printed as one array.
 import { readFileSync } from "node:fs";
 import { type CodecOptions, decodeMessages, sessionFlags } from "../core/codec.ts";
-import { decodeCapture } from "./bgp-capture.ts";
-import { CaptureError, captureFormat } from "./pcap.ts";
+import { decodeCapture, portHint } from "../capture/bgp-capture.ts";
+import { CaptureError, captureFormat } from "../capture/pcap.ts";
 
 const USAGE = `usage: sart decode [options] HEX...
        sart decode [options] --file FILE
@@ -21,7 +21,8 @@ Decodes BGP messages and prints a JSON array, one object per message.
 Options other than --port apply to hex and raw input, and to capture connections whose OPENs
 were not captured.
 Exit status: 0 all messages decoded, 1 a message had an error (or treat-as-withdraw / attribute
-discard outcome, or the capture broke off), 2 usage error or unreadable file.
+discard outcome, or the capture broke off, or it has TCP data but none on the port: stderr names
+the ports that carried data), 2 usage error or unreadable file. stdout is always a JSON array.
 `;
 
 class UsageError extends Error {}
@@ -129,6 +130,12 @@ export async function run(argv: string[]): Promise<number> {
           defaults: args.codec,
         });
         messages = result.messages;
+        if (result.dataElsewhere) {
+          // Nothing on the port: say where the data went. Data on other ports is most likely a
+          // wrong --port, so the exit status says the decode failed; an empty capture is not an error.
+          process.stderr.write(`sart decode: ${args.file}: ${portHint(args.port, result.dataElsewhere, (p) => `try --port ${p}`)}\n`);
+          if (result.dataElsewhere.length > 0) broken = true;
+        }
         if (result.problem) {
           process.stderr.write(`sart decode: ${args.file}: ${result.problem} (messages before it are printed)\n`);
           broken = true;

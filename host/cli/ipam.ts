@@ -2,43 +2,48 @@
 // the block's allocations are loaded before and saved after each command (the
 // same bytes BlockAllocator.serialize() writes), so several commands can build up state.
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { flag, type Parsed, parseArgs, UsageError, wantsHelp } from "./args.ts";
 import { BlockAllocator, BlockIndexAllocator, type ChurnOrder, coreBench } from "../core/ipam.ts";
+
+interface Subcommand {
+  args: string;
+  summary: string;
+  details: string;
+  flags: string[];
+}
+
+const STATE = "  --state FILE        load the block's allocations from FILE first and save them after";
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  alloc: { args: "CIDR [N] [--state FILE]", summary: "allocate the N (default 1) lowest free addresses", details: `Allocates the N (default 1) lowest free addresses of the block CIDR and prints them.\nExit status 1 when the block fills up first.\n${STATE}`, flags: ["--state"] },
+  take: { args: "CIDR ADDR... [--state FILE]", summary: "allocate the given addresses", details: `Allocates the given addresses of the block CIDR; exit status 1 if one was already allocated.\n${STATE}`, flags: ["--state"] },
+  release: { args: "CIDR ADDR... [--state FILE]", summary: "release the given addresses", details: `Releases the given addresses of the block CIDR; exit status 1 if one was not allocated.\n${STATE}`, flags: ["--state"] },
+  show: { args: "CIDR --state FILE [-o json]", summary: "free count and allocated ranges", details: `Prints the block's free count and allocated address ranges.\n${STATE}\n  -o json             JSON: {cidr, size, free, allocated}`, flags: ["--state", "-o"] },
+  blocks: { args: "POOL BLOCKSIZE [N]", summary: "the first N (default 8) block CIDRs of a pool", details: "Prints the first N (default 8) block CIDRs a pool of that CIDR hands out with that block size\n(a prefix length), and how many blocks it has.", flags: [] },
+  bench: {
+    args: "CIDR [--fill F] [--order random|fifo|sampled] [--iterations N]",
+    summary: "allocate+release pairs per second in the core",
+    details: `Measures allocate+release pairs per second in the core: releases an allocated address
+(random from a list, oldest first, or sampled from the bitmap), then allocates the lowest free.
+  --fill F            the share of the block held, at random places (default 0.5)
+  --order O           random (default), fifo or sampled
+  --iterations N      pairs to run (default 10000000)`,
+    flags: ["--fill", "--order", "--iterations"],
+  },
+};
 
 const USAGE = `usage: sart ipam <command> [args]
 
-  alloc CIDR [N] [--state FILE]        allocate the N (default 1) lowest free addresses
-  take CIDR ADDR... [--state FILE]     allocate the given addresses
-  release CIDR ADDR... [--state FILE]  release the given addresses
-  show CIDR --state FILE [-o json]     free count and allocated ranges
-  blocks POOL BLOCKSIZE [N]            the first N (default 8) block CIDRs of a pool
-  bench CIDR [--fill F] [--order random|fifo|sampled] [--iterations N]
-                                       allocate+release pairs per second in the core:
-                                       release an allocated address (random from a list,
-                                       oldest first, or sampled from the bitmap),
-                                       allocate the lowest free; F of the block held, at
-                                       random places (default 0.5)
+Exercises the core's bitmap address allocator by hand.
+
+${Object.entries(SUBCOMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+
+Run sart ipam <command> --help for its arguments.
 `;
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string>;
-}
-
-function parseArgs(args: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "-o" || a.startsWith("--")) {
-      const value = args[i + 1];
-      if (value === undefined) throw new Error(`${a} needs a value`);
-      flags.set(a, value);
-      i++;
-    } else {
-      positional.push(a);
-    }
-  }
-  return { positional, flags };
+function subUsage(name: string): string {
+  const c = SUBCOMMANDS[name];
+  return `usage: sart ipam ${name} ${c.args}\n\n${c.details}\n`;
 }
 
 function count(text: string | undefined, what: string, fallback: number): number {
@@ -103,13 +108,33 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
-  const { positional, flags } = parseArgs(rest);
-  const state = flags.get("--state");
+  if (!SUBCOMMANDS[command]) {
+    process.stderr.write(`sart ipam: unknown command '${command}'\n${USAGE}`);
+    return 2;
+  }
+  if (wantsHelp(rest)) {
+    process.stdout.write(subUsage(command));
+    return 0;
+  }
+  let p: Parsed;
+  try {
+    p = parseArgs(rest, SUBCOMMANDS[command].flags, []);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`sart ipam ${command}: ${e.message}\n${subUsage(command)}`);
+    return 2;
+  }
+  const positional = p.positional;
+  const get = (name: string) => flag(p, name);
+  const state = get("--state");
   const out = (lines: string[]) => process.stdout.write(lines.length ? `${lines.join("\n")}\n` : "");
+  const need = (ok: boolean, what: string) => {
+    if (!ok) throw new Error(`${command} needs ${what}\n${subUsage(command)}`);
+  };
   switch (command) {
     case "alloc": {
       const [cidr, n] = positional;
-      if (!cidr) throw new Error(`alloc needs a CIDR\n${USAGE}`);
+      need(!!cidr, "a CIDR");
       const block = openBlock(cidr, state);
       const got: string[] = [];
       const want = count(n, "N", 1);
@@ -129,7 +154,7 @@ export async function run(args: string[]): Promise<number> {
     case "take":
     case "release": {
       const [cidr, ...addrs] = positional;
-      if (!cidr || addrs.length === 0) throw new Error(`${command} needs a CIDR and addresses\n${USAGE}`);
+      need(!!cidr && addrs.length > 0, "a CIDR and addresses");
       const block = openBlock(cidr, state);
       let failed = 0;
       for (const a of addrs) {
@@ -144,16 +169,16 @@ export async function run(args: string[]): Promise<number> {
     }
     case "show": {
       const [cidr] = positional;
-      if (!cidr) throw new Error(`show needs a CIDR\n${USAGE}`);
+      need(!!cidr, "a CIDR");
       const block = openBlock(cidr, state);
       const info = { cidr: block.cidr, size: block.size, free: block.free(), allocated: ranges(block) };
-      if (flags.get("-o") === "json") out([JSON.stringify(info, null, 2)]);
+      if (get("-o") === "json") out([JSON.stringify(info, null, 2)]);
       else out([`${info.cidr}: ${info.size - info.free} allocated, ${info.free} free`, ...info.allocated.map((r) => `  ${r}`)]);
       return 0;
     }
     case "blocks": {
       const [pool, size, n] = positional;
-      if (!pool || size === undefined) throw new Error(`blocks needs a pool CIDR and a block size\n${USAGE}`);
+      need(!!pool && size !== undefined, "a pool CIDR and a block size");
       const p = BlockIndexAllocator.create(pool, count(size, "BLOCKSIZE", 0));
       const shown = Math.min(p.size, count(n, "N", 8));
       const lines = [`${p.cidr} blockSize ${p.blockSize}: ${p.totalBlocks} blocks${p.size < p.totalBlocks ? ` (first ${p.size} allocatable)` : ""}`];
@@ -162,20 +187,18 @@ export async function run(args: string[]): Promise<number> {
       p.dispose();
       return 0;
     }
-    case "bench": {
+    default: {
+      // bench (run checked the name against SUBCOMMANDS)
       const [cidr] = positional;
-      if (!cidr) throw new Error(`bench needs a CIDR\n${USAGE}`);
-      const fill = Number(flags.get("--fill") ?? "0.5");
-      if (!(fill >= 0 && fill <= 1)) throw new Error(`--fill '${flags.get("--fill")}' is not between 0 and 1`);
-      const order = flags.get("--order") ?? "random";
+      need(!!cidr, "a CIDR");
+      const fill = Number(get("--fill") ?? "0.5");
+      if (!(fill >= 0 && fill <= 1)) throw new Error(`--fill '${get("--fill")}' is not between 0 and 1`);
+      const order = get("--order") ?? "random";
       if (order !== "random" && order !== "fifo" && order !== "sampled") {
         throw new Error(`--order '${order}' is not random, fifo or sampled`);
       }
-      out([bench(cidr, fill, order, count(flags.get("--iterations"), "--iterations", 10_000_000))]);
+      out([bench(cidr, fill, order, count(get("--iterations"), "--iterations", 10_000_000))]);
       return 0;
     }
-    default:
-      process.stderr.write(`sart ipam: unknown command '${command}'\n${USAGE}`);
-      return 2;
   }
 }

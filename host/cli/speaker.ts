@@ -6,7 +6,7 @@ import { Speaker } from "../bgp/speaker.ts";
 
 const USAGE = `usage: sart speaker --config FILE [--graceful-restart]
 
-  --config FILE        the speaker's YAML configuration (DESIGN.md)
+  --config FILE        the speaker's YAML configuration (docs/speaker.md)
   --graceful-restart   this start is a graceful restart (RFC 4724): our OPENs carry the
                        restart and forwarding-state bits, and kernel routes from the previous
                        run stay until every neighbor has sent End-of-RIB

@@ -149,9 +149,11 @@ class RecordReader {
         if (!validUtf8(host) || !validUtf8(domain)) cap.hex = hex(value); // keep the exact bytes
         return cap;
       }
+      case 71: return llgr(code, name, value);
       case 2: case 6: case 70: case 128: return { code, name };
     }
-    return { code, name: "unknown", hex: hex(value) };
+    // Named or not, a capability the codec does not parse keeps its bytes.
+    return { code, name, hex: hex(value) };
   }
 
   private notification(msg: DecodedMessage, p: number): void {
@@ -188,6 +190,19 @@ function validUtf8(b: Uint8Array): boolean {
 }
 
 const SEND_RECEIVE: Record<number, string> = { 1: "receive", 2: "send", 3: "both" };
+
+/** Long-lived graceful restart (RFC 9494): per family AFI(2) SAFI(1) flags(1) stale time(3, seconds). */
+function llgr(code: number, name: string, v: Uint8Array): Capability {
+  if (v.length % 7 !== 0) return { code, name, hex: hex(v) };
+  const families = [];
+  for (let i = 0; i < v.length; i += 7) {
+    const afi = (v[i] << 8) | v[i + 1];
+    const safi = v[i + 2];
+    const flags = v[i + 3];
+    families.push({ afi, safi, family: familyName(afi, safi), forwarding: (flags & 0x80) !== 0, flags, staleTime: (v[i + 4] << 16) | (v[i + 5] << 8) | v[i + 6] });
+  }
+  return { code, name, families };
+}
 
 function segments(dv: DataView, p: number, words: number): AsPathSegment[] {
   const list: AsPathSegment[] = [];
@@ -302,6 +317,21 @@ class UpdateState {
   }
 
   mp: { reach?: { afi: number; safi: number }; unreach?: { afi: number; safi: number } } = {};
+  /** An MP_UNREACH_NLRI of a family the codec does not parse, with no prefixes. */
+  emptyUnreach = false;
+
+  /**
+   * The family an End-of-RIB marker (RFC 4724 2) is for: an UPDATE with nothing in it is
+   * IPv4 unicast's; one with only an empty MP_UNREACH_NLRI is that family's.
+   */
+  private endOfRib(msg: DecodedMessage): string | undefined {
+    if (msg.treatAsWithdraw || msg.discardedAttributes || msg.withdrawn!.length > 0 || msg.nlri!.length > 0) return undefined;
+    if (this.order.length === 0) return "ipv4-unicast";
+    const u = this.mp.unreach;
+    const parsedFamily = !(msg.attributes!.unknown ?? []).some((a) => a.code === 15);
+    if (this.order.length === 1 && this.order[0] === 15 && u && (parsedFamily || this.emptyUnreach)) return familyName(u.afi, u.safi);
+    return undefined;
+  }
 
   rawAttribute(dv: DataView, p: number, msg: DecodedMessage, raw: (o: number, l: number) => Uint8Array): void {
     const code = dv.getUint32(p, true);
@@ -313,6 +343,7 @@ class UpdateState {
       const safi = bytes[2];
       if (code === 14) this.mp = { ...this.mp, reach: { afi, safi } };
       else this.mp = { ...this.mp, unreach: { afi, safi } };
+      if (code === 15 && bytes.length === 3) this.emptyUnreach = true;
     }
     (msg.attributes!.unknown ??= []).push({ code, flags, hex: hex(bytes) });
     this.noteAttr(code, flags);
@@ -345,6 +376,8 @@ class UpdateState {
     if (this.extended.length > 0) msg.extendedLength = this.extended;
     const partial = this.partial.filter((c) => !(msg.attributes!.unknown ?? []).some((u) => u.code === c));
     if (partial.length > 0) msg.partial = partial;
+    const eor = this.endOfRib(msg);
+    if (eor) msg.endOfRib = eor;
     // Put the outcome fields last for readability.
     for (const k of ["treatAsWithdraw", "discardedAttributes"] as const) {
       const v = msg[k];

@@ -1,4 +1,4 @@
-// JSON (DESIGN.md's decode shape) -> the core's record stream -> wire bytes.
+// JSON (sart decode's shape, docs/cli.md) -> the core's record stream -> wire bytes.
 // The record layouts are assembly/bgp/records.ts. Runtime-agnostic: every
 // function takes the Core (./codec.ts supplies the process-wide one).
 import type { Core } from "./wasm.ts";
@@ -250,6 +250,19 @@ function capabilityRecord(w: RecordWriter, c: Record<string, any>): void {
     case 5: {
       const fams = (c.families ?? []).flatMap((f: Record<string, any>) => [...fam(f, "extended-nexthop", 0xffff), u32(f.nextHopAfi ?? 2, "nextHopAfi", 0xffff)]);
       w.rec(T_CAP, [...head, ...fams]);
+      return;
+    }
+    case 71: {
+      // Long-lived graceful restart: the core has no layout for it, so its bytes go as a blob.
+      const fams: Record<string, any>[] = c.families ?? [];
+      if (fams.length > 36) throw new Error("long-lived-graceful-restart: at most 36 families fit in a capability");
+      const bytes = new Uint8Array(7 * fams.length);
+      fams.forEach((f, i) => {
+        const [afi, safi] = fam(f, "long-lived-graceful-restart");
+        const stale = u32(f.staleTime ?? 0, "long-lived-graceful-restart staleTime", 0xffffff);
+        bytes.set([afi >> 8, afi & 0xff, safi, f.flags ?? (f.forwarding ? 0x80 : 0), stale >> 16, (stale >> 8) & 0xff, stale & 0xff], 7 * i);
+      });
+      w.rec(T_CAP, [code, w.blob(bytes), bytes.length]);
       return;
     }
     case 73: {

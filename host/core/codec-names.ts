@@ -1,4 +1,4 @@
-// Names and texts for the BGP codec's JSON (RFC 4271, 4486, 6608, 7313, 9384 registries).
+// Names and texts for the BGP codec's JSON (RFC 4271, 4486, 6608, 7313, 9384 registries, IANA capability codes).
 
 export const MESSAGE_TYPES: Record<number, string> = {
   1: "OPEN",
@@ -139,17 +139,41 @@ export const ATTRIBUTE_NAMES: Record<number, string> = {
   32: "LARGE_COMMUNITY",
 };
 
+/**
+ * Every capability code IANA or tshark names (https://www.iana.org/assignments/capability-codes),
+ * short names in the style of the first ones. A prestandard (vendor) code has the name of its
+ * standard one; looking a name up gives the standard code.
+ */
 export const CAPABILITY_NAMES: Record<number, string> = {
+  0: "reserved",
   1: "multiprotocol",
   2: "route-refresh",
+  3: "outbound-route-filtering",
+  4: "multiple-routes",
   5: "extended-nexthop",
   6: "extended-message",
+  7: "bgpsec",
+  8: "multiple-labels",
+  9: "bgp-role",
   64: "graceful-restart",
   65: "4-octet-as",
+  66: "dynamic-capability-deprecated",
+  67: "dynamic-capability",
+  68: "multisession",
   69: "add-path",
   70: "enhanced-route-refresh",
+  71: "long-lived-graceful-restart",
+  72: "routing-policy-distribution",
   73: "fqdn",
+  74: "bfd",
+  75: "software-version",
+  76: "paths-limit",
   128: "route-refresh",
+  129: "outbound-route-filtering",
+  130: "outbound-route-filtering",
+  131: "multisession",
+  184: "fqdn",
+  185: "operational-message",
 };
 
 export const SEGMENT_TYPES: Record<number, string> = {

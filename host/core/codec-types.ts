@@ -1,4 +1,4 @@
-// The JSON shapes of DESIGN.md's "sart decode JSON" contract, as TypeScript types.
+// The JSON shapes of sart decode (docs/cli.md, "The JSON"), as TypeScript types.
 
 export interface CodecOptions {
   /** 4-octet AS numbers negotiated (RFC 6793); default true. */
@@ -72,6 +72,8 @@ export interface DecodedMessage {
   extendedLength?: number[];
   /** Known optional transitive attributes that arrived with the Partial bit (unknown ones keep their flags). */
   partial?: number[];
+  /** Set on an End-of-RIB marker (RFC 4724): the family it ends, e.g. "ipv4-unicast". */
+  endOfRib?: string;
   treatAsWithdraw?: CodecError;
   discardedAttributes?: { code: number; message: string }[];
   // NOTIFICATION

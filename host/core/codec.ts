@@ -1,4 +1,4 @@
-// The BGP codec for Node and Bun: DESIGN.md's "sart decode JSON" <-> wire
+// The BGP codec for Node and Bun: sart decode's JSON (docs/cli.md) <-> wire
 // bytes through the core (assembly/bgp), on the process-wide core instance.
 // The record layout is known only to ./codec-decode.ts and ./codec-encode.ts;
 // browsers import ./codec-portable.ts and pass their own Core.

@@ -19,7 +19,7 @@
 //   log, so call it for every up peer.
 import type { Core } from "./wasm.ts";
 import { ORIGINS, SEGMENT_TYPES } from "./codec-names.ts";
-import { ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
+import { hex, ipv4, ipv6Bytes, isIpv6, parseIpv4, parseIpv6, parsePrefix } from "./codec-text.ts";
 import { parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "./communities.ts";
 
 export type Family = "ipv4-unicast" | "ipv6-unicast";
@@ -97,9 +97,15 @@ export interface RibPath {
   pathId: number;
   originatorId?: string;
   clusterList?: string[];
+  atomicAggregate?: boolean;
+  aggregator?: { asn: number; address: string };
+  /** 8-byte values in hex, as `sart decode` shows them. */
+  extendedCommunities: string[];
+  /** Optional transitive attributes the RIB passes on without knowing them (flags with the Partial bit). */
+  unknownAttributes?: { code: number; flags: number; hex: string }[];
 }
 
-/** A route of our own (DESIGN.md `routes:`, `POST /v1/rib`). */
+/** A route of our own (docs/speaker.md `routes:`, `POST /v1/rib`). */
 export interface OriginatedRoute {
   prefix: string;
   /** "self" (default) or a usable unicast address of the prefix's family. */
@@ -114,6 +120,8 @@ export interface OriginatedRoute {
   localPref?: number;
   /** MULTI_EXIT_DISC, sent to every peer. */
   med?: number;
+  /** Export tags: only peers with one of these (setPeerTags) get the route; 0 or absent: every peer. */
+  tags?: number;
 }
 
 /**
@@ -215,6 +223,21 @@ export class Rib {
     if (policy === undefined) throw new Error(`peer ${cfg.address}: export must be local, all or none, not ${JSON.stringify(cfg.export)}`);
     if (!this.x.ribPeerConfig(idx, cfg.asn >>> 0, rid, policy, (cfg.maxPrefix ?? 0) >>> 0)) throw new Error(`rib: no peer ${idx}`);
     this.peerAddress.set(idx, cfg.address);
+  }
+
+  /**
+   * The peer's export tags (a 32-bit mask): it gets the originated routes tagged
+   * with one of them, and the untagged ones. A change while up re-evaluates its Adj-RIB-Out.
+   */
+  setPeerTags(idx: number, tags: number): void {
+    if (!this.x.ribPeerTags(idx, tags >>> 0)) throw new Error(`rib: no peer ${idx}`);
+  }
+
+  /** Whether the prefix is in the peer's Adj-RIB-Out, i.e. its UPDATE was written out to the peer. */
+  advertisedTo(idx: number, prefix: string): boolean {
+    const p = prefixBytes(prefix, "prefix");
+    this.writeInput(p.bytes);
+    return this.x.ribPeerAdvertised(idx, p.fam, p.len) === 1;
   }
 
   setPeerRouterId(idx: number, routerId: string): void {
@@ -386,6 +409,7 @@ export class Rib {
     ext.forEach((e, i) => input.set(e, 32 + 4 * words.length + 8 * i));
     this.writeInput(input);
     const has = (r.med !== undefined ? 1 : 0) | (r.localPref !== undefined ? 2 : 0);
+    this.x.ribOriginTags((r.tags ?? 0) >>> 0);
     if (!this.x.ribOriginate(p.fam, p.len, nhLen, comms.length, large.length, ext.length, med, localPref, has)) throw new Error(`${what}: rejected by the core`);
   }
 
@@ -489,13 +513,15 @@ function addrString(u8: Uint8Array, at: number, v6: boolean): string {
   return ipv4(((u8[at] << 24) | (u8[at + 1] << 16) | (u8[at + 2] << 8) | u8[at + 3]) >>> 0);
 }
 
-
-type CanonicalFields = Pick<RibPath, "asPath" | "origin" | "med" | "localPref" | "communities" | "largeCommunities" | "originatorId" | "clusterList">;
+type CanonicalFields = Pick<
+  RibPath,
+  "asPath" | "origin" | "med" | "localPref" | "communities" | "largeCommunities" | "originatorId" | "clusterList" | "atomicAggregate" | "aggregator" | "extendedCommunities" | "unknownAttributes"
+>;
 
 /** The core's canonical attribute bytes (4-octet AS_PATH, no next hop) -> API fields. */
 function decodeCanonical(b: Uint8Array): CanonicalFields {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const r: CanonicalFields = { asPath: [], origin: "IGP", communities: [], largeCommunities: [] };
+  const r: CanonicalFields = { asPath: [], origin: "IGP", communities: [], largeCommunities: [], extendedCommunities: [] };
   let q = 0;
   while (q < b.length) {
     const flags = b[q];
@@ -517,6 +543,11 @@ function decodeCanonical(b: Uint8Array): CanonicalFields {
         break;
       case 4: r.med = dv.getUint32(v); break;
       case 5: r.localPref = dv.getUint32(v); break;
+      case 6: r.atomicAggregate = true; break;
+      case 7: r.aggregator = { asn: dv.getUint32(v), address: ipv4(dv.getUint32(v + 4)) }; break;
+      case 16:
+        for (let i = v; i + 8 <= v + len; i += 8) r.extendedCommunities.push(hex(b.subarray(i, i + 8)));
+        break;
       case 8:
         for (let i = v; i < v + len; i += 4) r.communities.push(`${dv.getUint16(i)}:${dv.getUint16(i + 2)}`);
         break;
@@ -528,6 +559,8 @@ function decodeCanonical(b: Uint8Array): CanonicalFields {
       case 32:
         for (let i = v; i < v + len; i += 12) r.largeCommunities.push(`${dv.getUint32(i)}:${dv.getUint32(i + 4)}:${dv.getUint32(i + 8)}`);
         break;
+      default: // only unknown optional transitive attributes reach the canonical form
+        (r.unknownAttributes ??= []).push({ code: type, flags, hex: hex(b.subarray(v, v + len)) });
     }
   }
   return r;

@@ -4,8 +4,12 @@
 // routes we added ourselves.
 import { spawn } from "node:child_process";
 
-/** Our rtnetlink protocol id (rt_protos): unused by the well-known daemons (bird 12, bgp 186, zebra 11). */
-export const SART_RT_PROTO = 196;
+/**
+ * Our rtnetlink protocol id (rt_protos): unused by the well-known daemons (zebra 11, bird 12,
+ * babel 42, openr 99, and FRR's 186-197: 196 is FRR's "static", so a sart on an FRR host must
+ * never flush it).
+ */
+export const SART_RT_PROTO = 83;
 
 export interface FibRoute {
   /** "198.51.100.0/24" or "2001:db8::/48". */

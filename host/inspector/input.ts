@@ -1,8 +1,8 @@
 // What the inspector decodes: pasted hex or a file's bytes (a pcap/pcapng capture, an MRT
 // file, or a raw stream of BGP messages), through the same codec and capture modules as `sart decode`,
 // so the page shows exactly the objects the CLI prints. Browser-safe: no node: imports.
-import { decodeCapture } from "../cli/bgp-capture.ts";
-import { CaptureError, captureFormat } from "../cli/pcap.ts";
+import { decodeCapture, portHint } from "../capture/bgp-capture.ts";
+import { CaptureError, captureFormat } from "../capture/pcap.ts";
 import { type CodecOptions, decodeMessages } from "../core/codec-portable.ts";
 import type { Core } from "../core/wasm.ts";
 import { looksLikeMrt, readMrt } from "./mrt.ts";
@@ -24,6 +24,8 @@ export interface Decoded {
   problem?: string;
   /** Records read but not shown (MRT RIB dumps, state changes), e.g. "2 TABLE_DUMP_V2". */
   skipped?: string;
+  /** A capture with no TCP data on the chosen port: where the data went and what to change. */
+  hint?: string;
 }
 
 /** Pasted hex to bytes: whitespace, ':' and ',' separators and 0x prefixes are allowed anywhere. */
@@ -45,8 +47,9 @@ export function decodeBytes(core: Core, bytes: Uint8Array, settings: DecodeSetti
   if (!format && looksLikeMrt(bytes)) return decodeMrt(bytes, decode, settings);
   if (!format) return { messages: decode(bytes, settings.codec), format: "raw" };
   try {
-    const { messages, problem } = decodeCapture(bytes, decode, { port: settings.port, defaults: settings.codec });
-    return { messages, format, problem };
+    const { messages, problem, dataElsewhere } = decodeCapture(bytes, decode, { port: settings.port, defaults: settings.codec });
+    const hint = dataElsewhere && portHint(settings.port, dataElsewhere, (p) => `set the capture port to ${p}`);
+    return { messages, format, problem, ...(hint ? { hint } : {}) };
   } catch (err) {
     if (err instanceof CaptureError) return { messages: [], format, problem: err.message };
     throw err;

@@ -63,7 +63,8 @@ function decode(bytes: Uint8Array, name: string): void {
     if (n > MAX_ROWS) parts.push(`table shows the first ${MAX_ROWS}`);
     if (result.skipped) parts.push(`records without a BGP message skipped: ${result.skipped}`);
     if (result.problem) parts.push(`${result.format === "mrt" ? "MRT" : "capture"} problem: ${result.problem}`);
-    setStatus(parts.join(" · "), broken || result.problem ? "error" : flagged ? "warning" : "info");
+    if (result.hint) parts.push(result.hint);
+    setStatus(parts.join(" · "), broken || result.problem ? "error" : flagged || result.hint ? "warning" : "info");
   } catch (err) {
     // The codec reports malformed input as messages; what lands here is a bad option, or the
     // core failing (e.g. out of memory on a huge file): say so instead of a stale status.

@@ -2,7 +2,7 @@
 // recorded in BGP4MP / BGP4MP_ET records, each with its peer and time. TABLE_DUMP_V2 (RIB
 // snapshots) and state changes carry no BGP message: they are counted, not decoded.
 // Browser-safe (no node: imports).
-import { isoTime } from "../cli/pcap.ts";
+import { isoTime } from "../capture/pcap.ts";
 import { ipv4, ipv6Bytes } from "../core/codec-text.ts";
 
 const HEADER = 12;

@@ -1,4 +1,4 @@
-// One table row's text for a decoded message (DESIGN.md's "sart decode JSON").
+// One table row's text for a decoded message (the sart decode JSON, docs/cli.md).
 // Pure: no DOM, so the wording is the same wherever it is shown.
 import { codeName, subcodeName } from "../core/codec-names.ts";
 import type { AsPathSegment, CodecError, DecodedMessage } from "../core/codec-types.ts";
@@ -82,6 +82,7 @@ export function summarize(obj: Record<string, unknown>): RowSummary {
   if (m.type === "OPEN" && !m.error) notes.push(openDetails(m));
   if (m.type === "NOTIFICATION" && !m.error) notes.push(notificationDetails(m));
   if (m.type === "ROUTE-REFRESH" && !m.error) notes.push(`afi ${m.afi} safi ${m.safi} subtype ${m.subtype}`);
+  if (m.type === "UPDATE" && m.endOfRib) notes.push(`End-of-RIB ${m.endOfRib}`);
   if (m.type === "UPDATE" && !m.error && attrs.communities?.length) notes.push(`communities ${attrs.communities.join(" ")}`);
   return {
     time: m.time ?? "",

@@ -7,10 +7,11 @@
 //                                       metrics: () => { const m = new PrometheusText(); m.metric(...); return m.text(); } });
 //   h.address  // "127.0.0.1:9466" as bound (port 0 picks one)
 //   await h.close();
+import { existsSync, unlinkSync } from "node:fs";
 import http from "node:http";
 
 export interface HealthServerOptions {
-  /** "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every interface); port 0 picks a free one. */
+  /** "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every interface); port 0 picks a free one; or "unix:/path". */
   listen: string;
   /** /healthz: true answers 200 "ok"; a string answers 503 with it as the reason. Default: always ok. */
   live?: () => true | string;
@@ -21,8 +22,9 @@ export interface HealthServerOptions {
 }
 
 export interface HealthServer {
-  /** The bound address, "HOST:PORT" ("[::1]:PORT" for IPv6). */
+  /** The bound address, "HOST:PORT" ("[::1]:PORT" for IPv6), or "unix:/path". */
   readonly address: string;
+  /** 0 on a unix socket. */
   readonly port: number;
   close(): Promise<void>;
 }
@@ -39,7 +41,9 @@ const TEXT = "text/plain; charset=utf-8";
 const PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8";
 
 export async function startHealthServer(opts: HealthServerOptions): Promise<HealthServer> {
-  const { host, port } = parseListenAddress(opts.listen);
+  const socketPath = opts.listen.startsWith("unix:") ? opts.listen.slice(5) : undefined;
+  if (socketPath === "") throw new Error(`listen address ${JSON.stringify(opts.listen)}: unix: needs a path`);
+  const { host, port } = socketPath ? { host: "", port: 0 } : parseListenAddress(opts.listen);
   const probe = (check: (() => true | string) | undefined): [number, string] => {
     let result: true | string;
     try {
@@ -72,12 +76,16 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e) => reject(new Error(`health endpoint on ${opts.listen}: ${e.message}`)));
-    server.listen(port, host, () => resolve());
+    if (socketPath) {
+      // A stale socket from an earlier run (a crash) would make listen fail.
+      if (existsSync(socketPath)) unlinkSync(socketPath);
+      server.listen(socketPath, () => resolve());
+    } else server.listen(port, host, () => resolve());
   });
-  const bound = server.address() as { address: string; port: number };
+  const bound = server.address() as { address: string; port: number } | string;
   return {
-    address: bound.address.includes(":") ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`,
-    port: bound.port,
+    address: typeof bound === "string" ? `unix:${bound}` : bound.address.includes(":") ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`,
+    port: typeof bound === "string" ? 0 : bound.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -83,7 +83,7 @@ interface ObjectList {
  */
 interface ResourceClient {
   get(namespace: string | undefined, name: string): Promise<KubeObject>;
-  list(namespace: string | undefined, labelSelector: string | undefined): Promise<ObjectList>;
+  list(namespace: string | undefined, labelSelector: string | undefined, fieldSelector?: string): Promise<ObjectList>;
   replace(namespace: string | undefined, name: string, body: KubeObject): Promise<KubeObject>;
 }
 
@@ -104,11 +104,11 @@ class GroupResourceClient implements ResourceClient {
       : this.api.getClusterCustomObject({ ...this.base(), name });
   }
 
-  async list(namespace: string | undefined, labelSelector: string | undefined) {
+  async list(namespace: string | undefined, labelSelector: string | undefined, fieldSelector?: string) {
     // /apis/{group}/{version}/{plural} lists a namespaced kind across all namespaces.
     const list = namespace
-      ? await this.api.listNamespacedCustomObject({ ...this.base(), namespace, labelSelector })
-      : await this.api.listClusterCustomObject({ ...this.base(), labelSelector });
+      ? await this.api.listNamespacedCustomObject({ ...this.base(), namespace, labelSelector, fieldSelector })
+      : await this.api.listClusterCustomObject({ ...this.base(), labelSelector, fieldSelector });
     return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
   }
 
@@ -164,9 +164,9 @@ class CoreResourceClient implements ResourceClient {
     return this.plain(await this.call(this.name("read", namespace), { namespace, name }));
   }
 
-  async list(namespace: string | undefined, labelSelector: string | undefined) {
+  async list(namespace: string | undefined, labelSelector: string | undefined, fieldSelector?: string) {
     const method = namespace || !KINDS[this.kind].namespaced ? this.name("list", namespace) : `list${this.kind}ForAllNamespaces`;
-    const list = this.plain(await this.call(method, { namespace, labelSelector }), `${this.model}List`) as unknown as {
+    const list = this.plain(await this.call(method, { namespace, labelSelector, fieldSelector }), `${this.model}List`) as unknown as {
       items?: KubeObject[];
       metadata?: { resourceVersion?: string };
     };
@@ -213,6 +213,23 @@ class DirectWriter {
     private readonly keepAlive: boolean,
   ) {}
 
+  private applied: { at: number; opts: Promise<RequestOptions> } | undefined;
+
+  /**
+   * The kubeconfig's TLS and auth for a request. client-node rebuilds them on every call
+   * (files read, headers computed: ~0.5 ms); they are reused for a second, so a token a
+   * kubelet rotates in its file is still picked up.
+   */
+  private httpsOptions(): Promise<RequestOptions> {
+    const now = Date.now();
+    if (!this.applied || now - this.applied.at > 1000) {
+      const opts: RequestOptions = {};
+      this.applied = { at: now, opts: this.kc.applyToHTTPSOptions(opts).then(() => opts) };
+      this.applied.opts.catch(() => (this.applied = undefined));
+    }
+    return this.applied.opts;
+  }
+
   /** The URL path of one kind's collection (name undefined) or object, with an optional subresource. */
   path(info: KindInfo, namespace: string | undefined, name?: string, subresource?: string): string {
     const prefix = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
@@ -225,8 +242,7 @@ class DirectWriter {
     const cluster = this.kc.getCurrentCluster();
     const server = cluster?.server;
     if (!server) throw new Error("kubeconfig: the current context has no cluster server");
-    const opts: RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    const opts = await this.httpsOptions();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string>), Accept: "application/json" };
     if (payload !== undefined) {
@@ -408,8 +424,10 @@ export class KubeStore implements Store {
   }
 
   /** The raw list with its resourceVersion (for informers). */
-  async listWithVersion(kind: Kind, namespace: string | undefined, labelSelector: string | undefined): Promise<ObjectList> {
-    return this.request("list", kind, { name: "*", namespace }, () => this.client(kind).list(KINDS[kind]?.namespaced ? namespace : undefined, labelSelector));
+  async listWithVersion(kind: Kind, namespace: string | undefined, labelSelector: string | undefined, fieldSelector?: string): Promise<ObjectList> {
+    return this.request("list", kind, { name: "*", namespace }, () =>
+      this.client(kind).list(KINDS[kind]?.namespaced ? namespace : undefined, labelSelector, fieldSelector),
+    );
   }
 
   async create<T extends KubeObject>(obj: T): Promise<T> {
@@ -574,7 +592,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     const { kind, opts, store } = this;
     const namespace = KINDS[kind].namespaced ? opts.namespace : undefined;
     const listFn = async (): Promise<KubernetesListObject<KubernetesObject>> => {
-      const list = await store.listWithVersion(kind, namespace, opts.labelSelector);
+      const list = await store.listWithVersion(kind, namespace, opts.labelSelector, opts.fieldSelector);
       this.backoffMs = store.opts.backoffMs?.initial ?? 200; // a list got through: the server is back
       // ListWatch delivers the items synchronously once this promise resolves: the cache is
       // synced by the next macrotask, whether or not the watch that follows connects.
@@ -582,7 +600,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
       return { metadata: { resourceVersion: list.resourceVersion }, items: list.items as KubernetesObject[] } as KubernetesListObject<KubernetesObject>;
     };
     const watch = new BookmarkWatch(store.kc, store.opts.watchTimeoutSeconds ?? [300, 600]);
-    const lw = new ListWatch<KubernetesObject>(store.watchPath(kind, namespace), watch, listFn, false, opts.labelSelector);
+    const lw = new ListWatch<KubernetesObject>(store.watchPath(kind, namespace), watch, listFn, false, opts.labelSelector, opts.fieldSelector);
     this.lw = lw;
     lw.on("add", (o) => this.deliver("ADDED", o as unknown as T));
     lw.on("update", (o) => this.deliver("MODIFIED", o as unknown as T));

@@ -35,6 +35,7 @@ import {
   NotFoundError,
   StoreError,
   describeObject,
+  matchesFieldSelector,
   matchesLabelSelector,
   mergePatch,
   rfc3339,
@@ -117,8 +118,10 @@ type Listener = (type: WatchEventType, obj: KubeObject) => void;
 const objectKey = (kind: string, namespace: string | undefined, name: string) => `${kind}/${namespace ?? ""}/${name}`;
 const nsNameKey = (o: { metadata: { namespace?: string; name: string } }) => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 /** Whether a list or watch with these options includes the object (namespace and label selector). */
-const selects = (opts: ListOptions, obj: KubeObject) =>
-  (!opts.namespace || obj.metadata.namespace === opts.namespace) && matchesLabelSelector(obj.metadata.labels, opts.labelSelector);
+const selects = (opts: ListOptions & { fieldSelector?: string }, obj: KubeObject) =>
+  (!opts.namespace || obj.metadata.namespace === opts.namespace) &&
+  matchesLabelSelector(obj.metadata.labels, opts.labelSelector) &&
+  matchesFieldSelector(obj, opts.fieldSelector);
 
 export class LocalStore implements Store {
   private readonly objects = new Map<Kind, Map<string, KubeObject>>();
@@ -162,6 +165,21 @@ export class LocalStore implements Store {
       throw e;
     }
     return store;
+  }
+
+  /**
+   * Re-reads the manifest directory and applies what changed since the last load, as
+   * on open (standalone mode picks up edits without a restart). A directory that does
+   * not load (bad YAML, an invalid document) changes nothing: ManifestError names the
+   * file, document and field.
+   */
+  async reload(): Promise<void> {
+    const docs = await loadManifestDir(this.dir, this.admitter);
+    try {
+      this.applyManifests(docs);
+    } finally {
+      await this.persist();
+    }
   }
 
   /** Waits for pending state writes, stops every informer and releases the state file. */
@@ -269,7 +287,7 @@ export class LocalStore implements Store {
   }
 
   /** The stored objects themselves (not copies): callers must not modify them. */
-  select(kind: Kind, opts: ListOptions = {}): KubeObject[] {
+  select(kind: Kind, opts: ListOptions & { fieldSelector?: string } = {}): KubeObject[] {
     const out: KubeObject[] = [];
     for (const obj of this.bucket(kind).values()) if (selects(opts, obj)) out.push(obj);
     return out.sort((a, b) => (nsNameKey(a) < nsNameKey(b) ? -1 : 1));

@@ -96,6 +96,8 @@ export interface ListOptions {
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Field equalities, e.g. "spec.nodeName=node1" (comma-separated): sent to the API server; LocalStore matches the dotted paths. */
+  fieldSelector?: string;
   /** Period of the resync (every cached object re-delivered as MODIFIED); 0 disables. Default 5 min. */
   resyncMs?: number;
 }
@@ -310,6 +312,20 @@ function matchesRequirements(labels: Record<string, string> | undefined, reqs: R
         if (has) return false;
         break;
     }
+  }
+  return true;
+}
+
+/** Whether every "path=value" (or "path!=value") of a field selector holds for the object. */
+export function matchesFieldSelector(obj: unknown, selector: string | undefined): boolean {
+  if (!selector) return true;
+  for (const part of selector.split(",")) {
+    const m = /^\s*([^!=\s]+)\s*(==|=|!=)\s*(.*?)\s*$/.exec(part);
+    if (!m) throw new Error(`field selector "${selector}": cannot parse "${part}"`);
+    let v: unknown = obj;
+    for (const k of m[1]!.split(".")) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+    const equal = String(v ?? "") === m[3];
+    if (equal !== (m[2] !== "!=")) return false;
   }
   return true;
 }

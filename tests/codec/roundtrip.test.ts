@@ -71,7 +71,10 @@ describe("message types", () => {
         { code: 5, name: "extended-nexthop", families: [{ afi: 1, safi: 1, family: "ipv4-unicast", nextHopAfi: 2 }] },
         { code: 6, name: "extended-message" },
         { code: 73, name: "fqdn", hostname: "node-1", domain: "example.com" },
-        { code: 71, name: "unknown", hex: "0001018000003c" },
+        { code: 71, name: "long-lived-graceful-restart", families: [
+          { afi: 1, safi: 1, family: "ipv4-unicast", forwarding: true, flags: 128, staleTime: 60 },
+          { afi: 2, safi: 1, family: "ipv6-unicast", forwarding: false, flags: 0, staleTime: 16777215 },
+        ] },
       ],
     };
     expect(withoutLength(jsonRoundTrip(msg))).toEqual(msg);

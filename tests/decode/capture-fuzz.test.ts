@@ -4,8 +4,8 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
-import { CaptureError } from "../../host/cli/pcap.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
+import { CaptureError } from "../../host/capture/pcap.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
 import { expected, type Msg, PCAPS } from "./fixture-data.ts";
 import { mulberry32 as prng } from "../codec/bytes.ts";

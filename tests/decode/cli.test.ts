@@ -6,9 +6,10 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readCapture } from "../../host/cli/pcap.ts";
-import { tcpConnections } from "../../host/cli/tcp-flows.ts";
+import { readCapture } from "../../host/capture/pcap.ts";
+import { tcpConnections } from "../../host/capture/tcp-flows.ts";
 import { concat } from "../codec/bytes.ts";
+import { frame, ipPacket, LINK, pcapFile } from "./capture-builder.ts";
 import { decodeFixture, expected, type Msg, PCAPS, SART } from "./fixture-data.ts";
 
 const RUNTIMES = ["bun", "node"] as const;
@@ -69,10 +70,37 @@ describe("captures", () => {
     }
   });
 
-  test("BGP on another port is not decoded unless --port names it", () => {
-    const r = sart("bun", ["--file", join(PCAPS, "gobgp-exabgp.pcapng")]);
-    expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual([]);
+  test("BGP on another port: [] on stdout, stderr names the ports that carried data, exit 1", () => {
+    for (const runtime of RUNTIMES) {
+      const r = sart(runtime, ["--file", join(PCAPS, "gobgp-exabgp.pcapng")]);
+      expect(JSON.parse(r.stdout)).toEqual([]);
+      expect(r.stderr).toBe(`sart decode: ${join(PCAPS, "gobgp-exabgp.pcapng")}: no TCP data on port 179; TCP data went over port 1790 (3 connections, 1006 bytes): try --port 1790\n`);
+      expect(r.status).toBe(1);
+    }
+  });
+
+  test("the port a connection went to is its SYN's destination, else its lower port; no TCP data at all is not an error", () => {
+    const seg = (sport: number, dport: number, seq: number, payload: number, flags?: { syn?: boolean; ack?: boolean }) =>
+      frame(ipPacket({ src: sport === 22 || sport === 1790 ? "192.0.2.1" : "192.0.2.2", dst: dport === 22 || dport === 1790 ? "192.0.2.1" : "192.0.2.2", sport, dport, seq, flags, payload: new Uint8Array(payload) }), LINK.ETHERNET);
+    const records = [
+      seg(1000, 1790, 100, 0, { syn: true }), // opened from port 1000 to 1790: counts for 1790
+      seg(1790, 1000, 500, 0, { syn: true, ack: true }),
+      seg(1000, 1790, 101, 40),
+      seg(50000, 22, 7, 10), // no SYN captured: the lower port, 22
+      seg(22, 50000, 9, 500),
+    ].map((data, i) => ({ data, timeNs: 1_700_000_000_000_000_000n + BigInt(i) }));
+    const file = join(tmp, "other-ports.pcap");
+    writeFileSync(file, pcapFile(records, LINK.ETHERNET));
+    const r = sart("bun", ["--file", file]);
+    expect(r.stderr).toBe(`sart decode: ${file}: no TCP data on port 179; TCP data went over port 22 (1 connection, 510 bytes), port 1790 (1 connection, 40 bytes): try --port 22\n`);
+    expect(r.status).toBe(1);
+    // Only handshakes: nothing to decode, nothing wrong.
+    const quiet = join(tmp, "handshakes.pcap");
+    writeFileSync(quiet, pcapFile(records.slice(0, 2), LINK.ETHERNET));
+    const q = sart("bun", ["--file", quiet]);
+    expect(JSON.parse(q.stdout)).toEqual([]);
+    expect(q.stderr).toBe(`sart decode: ${quiet}: no TCP data in the capture (looked for BGP on port 179)\n`);
+    expect(q.status).toBe(0);
   });
 
   test("a capture cut off mid-record keeps the messages before the cut, exit 1", () => {

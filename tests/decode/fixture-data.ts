@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeMessages } from "../../host/core/codec.ts";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
 
 export const FIXTURES = join(import.meta.dir, "..", "fixtures");
 export const PCAPS = join(FIXTURES, "pcap");

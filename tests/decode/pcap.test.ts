@@ -6,9 +6,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CaptureResult, decodeCapture } from "../../host/cli/bgp-capture.ts";
-import { isoTime, readCapture } from "../../host/cli/pcap.ts";
-import { tcpConnections } from "../../host/cli/tcp-flows.ts";
+import { type CaptureResult, decodeCapture } from "../../host/capture/bgp-capture.ts";
+import { isoTime, readCapture } from "../../host/capture/pcap.ts";
+import { tcpConnections } from "../../host/capture/tcp-flows.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
 import { concat } from "../codec/bytes.ts";
 import { frame, ipPacket, LINK, type NgPacket, pcapFile, pcapngSection, type Record_, type Segment, segmentsOf } from "./capture-builder.ts";
@@ -312,7 +312,7 @@ describe("session context from the two OPENs", () => {
 
 test("the capture modules stay browser-safe (no node: imports) for the inspector", () => {
   for (const file of ["pcap.ts", "packets.ts", "tcp-flows.ts", "bgp-capture.ts"]) {
-    const source = readFileSync(join(import.meta.dir, "..", "..", "host", "cli", file), "utf8");
+    const source = readFileSync(join(import.meta.dir, "..", "..", "host", "capture", file), "utf8");
     expect({ file, nodeImports: source.match(/from\s+["']node:[^"']+["']/g) ?? [] }).toEqual({ file, nodeImports: [] });
     expect({ file, process: /\bprocess\./.test(source) }).toEqual({ file, process: false });
   }

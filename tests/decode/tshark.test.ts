@@ -1,10 +1,12 @@
 // tshark's BGP dissector as an independent oracle: on every fixture, sart's messages line
 // up one to one with tshark's (same order, types, lengths) and agree on prefixes, path ids,
 // AS paths, next hops, MED/LOCAL_PREF/ORIGIN, communities, OPEN fields and capabilities,
-// NOTIFICATION codes and shutdown communication, ROUTE-REFRESH families.
+// NOTIFICATION codes and shutdown communication, ROUTE-REFRESH families, End-of-RIB markers;
+// and every capability code tshark names has a name here too.
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { CAPABILITY_NAMES, familyName } from "../../host/core/codec-names.ts";
 import { decodeFixture, expected, flatAsns, type Msg, PCAPS } from "./fixture-data.ts";
 
 type Ek = Record<string, unknown>;
@@ -119,6 +121,14 @@ function compareUpdate(s: Msg, t: Ek, where: string): void {
   expect({ where, aggregatorAddress: a.aggregator?.address }).toEqual({ where, aggregatorAddress: list(t, "update_path_attribute_aggregator_origin")[0] });
   const codes = list(t, "update_path_attribute_type_code").map(Number);
   expect({ where, atomic: a.atomicAggregate === true }).toEqual({ where, atomic: codes.includes(6) });
+
+  // End-of-RIB (RFC 4724): no prefixes, and no attributes (IPv4) or only an MP_UNREACH_NLRI (its family).
+  const empty = tWithdrawn.length === 0 && tNlri.length === 0;
+  const eor = !empty ? undefined
+    : codes.length === 0 ? "ipv4-unicast"
+    : codes.length === 1 && codes[0] === 15 ? familyName(one(t, "update_path_attribute_mp_unreach_nlri_afi")!, one(t, "update_path_attribute_mp_unreach_nlri_safi")!)
+    : undefined;
+  expect({ where, endOfRib: s.endOfRib }).toEqual({ where, endOfRib: eor });
 }
 
 function compareOpen(s: Msg, t: Ek, where: string): void {
@@ -153,6 +163,15 @@ function compareNotification(s: Msg, t: Ek, where: string): void {
   expect({ where, subcode: s.subcode }).toEqual({ where, subcode: minor ? Number(t[minor]) : undefined });
   expect({ where, communication: s.communication }).toEqual({ where, communication: list(t, "notify_communication")[0] });
 }
+
+test("every capability code tshark names has a name in sart decode's JSON (IANA's registry and vendor codes)", () => {
+  const out = execFileSync("tshark", ["-G", "values"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60_000, maxBuffer: 256 << 20 });
+  const named = out.split("\n").map((l) => l.split("\t")).filter((f) => f[0] === "V" && f[1] === "bgp.cap.type").map((f) => [Number(f[2]), f[3]] as const);
+  expect(named.length).toBeGreaterThan(20);
+  const missing = named.filter(([code]) => CAPABILITY_NAMES[code] === undefined);
+  expect(missing).toEqual([]);
+  expect(CAPABILITY_NAMES[71]).toBe("long-lived-graceful-restart");
+});
 
 for (const [name, fixture] of Object.entries(expected)) {
   describe(`tshark agrees on ${name}`, () => {

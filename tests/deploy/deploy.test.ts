@@ -117,6 +117,20 @@ describe("manifests", () => {
     expect(conf.plugins[1]).toEqual(original.plugins[1]);
     expect(conf.plugins[0].endpoint).toStartWith("unix:/run/sart/");
   });
+
+  test("agent DaemonSet: probes on the agent's health address, /var/lib/sart kept on the host, flags `sart agent` accepts", async () => {
+    const pod = find(manifests, "DaemonSet", "sart-agent").spec.template.spec;
+    const agent = pod.containers.find((c: Manifest) => c.name === "agent");
+    expect(agent.env.find((e: Manifest) => e.name === "NODE_NAME").valueFrom.fieldRef.fieldPath).toBe("spec.nodeName");
+    for (const [probe, path] of [["livenessProbe", "/healthz"], ["readinessProbe", "/readyz"]]) {
+      expect(agent[probe].httpGet).toEqual({ host: "127.0.0.1", path, port: 9467 });
+    }
+    const usage = (await run(join(ROOT, "node_modules/.bin/bun"), [join(ROOT, "host/cli/main.ts"), "agent", "--help"])).stdout;
+    expect(usage).toMatch(/--health ADDR\s+\/healthz, \/readyz, \/metrics[^\n]*\n[^\n]*default 127\.0\.0\.1:9467/);
+    expect(usage).toContain("--state-dir DIR        restart marker, standalone state, pod allocations (default /var/lib/sart)");
+    const mount = agent.volumeMounts.find((m: Manifest) => m.mountPath === "/var/lib/sart");
+    expect(pod.volumes.find((v: Manifest) => v.name === mount.name).hostPath.path).toBe("/var/lib/sart");
+  });
 });
 
 describe("RBAC", () => {
@@ -143,11 +157,11 @@ describe("RBAC", () => {
     expect([lease("PUT", NAMESPACE, "kube-scheduler"), lease("DELETE", NAMESPACE)]).toEqual([false, false]);
   });
 
-  test("agent (provisional): reads and status writes DESIGN.md gives it, nothing the controller owns", () => {
+  test("agent: its reads and status writes, nothing the controller owns", () => {
     const authz = new Authorizer(manifests as never, { name: "sart-agent", namespace: NAMESPACE });
     const can = (method: string, url: string) => authz.allows(requestAttributes(method, url));
     const sart = "/apis/sart.terassyi.net/v1alpha2";
-    for (const r of ["nodebgps", "bgppeers", "bgpadvertisements", "addressblocks", "addresspools", "blockrequests"]) {
+    for (const r of ["nodebgps", "bgppeers", "bgpadvertisements", "addressblocks", "addresspools"]) {
       expect({ r, list: can("GET", `${sart}/${r}`), watch: can("GET", `${sart}/${r}?watch=true`) }).toEqual({ r, list: true, watch: true });
     }
     expect(can("GET", `${sart}/nodebgps/node-a`)).toBe(true);
@@ -155,14 +169,16 @@ describe("RBAC", () => {
     expect(can("PATCH", `${sart}/bgppeers/p/status`)).toBe(true);
     expect(can("PATCH", `${sart}/namespaces/test/bgpadvertisements/a/status`)).toBe(true);
     expect(can("POST", `${sart}/blockrequests`)).toBe(true);
-    for (const r of ["pods", "namespaces", "nodes"]) expect({ r, get: can("GET", `/api/v1/${r}/x`), watch: can("GET", `/api/v1/${r}?watch=1`) }).toEqual({ r, get: true, watch: true });
+    for (const r of ["pods", "namespaces", "nodes"]) expect({ r, watch: can("GET", `/api/v1/${r}?watch=1`) }).toEqual({ r, watch: true });
     // The controller's writes stay the controller's.
     expect(can("PATCH", `${sart}/nodebgps/node-a`)).toBe(false);
+    expect(can("PATCH", `${sart}/bgppeers/p`)).toBe(false);
     expect(can("POST", `${sart}/addressblocks`)).toBe(false);
     expect(can("DELETE", `${sart}/blockrequests/r`)).toBe(false);
     expect(can("PATCH", `${sart}/namespaces/test/bgpadvertisements/a`)).toBe(false);
     expect(can("PATCH", "/api/v1/namespaces/test/services/s/status")).toBe(false);
     expect(can("PATCH", "/api/v1/namespaces/test/pods/p")).toBe(false);
+    expect(can("PATCH", "/api/v1/nodes/n")).toBe(false);
     expect(can("GET", "/api/v1/namespaces/kube-system/secrets/x")).toBe(false);
   });
 });

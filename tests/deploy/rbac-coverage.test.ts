@@ -18,7 +18,7 @@ import { API_VERSION } from "../../host/kube/types.ts";
 import { type ApiServer, kubeconfigYaml, startApiServer } from "../kube/apiserver/index.ts";
 import { addressesOf, eventually, slice } from "../kube/controller-harness.ts";
 import { commandLine, find, type Manifest, renderDeploy, ROOT } from "./manifests.ts";
-import { Authorizer, describeRequest, type RequestAttributes, requestAttributes } from "./rbac.ts";
+import { Authorizer, rbacCoverage } from "./rbac.ts";
 import { type RecordingProxy, startRecordingProxy } from "./recording-proxy.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
@@ -36,13 +36,6 @@ const UNEXERCISED: Record<string, string> = {
   "get sart.terassyi.net/bgpadvertisements": "createAdvertisement (advertisement.ts) reads the existing object after 409 AlreadyExists",
   "patch core/events": "EventRecorder (host/kube/store.ts) bumps count/lastTimestamp of an identical repeated Event",
 };
-
-/** Every (verb, group/resource[/subresource]) a rule grants, as describeRequest() writes it without namespace and name. */
-function grantedCalls(rules: { apiGroups?: string[]; resources?: string[]; verbs: string[] }[]): string[] {
-  const out: string[] = [];
-  for (const r of rules) for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) for (const v of r.verbs) out.push(`${v} ${g || "core"}/${res}`);
-  return out;
-}
 
 interface Replica {
   podName: string;
@@ -191,26 +184,15 @@ describe("controller RBAC (crds/deploy) against the calls sart controller makes"
     }
 
     // What it did.
-    const seen = new Map<string, RequestAttributes>();
-    for (const r of proxy.requests) {
-      const a = requestAttributes(r.method, r.url);
-      const key = describeRequest({ ...a, name: "" });
-      if (!seen.has(key)) seen.set(key, a);
-    }
-    const calls = [...seen.keys()].sort();
-    console.log(`sart controller made ${proxy.requests.length} requests:\n  ${calls.join("\n  ")}`);
-
     const authz = new Authorizer(manifests as never, { name: pod.serviceAccountName, namespace: NAMESPACE });
-    const denied = [...seen.values()].filter((a) => a.resourceRequest && !authz.allows(a)).map(describeRequest);
-    expect(denied).toEqual([]);
+    const cov = rbacCoverage(authz, proxy.requests, UNEXERCISED);
+    console.log(`sart controller made ${proxy.requests.length} requests:\n  ${cov.calls.join("\n  ")}`);
+    expect(cov.denied).toEqual([]);
     // Discovery and other non-resource paths: the controller uses none.
-    expect([...seen.values()].filter((a) => !a.resourceRequest).map(describeRequest)).toEqual([]);
-
+    expect(cov.nonResource).toEqual([]);
     // Nothing granted that it does not use: each grant was seen, or is a named rare path.
-    const used = new Set([...seen.values()].map((a) => describeRequest({ ...a, namespace: "", name: "" })));
-    const granted = [...new Set(grantedCalls(authz.grants.map((g) => g.rule)))].sort();
-    expect(granted.filter((c) => !used.has(c) && !(c in UNEXERCISED))).toEqual([]);
+    expect(cov.unused).toEqual([]);
     // The exceptions name grants that exist (a retry may reach one in some runs: fine).
-    expect(Object.keys(UNEXERCISED).filter((c) => !granted.includes(c))).toEqual([]);
+    expect(cov.staleExceptions).toEqual([]);
   }, 180_000);
 });

@@ -135,3 +135,33 @@ export function describeRequest(a: RequestAttributes): string {
   const gr = `${a.apiGroup || "core"}/${a.resource}${a.subresource ? `/${a.subresource}` : ""}`;
   return `${a.verb} ${gr}${a.namespace ? ` in ${a.namespace}` : ""}${a.name ? ` ${a.name}` : ""}`;
 }
+
+/** Every (verb, group/resource[/subresource]) a rule grants, as describeRequest() writes it without namespace and name. */
+export function grantedCalls(rules: { apiGroups?: string[]; resources?: string[]; verbs: string[] }[]): string[] {
+  const out: string[] = [];
+  for (const r of rules) for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) for (const v of r.verbs) out.push(`${v} ${g || "core"}/${res}`);
+  return out;
+}
+
+/**
+ * A client's recorded requests against a ServiceAccount's rules: the distinct calls it made,
+ * those denied, the non-resource ones, the grants it never used (minus the named exceptions),
+ * and exceptions that name no grant.
+ */
+export function rbacCoverage(authz: Authorizer, requests: { method: string; url: string }[], unexercised: Record<string, string>) {
+  const seen = new Map<string, RequestAttributes>();
+  for (const r of requests) {
+    const a = requestAttributes(r.method, r.url);
+    const key = describeRequest({ ...a, name: "" });
+    if (!seen.has(key)) seen.set(key, a);
+  }
+  const used = new Set([...seen.values()].map((a) => describeRequest({ ...a, namespace: "", name: "" })));
+  const granted = [...new Set(grantedCalls(authz.grants.map((g) => g.rule)))].sort();
+  return {
+    calls: [...seen.keys()].sort(),
+    denied: [...seen.values()].filter((a) => a.resourceRequest && !authz.allows(a)).map(describeRequest),
+    nonResource: [...seen.values()].filter((a) => !a.resourceRequest).map(describeRequest),
+    unused: granted.filter((c) => !used.has(c) && !(c in unexercised)),
+    staleExceptions: Object.keys(unexercised).filter((c) => !granted.includes(c)),
+  };
+}

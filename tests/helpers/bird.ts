@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "./net.ts";
+import type { Netns } from "./netns.ts";
 import { Daemon, removeDir, run, startDaemon, tempDir } from "./proc.ts";
 
 export class Bird {
@@ -12,8 +13,9 @@ export class Bird {
   /**
    * Starts BIRD with `config` (everything after the log line; a `router id` is
    * required) after checking it with `bird -p`, and waits until birdc answers.
+   * With `ns`, BIRD runs in that network namespace (birdc reaches it through its socket file).
    */
-  static async start(config: string, timeoutMs = 15000): Promise<Bird> {
+  static async start(config: string, timeoutMs = 15000, ns?: Netns): Promise<Bird> {
     const dir = tempDir("bird");
     const socket = join(dir, "bird.ctl");
     const file = join(dir, "bird.conf");
@@ -24,7 +26,9 @@ export class Bird {
       removeDir(dir);
       throw new Error(`BIRD config rejected: ${(err as Error).message}\n${config}`);
     }
-    const daemon = startDaemon("bird", "bird", ["-f", "-c", file, "-s", socket, "-P", join(dir, "bird.pid")], join(dir, "bird.log"));
+    const args = ["-f", "-c", file, "-s", socket, "-P", join(dir, "bird.pid")];
+    const [cmd, argv] = ns ? ns.wrap("bird", args) : ["bird", args];
+    const daemon = startDaemon(ns ? `bird-${ns.name}` : "bird", cmd, argv, join(dir, "bird.log"));
     const b = new Bird(daemon, dir, socket);
     try {
       await waitFor("BIRD control socket", async () => {

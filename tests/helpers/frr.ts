@@ -3,7 +3,11 @@
 // (-Z: routes stay in bgpd, nothing reaches a kernel table), queried with
 // `vtysh --vty_socket DIR`. FRR checks next hops and AS paths strictly, which makes it a
 // good conformance peer.
-import { writeFileSync } from "node:fs";
+// With `bfd: true`, zebra and bfdd run too (bgpd's BFD goes through zebra), and bgpd's
+// routes reach the namespace's kernel table. zebra and bfdd have no -S and refuse to run
+// as root unless root is in the frrvty group: they run as the package's frr user, in a
+// temp dir owned by it, with their zserv socket there (-z), so nothing outside changes.
+import { chownSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { waitFor } from "./net.ts";
 import type { Netns } from "./netns.ts";
@@ -24,6 +28,40 @@ export interface FrrRoutePath {
   community?: { string: string; list?: string[] };
   largeCommunity?: { string: string };
   [k: string]: unknown;
+}
+
+/** One entry of `show bfd peers json` (FRR 8.4; intervals in ms). */
+export interface FrrBfdPeer {
+  peer: string;
+  local?: string;
+  id: number;
+  "remote-id": number;
+  status: "up" | "down" | "init" | "shutdown";
+  diagnostic: string;
+  "remote-diagnostic": string;
+  "receive-interval": number;
+  "transmit-interval": number;
+  "detect-multiplier": number;
+  "remote-receive-interval": number;
+  "remote-transmit-interval": number;
+  "remote-detect-multiplier": number;
+  uptime?: number;
+  downtime?: number;
+  [k: string]: unknown;
+}
+
+export interface FrrOptions {
+  timeoutMs?: number;
+  /** Run zebra and bfdd beside bgpd (needed for `neighbor X bfd`); bgpd's routes go to the kernel. */
+  bfd?: boolean;
+  /** bfdd.conf (e.g. `bfd` with `profile NAME` blocks); default: an empty `bfd` node. */
+  bfddConfig?: string;
+}
+
+/** The uid and gid of the frr package's user, which zebra and bfdd run as. */
+async function frrUser(): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([run("id", ["-u", "frr"]), run("id", ["-g", "frr"])]);
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 export interface FrrBgpOptions {
@@ -58,14 +96,17 @@ export function frrBgpConfig(o: FrrBgpOptions): string {
 }
 
 export class Frr {
+  private helpers: Daemon[] = [];
+
   private constructor(readonly ns: Netns, readonly daemon: Daemon, readonly dir: string) {}
 
   /**
    * Starts bgpd in `ns` with `config` (a bgpd.conf: `router bgp ...`; eBGP needs
    * `no bgp ebgp-requires-policy` to pass routes), after `bgpd -C` accepted it, and
-   * waits until vtysh answers.
+   * waits until vtysh answers. `opts` may be the timeout (ms).
    */
-  static async start(ns: Netns, config: string, timeoutMs = 15000): Promise<Frr> {
+  static async start(ns: Netns, config: string, opts: number | FrrOptions = 15000): Promise<Frr> {
+    const { timeoutMs = 15000, bfd = false, bfddConfig = "bfd\n!\n" } = typeof opts === "number" ? { timeoutMs: opts } : opts;
     const dir = tempDir("frr");
     const file = join(dir, "bgpd.conf");
     writeFileSync(file, config);
@@ -75,11 +116,40 @@ export class Frr {
       removeDir(dir);
       throw new Error(`FRR config rejected: ${(err as Error).message}\n${config}`);
     }
+    const helpers: Daemon[] = [];
+    const zserv = join(dir, "zserv.api");
+    if (bfd) {
+      const { uid, gid } = await frrUser();
+      chownSync(dir, uid, gid);
+      writeFileSync(join(dir, "zebra.conf"), "!\n");
+      writeFileSync(join(dir, "bfdd.conf"), bfddConfig);
+      const asFrr = ["--vty_socket", dir, "-z", zserv, "-u", "frr", "-g", "frr"];
+      for (const name of ["zebra", "bfdd"]) {
+        const extra = name === "bfdd" ? ["--bfdctl", join(dir, "bfdd.sock")] : [];
+        const [cmd, args] = ns.wrap(`/usr/lib/frr/${name}`, ["-f", join(dir, `${name}.conf`), "-i", join(dir, `${name}.pid`), ...asFrr, ...extra, "--log", `file:${join(dir, `${name}-daemon.log`)}`]);
+        const d = startDaemon(`frr-${name}-${ns.name}`, cmd, args, join(dir, `${name}.log`));
+        helpers.push(d);
+        try {
+          // zebra's API socket first (bfdd and bgpd connect to it), then each daemon's vty.
+          await waitFor(`FRR ${name} in ${ns.name}`, () => {
+            if (!d.running) throw new Error(`${name} exited:\n${d.tail()}`);
+            return existsSync(join(dir, `${name}.vty`)) && existsSync(zserv);
+          }, timeoutMs, 50);
+        } catch (err) {
+          await Promise.all(helpers.map((h) => h.stop()));
+          removeDir(dir);
+          throw err;
+        }
+      }
+    }
+    // Without zebra: -Z (routes stay in bgpd) and -n (no kernel); with it, routes go through zebra to the kernel.
+    const zebraArgs = bfd ? ["-z", zserv] : ["-Z", "-n"];
     const [cmd, args] = ns.wrap("/usr/lib/frr/bgpd", [
-      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", "-Z", "-n", "--log", `file:${join(dir, "bgpd-daemon.log")}`,
+      "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", ...zebraArgs, "--log", `file:${join(dir, "bgpd-daemon.log")}`,
     ]);
     const daemon = startDaemon(`frr-${ns.name}`, cmd, args, join(dir, "bgpd.log"));
     const frr = new Frr(ns, daemon, dir);
+    frr.helpers = helpers;
     try {
       await waitFor(`FRR bgpd in ${ns.name}`, async () => {
         if (!daemon.running) throw new Error(`bgpd exited:\n${daemon.tail()}`);
@@ -132,8 +202,14 @@ export class Frr {
     return this.daemon.log();
   }
 
+  /** `show bfd peers json`: bfdd's sessions (needs `bfd: true`). */
+  bfdPeers(): Promise<FrrBfdPeer[]> {
+    return this.json<FrrBfdPeer[]>("show bfd peers");
+  }
+
   async stop(): Promise<void> {
     await this.daemon.stop();
+    for (const h of this.helpers.reverse()) await h.stop();
     removeDir(this.dir);
   }
 }

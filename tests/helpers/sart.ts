@@ -1,4 +1,4 @@
-// A real `sart speaker --config FILE` (DESIGN.md's YAML) for tests, benchmarks
+// A real `sart speaker --config FILE` (docs/speaker.md's YAML) for tests, benchmarks
 // and the demo: config in a temp dir, the HTTP API on a free loopback port,
 // under Bun (default) or Node (build/node bundle), bounded readiness wait and
 // small typed API calls.
@@ -130,7 +130,8 @@ export class Sart {
   async send(method: "POST" | "DELETE", path: string, body?: unknown): Promise<unknown> {
     const res = await this.request(path, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      // The API refuses a POST that is not application/json, even an empty one (docs/api.md).
+      headers: body === undefined && method !== "POST" ? {} : { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

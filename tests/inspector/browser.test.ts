@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { buildInspector } from "../../scripts/build-inspector.ts";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
 import { type DecodedMessage, decodeMessages, encodeMessage } from "../../host/core/codec.ts";
 import { nodeCore } from "../../host/core/node.ts";
 import { decodeBytes } from "../../host/inspector/input.ts";
@@ -209,6 +209,10 @@ test("a pcap through the file input renders every message `sart decode` prints, 
   expect(shown.text.flow).toBe(cli[firstUpdate].flow);
   expect(shown.text.time).toBe(cli[firstUpdate].time.slice(11, -1));
   expect(shown.title.nlri).toBe(cli[firstUpdate].nlri.join("\n"));
+  // End-of-RIB markers are labelled in the row, with their family.
+  const eor = cli.findIndex((m) => m.endOfRib === "ipv6-unicast");
+  expect(eor).toBeGreaterThan(0);
+  expect((await row(eor)).text.details).toBe("End-of-RIB ipv6-unicast");
 });
 
 test("a pcapng on another port after changing the capture port option", async () => {
@@ -223,6 +227,9 @@ test("a pcapng on another port after changing the capture port option", async ()
   await setPort(179);
   await page.waitForFunction(() => document.getElementById("status")!.textContent!.startsWith("0 messages"));
   expect(await rowCount()).toBe(0);
+  // Not just "0 messages": the page says which port carried the data.
+  expect(await page.locator("#status").textContent()).toContain("no TCP data on port 179; TCP data went over port 1790 (3 connections, 1006 bytes): set the capture port to 1790");
+  expect(await page.locator("#status").getAttribute("class")).toBe("warning");
 });
 
 test("a capture dropped on the page is decoded", async () => {

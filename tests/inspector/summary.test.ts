@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeCapture } from "../../host/cli/bgp-capture.ts";
+import { decodeCapture } from "../../host/capture/bgp-capture.ts";
 import { decodeMessages } from "../../host/core/codec.ts";
 import { nodeCore } from "../../host/core/node.ts";
 import { decodeBytes, InputError, parseHexText } from "../../host/inspector/input.ts";
@@ -29,9 +29,13 @@ test("a capture decodes as `sart decode --file` does; other bytes as a raw messa
   expect(capture.messages).toEqual(decodeCapture(file, (b, o) => decodeMessages(b, o) as Record<string, unknown>[], { port: 179, defaults: { as4: true } }).messages);
   const raw = decodeBytes(nodeCore(), parseHexText(KEEPALIVE + KEEPALIVE), settings);
   expect(raw).toEqual({ format: "raw", messages: [{ type: "KEEPALIVE", length: 19 }, { type: "KEEPALIVE", length: 19 }] });
-  // A capture on another port has no BGP messages on 179.
-  expect(decodeBytes(nodeCore(), readFileSync(join(PCAPS, "gobgp-exabgp.pcapng")), settings).messages).toEqual([]);
-  expect(decodeBytes(nodeCore(), readFileSync(join(PCAPS, "gobgp-exabgp.pcapng")), { ...settings, port: 1790 }).messages.length).toBeGreaterThan(5);
+  // A capture on another port has no BGP messages on 179: the page says where the data went.
+  const wrongPort = decodeBytes(nodeCore(), readFileSync(join(PCAPS, "gobgp-exabgp.pcapng")), settings);
+  expect(wrongPort.messages).toEqual([]);
+  expect(wrongPort.hint).toBe("no TCP data on port 179; TCP data went over port 1790 (3 connections, 1006 bytes): set the capture port to 1790");
+  const rightPort = decodeBytes(nodeCore(), readFileSync(join(PCAPS, "gobgp-exabgp.pcapng")), { ...settings, port: 1790 });
+  expect(rightPort.messages.length).toBeGreaterThan(5);
+  expect(rightPort.hint).toBeUndefined();
 });
 
 test("AS paths in the usual notation, confederation segments included", () => {
@@ -64,4 +68,14 @@ test("every fixture message gets a row summary; problems carry their code/subcod
   // A header that does not frame: no type or length, still a row.
   const [framing] = decodeMessages(parseHexText("00".repeat(19))) as Record<string, unknown>[];
   expect(summarize(framing)).toMatchObject({ severity: "error", details: expect.stringMatching(/^NOTIFICATION 1\/1 /) });
+});
+
+test("End-of-RIB UPDATEs are labelled with their family in the JSON and the row", () => {
+  const { messages } = decodeBytes(nodeCore(), readFileSync(join(PCAPS, "gobgp-bird.pcap")), settings);
+  const eors = messages.filter((m) => m.endOfRib !== undefined);
+  expect(new Set(eors.map((m) => m.endOfRib))).toEqual(new Set(["ipv4-unicast", "ipv6-unicast"]));
+  for (const m of eors) expect(summarize(m).details).toBe(`End-of-RIB ${m.endOfRib}`);
+  const routes = messages.find((m) => m.type === "UPDATE" && (m.nlri as string[]).length > 0)!;
+  expect(routes.endOfRib).toBeUndefined();
+  expect(summarize(routes).details).not.toContain("End-of-RIB");
 });

@@ -101,5 +101,9 @@ describe("server-side printing helpers", () => {
     expect(jsonPath(conditions, ".status.conditions[?(@.type=='AutoAssign')].status")).toEqual(["False"]);
     expect(jsonPath(conditions, '.status.conditions[?(@.type!="Ready")].type')).toEqual(["AutoAssign"]);
     expect(jsonPath(conditions, '.status.conditions[?(@.type=="Missing")].status')).toEqual([]);
+    // BGPPeer and NodeBGP STATUS: the last condition's status.
+    expect(jsonPath(o, ".spec.peers[-1:].addr")).toEqual(["b"]);
+    expect(jsonPath(o, ".spec.peers[0:1].addr")).toEqual(["a"]);
+    expect(jsonPath(o, ".spec.cidr[-1:]")).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-// The speaker's YAML (DESIGN.md): defaults, and errors that name the file and the field.
+// The speaker's YAML (docs/speaker.md): defaults, and errors that name the file and the field.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -19,7 +19,7 @@ routerId: 192.0.2.1
 `;
 
 describe("speaker config", () => {
-  test("DESIGN.md's example parses, with defaults filled in", () => {
+  test("the documented example parses, with defaults filled in", () => {
     const file = write("design.yaml", `asn: 65000
 routerId: 192.0.2.1
 listen: { address: 0.0.0.0, port: 179 }

@@ -89,7 +89,9 @@ export async function startSpeaker(name: string, config: Record<string, any>, op
   proc.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((res) => proc.on("exit", (code) => res(code)));
   const call = async (method: string, path: string, body?: unknown) => {
-    const init: RequestInit & { unix?: string } = { method, headers: body === undefined ? {} : { "content-type": "application/json" } };
+    // The API refuses a POST that is not application/json, even an empty one (docs/api.md).
+    const json = body !== undefined || method === "POST";
+    const init: RequestInit & { unix?: string } = { method, headers: json ? { "content-type": "application/json" } : {} };
     if (body !== undefined) init.body = JSON.stringify(body);
     let url: string;
     if (api.startsWith("unix:")) {

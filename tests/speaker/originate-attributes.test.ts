@@ -139,12 +139,13 @@ describe("API and CLI", () => {
     expect(nh.json.error).toStartWith("request: nextHop: 224.0.0.1 is not a usable unicast address");
   });
 
-  test("the CLI passes well-known names through to the speaker", async () => {
-    const add = sartBgp(s.x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-export,65000:3", "-o", "json"]);
+  test("the CLI passes well-known names through to the speaker; a bad one is a usage error naming the flag", async () => {
+    const add = sartBgp(s.x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-export,65000:3", "--large-community", "65000:1:2", "--extended-community", "rt:65000:100", "--med", "7", "-o", "json"]);
     expect(add.status).toBe(0);
-    expect((await ribEntry(s.x, "198.51.100.128/25")).paths[0].communities).toEqual(["65535:65281", "65000:3"]);
+    const path = (await ribEntry(s.x, "198.51.100.128/25")).paths[0];
+    expect(path).toMatchObject({ communities: ["65535:65281", "65000:3"], largeCommunities: ["65000:1:2"], extendedCommunities: ["0002fde800000064"], med: 7 });
     const bad = sartBgp(s.x.api, ["rib", "add", "198.51.100.128/25", "--community", "no-exprt"]);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain('communities[0]: "no-exprt" is not a community');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toStartWith('sart bgp: rib add: --community: "no-exprt" is not a community');
   });
 });

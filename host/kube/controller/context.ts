@@ -102,7 +102,7 @@ export function warn(ctx: Ctx, about: KubeObject, reason: string, message: strin
  * On a conflict, re-reads and tries again. Returns the written object (undefined: gone).
  */
 export async function setFinalizer<T extends KubeObject>(
-  ctx: Ctx,
+  ctx: Pick<Ctx, "store">,
   kind: Kind,
   obj: T,
   finalizer: string,

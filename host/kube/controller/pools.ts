@@ -40,7 +40,8 @@ export interface Rejection {
   message: string;
 }
 
-function olderFirst(a: AddressPool, b: AddressPool): number {
+/** Oldest pool first (creationTimestamp, then name): the order of admission and of auto-assign choice. */
+export function olderFirst(a: AddressPool, b: AddressPool): number {
   const ta = a.metadata.creationTimestamp ?? "";
   const tb = b.metadata.creationTimestamp ?? "";
   if (ta !== tb) return ta < tb ? -1 : 1;

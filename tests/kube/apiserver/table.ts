@@ -36,13 +36,15 @@ function age(ts: unknown, now: number): string {
 }
 
 /**
- * The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y'], and a
- * filter on list items, .a[?(@.type=="Ready")].b (== or !=, a quoted string or a bare word).
+ * The simple JSONPath subset printer columns use: .a.b, .a[0].b, .a[*].b, .a['x.y'], a
+ * filter on list items, .a[?(@.type=="Ready")].b (== or !=, a quoted string or a bare word),
+ * and slices, .a[-1:] (the BGPPeer and NodeBGP STATUS columns).
  */
 export function jsonPath(obj: unknown, path: string): unknown[] {
   type Filter = { field: string; op: "==" | "!="; value: string };
-  const tokens: Array<string | number | "*" | Filter> = [];
-  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]|\[\?\(@\.([A-Za-z0-9_$-]+)\s*(==|!=)\s*("[^"]*"|'[^']*'|[^)\]\s]+)\s*\)\]/g;
+  type Slice = { start?: number; end?: number };
+  const tokens: Array<string | number | "*" | Filter | Slice> = [];
+  const re = /\.([A-Za-z0-9_$-]+)|\[(\d+|\*|'[^']*'|"[^"]*")\]|\[\?\(@\.([A-Za-z0-9_$-]+)\s*(==|!=)\s*("[^"]*"|'[^']*'|[^)\]\s]+)\s*\)\]|\[(-?\d*):(-?\d*)\]/g;
   let m: RegExpExecArray | null;
   const p = path.trim().replace(/^\{|\}$/g, "").replace(/^\$/, "");
   let consumed = 0;
@@ -51,6 +53,7 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
     consumed = re.lastIndex;
     if (m[1] !== undefined) tokens.push(m[1]);
     else if (m[3] !== undefined) tokens.push({ field: m[3], op: m[4] as "==" | "!=", value: /^["']/.test(m[5]) ? m[5].slice(1, -1) : m[5] });
+    else if (m[6] !== undefined) tokens.push({ start: m[6] ? Number(m[6]) : undefined, end: m[7] ? Number(m[7]) : undefined });
     else if (m[2] === "*") tokens.push("*");
     else if (/^\d+$/.test(m[2])) tokens.push(Number(m[2]));
     else tokens.push(m[2].slice(1, -1));
@@ -63,10 +66,12 @@ export function jsonPath(obj: unknown, path: string): unknown[] {
       if (c === null || typeof c !== "object") continue;
       if (t === "*") next.push(...(Array.isArray(c) ? c : Object.values(c)));
       else if (typeof t === "object") {
-        for (const item of Array.isArray(c) ? c : Object.values(c)) {
-          const v = item !== null && typeof item === "object" ? (item as any)[t.field] : undefined;
-          if (v !== undefined && (String(v) === t.value) === (t.op === "==")) next.push(item);
-        }
+        if ("field" in t) {
+          for (const item of Array.isArray(c) ? c : Object.values(c)) {
+            const v = item !== null && typeof item === "object" ? (item as any)[t.field] : undefined;
+            if (v !== undefined && (String(v) === t.value) === (t.op === "==")) next.push(item);
+          }
+        } else if (Array.isArray(c)) next.push(...c.slice(t.start, t.end));
       } else {
         const v = (c as any)[t];
         if (v !== undefined) next.push(v);

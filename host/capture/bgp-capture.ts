@@ -6,11 +6,11 @@
 import { negotiatedOptions } from "../core/codec-negotiate.ts";
 import type { CodecOptions, DecodedMessage } from "../core/codec-types.ts";
 import { type Frame, isoTime, readCapture } from "./pcap.ts";
-import { type Connection, type Direction, tcpConnections } from "./tcp-flows.ts";
+import { type Connection, type Direction, type PortTraffic, tcpConnections, tcpDataPorts } from "./tcp-flows.ts";
 
 export type DecodeOptions = CodecOptions;
 
-/** Decodes a byte string holding whole BGP messages into DESIGN.md's JSON objects. */
+/** Decodes a byte string holding whole BGP messages into sart decode's JSON objects (docs/cli.md). */
 export type DecodeFn = (bytes: Uint8Array, opts: DecodeOptions) => Record<string, unknown>[];
 
 export interface CaptureOptions {
@@ -40,6 +40,19 @@ export interface CaptureResult {
   messages: Record<string, unknown>[];
   /** Set when the file broke off or was corrupt: the messages before that point are still decoded. */
   problem?: string;
+  /** Set when no TCP data went over the chosen port: the ports that did carry data (maybe none). */
+  dataElsewhere?: PortTraffic[];
+}
+
+/**
+ * "no TCP data on port 179; TCP data went over port 1790 (1 connection, 2345 bytes)", for a
+ * result with dataElsewhere; `fix` says how to choose a port where the sentence is read.
+ */
+export function portHint(port: number, elsewhere: PortTraffic[], fix: (port: number) => string): string {
+  if (elsewhere.length === 0) return `no TCP data in the capture (looked for BGP on port ${port})`;
+  const shown = elsewhere.slice(0, 5).map((t) => `port ${t.port} (${t.connections} connection${t.connections === 1 ? "" : "s"}, ${t.bytes} bytes)`);
+  const more = elsewhere.length > 5 ? ` and ${elsewhere.length - 5} more ports` : "";
+  return `no TCP data on port ${port}; TCP data went over ${shown.join(", ")}${more}: ${fix(elsewhere[0].port)}`;
 }
 
 /** Every BGP message in a pcap/pcapng file, in capture order, each with `flow` and `time`. */
@@ -61,7 +74,9 @@ export function decodeCapture(file: Uint8Array, decode: DecodeFn, opts: CaptureO
     }
   }
   out.sort((a, b) => a.order - b.order || a.seq - b.seq);
-  return { messages: out.map((o) => o.obj), problem };
+  const result: CaptureResult = { messages: out.map((o) => o.obj), problem };
+  if (conns.every((c) => c.directions.every((d) => d.chunks.length === 0))) result.dataElsewhere = tcpDataPorts(frames);
+  return result;
 }
 
 function decodeConnection(conn: Connection, decode: DecodeFn, defaults: DecodeOptions) {

@@ -125,3 +125,40 @@ function reassemble(d: PendingDirection): Direction {
   out.missingTail = Math.max(0, announcedEnd - next);
   return out;
 }
+
+/** TCP payload seen on one service port (the port a connection was opened to). */
+export interface PortTraffic {
+  port: number;
+  connections: number;
+  bytes: number;
+}
+
+/**
+ * Which ports carried TCP data, busiest first: for telling a user who picked the wrong port
+ * where the data went. A connection counts for the port its SYN went to, or when the SYN
+ * was not captured, the lower of its two ports (the other is usually ephemeral).
+ */
+export function tcpDataPorts(frames: Frame[]): PortTraffic[] {
+  const conns = new Map<string, { service?: number; ports: [number, number]; bytes: number }>();
+  for (const frame of frames) {
+    const seg = tcpSegment(frame);
+    if (!seg) continue;
+    const here = endpoint(seg.src, seg.srcPort);
+    const there = endpoint(seg.dst, seg.dstPort);
+    const key = here < there ? `${here} ${there}` : `${there} ${here}`;
+    let c = conns.get(key);
+    if (!c) conns.set(key, (c = { ports: [seg.srcPort, seg.dstPort], bytes: 0 }));
+    if (seg.syn && !seg.ack) c.service = seg.dstPort;
+    c.bytes += seg.payloadLen;
+  }
+  const byPort = new Map<number, PortTraffic>();
+  for (const c of conns.values()) {
+    if (c.bytes === 0) continue;
+    const port = c.service ?? Math.min(...c.ports);
+    const t = byPort.get(port) ?? { port, connections: 0, bytes: 0 };
+    t.connections++;
+    t.bytes += c.bytes;
+    byPort.set(port, t);
+  }
+  return [...byPort.values()].sort((a, b) => b.bytes - a.bytes || a.port - b.port);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Agent benchmark: the lab in Kubernetes mode (test API server + sart controller, sart agent on
+# three nodes, two FRR routers); 10,000 LoadBalancer Services created at once: time until every
+# address is at the router from every node, beside the controller alone in the same run (status
+# written); steady-state creation -> route latency; the agents' peak RSS and CPU. RUNS runs per
+# runtime (agents and controller under Bun and under Node), medians. As root (network namespaces).
+# Env: RUNS (default 1), SERVICES (10000), SAMPLES (200), RUNTIMES ("bun node"). --quick: 1,000
+# Services, 30 samples, Bun only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUN=node_modules/.bin/bun
+RUNS=${RUNS:-1}
+SERVICES=${SERVICES:-10000}
+SAMPLES=${SAMPLES:-200}
+RUNTIMES=${RUNTIMES:-bun node}
+if [ "${1:-}" = --quick ]; then SERVICES=1000; SAMPLES=30; RUNTIMES=bun; fi
+[ "$(id -u)" = 0 ] || { echo "bench/agent: needs root (network namespaces)" >&2; exit 1; }
+for tool in vtysh kubectl; do command -v $tool >/dev/null || { echo "bench/agent: $tool missing (scripts/install-deps.sh)" >&2; exit 1; }; done
+[ -x /usr/lib/frr/bgpd ] || { echo "bench/agent: FRR missing (apt-get install frr)" >&2; exit 1; }
+[ -f build/node/sart/main.js ] || { echo "bench/agent: run 'make build' first" >&2; exit 1; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for rt in $RUNTIMES; do
+  for i in $(seq 1 "$RUNS"); do
+    line=$(timeout 1800 "$BUN" bench/agent/bench.ts --runtime "$rt" --services "$SERVICES" --samples "$SAMPLES" | tail -1)
+    echo "$line"
+    echo "$line" >>"$out"
+  done
+done
+echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+"$BUN" -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const keys = ["controllerMs", "agentControllerMs", "routerMs", "advertisedMs", "routerOverController", "agentPeakRssMiB", "agentBurstCpuS", "steadyFirstP50Ms", "steadyFirstP99Ms", "steadyAllP99Ms"];
+console.log("| runtime | runs | services | " + keys.join(" | ") + " |");
+console.log("|---|---|---|" + keys.map(() => "---").join("|") + "|");
+const row = (f) => f.map((x) => String(x).replace(/\t/g, " ")).join("\t");
+const summary = [];
+for (const rt of [...new Set(lines.map((l) => l.runtime))]) {
+  const rs = lines.filter((l) => l.runtime === rt);
+  const m = (k) => med(rs.map((r) => r[k]));
+  console.log(`| ${rt} | ${rs.length} | ${rs[0].services} | ` + keys.map(m).join(" | ") + " |");
+  const c = `${rs[0].services} Services, ${rt}`;
+  summary.push(["summary", "agent", c, "s until every address at the router", "lower", (m("routerMs") / 1000).toFixed(2), "controller alone (status written)", (m("controllerMs") / 1000).toFixed(2)]);
+  summary.push(["summary", "agent", c, "s until every address at the router", "lower", (m("routerMs") / 1000).toFixed(2), "bar", "15"]);
+  summary.push(["summary", "agent", `steady state, ${rt}`, "ms creation -> route at the router (p99)", "lower", m("steadyFirstP99Ms"), "bar", "500"]);
+  summary.push(["summary", "agent", c, "MiB agent peak RSS", "lower", m("agentPeakRssMiB"), "bar", "100"]);
+}
+for (const s of summary) console.log(row(s));
+' "$out"

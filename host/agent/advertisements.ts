@@ -1,0 +1,205 @@
+// BGPAdvertisements -> routes of this node, and back: `status.peers[peer]` for this
+// node's peers. The controller names the target peers (NotAdvertised for a new target,
+// Withdraw for a dropped one); this agent originates the /32 or /128 to its targets
+// among them, sets `Advertised` once the route is in that peer's Adj-RIB-Out (its
+// UPDATE went out), and removes a `Withdraw` entry once the route is no longer
+// advertised to that peer. A session that goes down turns its `Advertised` entries
+// back to `NotAdvertised` (the router dropped them). Deleting the object withdraws it.
+// spec.attrs (communities, large communities, LOCAL_PREF) go with the route.
+import type { Speaker } from "../bgp/speaker.ts";
+import { type RouteAttributes, parseAdvertisementAttrs } from "../kube/route-attrs.ts";
+import type { Informer } from "../kube/store.ts";
+import { type AdvertiseState, type BGPAdvertisement, LABEL_SERVICE_NAME } from "../kube/types.ts";
+import type { Peers } from "./peers.ts";
+import type { OriginatedRoutes, Targets } from "./routes.ts";
+import type { StatusWriter } from "./status-writer.ts";
+
+export interface AdvertisementsOptions {
+  informer: Informer<BGPAdvertisement>;
+  routes: OriginatedRoutes;
+  peers: Peers;
+  status: StatusWriter;
+  log: (line: string) => void;
+  /** Whether a BGPPeer name is one of this node's peers. */
+  isOurPeer: (name: string) => boolean;
+  /**
+   * Standalone mode: an advertisement no controller manages (no Service label, no
+   * status.peers), as written in the config directory, goes to every peer of the node.
+   */
+  standalone: boolean;
+}
+
+const OWNER = "BGPAdvertisement/";
+
+export const advKey = (a: BGPAdvertisement) => `${a.metadata.namespace ?? "default"}/${a.metadata.name}`;
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf("/");
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+export class Advertisements {
+  /** Advertisement key -> the prefix it originates (to remove it when it changes or goes). */
+  private readonly applied = new Map<string, string>();
+  /** Peer name -> advertisement keys waiting to be seen in that peer's Adj-RIB-Out (then Advertised). */
+  private readonly toMark = new Map<string, Set<string>>();
+  /** Peer name -> advertisement keys whose Withdraw entry goes once the route left that peer. */
+  private readonly toUnmark = new Map<string, Set<string>>();
+  private speaker: Speaker | undefined;
+  /** Advertisements whose attrs did not parse, with the message logged. */
+  private readonly badAttrs = new Map<string, string>();
+
+  constructor(private readonly opts: AdvertisementsOptions) {}
+
+  attach(speaker: Speaker | undefined): void {
+    this.speaker = speaker;
+  }
+
+  /** Brings one advertisement's route and pending status marks in line with its current object. */
+  reconcile(key: string): void {
+    const adv = this.opts.informer.get(splitKey(key));
+    const prev = this.applied.get(key);
+    const owner = OWNER + key;
+    this.forgetMarks(key);
+    if (!adv || adv.metadata.deletionTimestamp) {
+      if (prev) this.opts.routes.remove(owner, prev);
+      this.applied.delete(key);
+      this.badAttrs.delete(key);
+      return;
+    }
+    const prefix = adv.spec.cidr;
+    if (prev && prev !== prefix) this.opts.routes.remove(owner, prev);
+    const { targets, waiting, withdrawn } = this.targetsOf(adv);
+    if (targets === "all" || targets.size) {
+      this.opts.routes.set(owner, prefix, { targets, ...this.attrsOf(key, adv) });
+      this.applied.set(key, prefix);
+    } else {
+      this.opts.routes.remove(owner, prefix);
+      this.applied.delete(key);
+    }
+    for (const p of waiting) add(this.toMark, p, key);
+    for (const p of withdrawn) add(this.toUnmark, p, key);
+  }
+
+  /** Every advertisement again (the node's peers changed, or a new speaker). */
+  reconcileAll(): void {
+    const keys = new Set([...this.applied.keys(), ...this.opts.informer.list().map(advKey)]);
+    for (const k of keys) this.reconcile(k);
+  }
+
+  /** The route attributes in spec.attrs; unreadable ones are logged once and left out (the route still goes). */
+  private attrsOf(key: string, adv: BGPAdvertisement): RouteAttributes {
+    try {
+      const a = parseAdvertisementAttrs(adv.spec.attrs);
+      this.badAttrs.delete(key);
+      return a;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (this.badAttrs.get(key) !== msg) this.opts.log(`BGPAdvertisement ${key}: ${msg}; announced without its attributes`);
+      this.badAttrs.set(key, msg);
+      return { communities: [], largeCommunities: [] };
+    }
+  }
+
+  /** This node's peers an advertisement targets, those still NotAdvertised, and those to withdraw from. */
+  private targetsOf(adv: BGPAdvertisement): { targets: Targets; waiting: string[]; withdrawn: string[] } {
+    const peers = adv.status?.peers;
+    if (this.opts.standalone && !peers && !adv.metadata.labels?.[LABEL_SERVICE_NAME]) return { targets: "all", waiting: [], withdrawn: [] };
+    const targets = new Set<string>();
+    const waiting: string[] = [];
+    const withdrawn: string[] = [];
+    for (const [name, state] of Object.entries(peers ?? {})) {
+      if (!this.opts.isOurPeer(name)) continue;
+      if (state === "Withdraw") withdrawn.push(name);
+      else {
+        targets.add(name);
+        if (state === "NotAdvertised") waiting.push(name);
+      }
+    }
+    return { targets, waiting, withdrawn };
+  }
+
+  private forgetMarks(key: string): void {
+    for (const m of [this.toMark, this.toUnmark]) {
+      for (const [peer, keys] of m) if (keys.delete(key) && !keys.size) m.delete(peer);
+    }
+  }
+
+  /**
+   * After the speaker's export: NotAdvertised entries whose route reached the peer's
+   * Adj-RIB-Out become Advertised; Withdraw entries whose route left it are removed.
+   */
+  afterFlush(): void {
+    const s = this.speaker;
+    if (!s || (!this.toMark.size && !this.toUnmark.size)) return;
+    for (const [peer, keys] of this.toMark) {
+      const nb = this.neighborOf(s, peer);
+      // While restarting, a peer doing graceful restart gets nothing yet: its mark waits.
+      if (!nb || nb.state !== "Established" || (s.restarting() && nb.negotiated?.gracefulRestart)) continue;
+      for (const key of keys) {
+        const prefix = this.applied.get(key);
+        if (!prefix || !s.rib.advertisedTo(nb.idx, prefix)) continue;
+        keys.delete(key);
+        this.write(key, peer, "Advertised");
+      }
+      if (!keys.size) this.toMark.delete(peer);
+    }
+    for (const [peer, keys] of this.toUnmark) {
+      const nb = this.neighborOf(s, peer);
+      for (const key of keys) {
+        const adv = this.opts.informer.get(splitKey(key));
+        const prefix = adv?.spec.cidr;
+        const t = prefix ? this.opts.routes.targetsOf(prefix) : undefined;
+        const wantedByOther = t === "all" || (t !== undefined && t.has(peer));
+        if (!wantedByOther && nb && prefix && nb.state === "Established" && s.rib.advertisedTo(nb.idx, prefix)) continue;
+        keys.delete(key);
+        this.write(key, peer, null);
+      }
+      if (!keys.size) this.toUnmark.delete(peer);
+    }
+  }
+
+  /** A session went down: its Advertised entries are NotAdvertised again (and wait for the next session). */
+  onPeerDown(peer: string): void {
+    for (const adv of this.opts.informer.list()) {
+      if (adv.status?.peers?.[peer] !== "Advertised") continue;
+      const key = advKey(adv);
+      this.write(key, peer, "NotAdvertised");
+      add(this.toMark, peer, key);
+    }
+  }
+
+  private neighborOf(s: Speaker, peer: string) {
+    const address = this.opts.peers.addressOf(peer);
+    return address ? s.neighbors.get(address) : undefined;
+  }
+
+  /** One peer's entry of status.peers; skipped when the object already says so or has moved on. */
+  private write(key: string, peer: string, state: AdvertiseState | null): void {
+    const cur = this.opts.informer.get(splitKey(key));
+    if (!cur) return;
+    const now = cur.status?.peers?.[peer];
+    if (state === null ? now !== "Withdraw" : now === state || now === "Withdraw" || now === undefined) return;
+    this.opts.status.patch("BGPAdvertisement", splitKey(key), { peers: { [peer]: state } }, { deferrable: true });
+  }
+
+  /** (advertisement, peer of this node) pairs by state, for metrics. */
+  countByState(): Record<AdvertiseState, number> {
+    const out: Record<AdvertiseState, number> = { NotAdvertised: 0, Advertised: 0, Withdraw: 0 };
+    for (const adv of this.opts.informer.list()) {
+      for (const [peer, state] of Object.entries(adv.status?.peers ?? {})) if (this.opts.isOurPeer(peer)) out[state]++;
+    }
+    return out;
+  }
+
+  /** Advertisements whose routes this node originates. */
+  get originated(): number {
+    return this.applied.size;
+  }
+}
+
+function add(m: Map<string, Set<string>>, peer: string, key: string): void {
+  let s = m.get(peer);
+  if (!s) m.set(peer, (s = new Set()));
+  s.add(key);
+}
