@@ -12,6 +12,7 @@ import { EDGE, EdgeRouter, WORKER_POD_BLOCK, bfdProfileYaml, workerEdgePeer } fr
 import { Lab } from "../../tests/lab/lab.ts";
 import { sample } from "../../tests/lab/scenario.ts";
 import type { AddressBlock } from "../../host/kube/types.ts";
+import { median, summaryLine } from "../summary.ts";
 
 const quick = process.argv.includes("--quick");
 const HOLD = 9;
@@ -94,17 +95,13 @@ for (const c of cases) {
   }
 }
 
-const median = (xs: number[]) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 console.log("\n| case | rounds | edge drops sart-worker's route: median (max) ms |");
 console.log("| --- | ---: | ---: |");
 for (const [name, t] of results) console.log(`| ${name} | ${t.length} | ${median(t)} (${Math.max(...t)}) |`);
 
-// Summary rows (bench/run.sh): summary, benchmark, case, metric, better, sart, reference, reference value.
+// Summary rows (bench/run.sh, bench/README.md): each BFD profile against the hold timer.
 const hold = results.get(`lab, sart agent (bun), no BFD, hold ${HOLD} s`)!;
 console.log();
 for (const c of cases.filter((x) => x.bfd)) {
-  console.log(["summary", "bfd-failover-lab", c.name, "ms until the router drops the node's route", "lower", median(results.get(c.name)!), `no BFD, hold ${HOLD} s`, median(hold)].join("\t"));
+  console.log(summaryLine({ benchmark: "bfd", case: c.name, metric: "ms until the router drops the node's route", better: "lower", sart: median(results.get(c.name)!), reference: `no BFD, hold ${HOLD} s`, referenceValue: median(hold) }));
 }
