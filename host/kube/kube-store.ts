@@ -126,6 +126,7 @@ const CORE_MODELS: Partial<Record<Kind, string>> = {
   Pod: "V1Pod",
   Namespace: "V1Namespace",
   Event: "CoreV1Event",
+  Secret: "V1Secret",
 };
 
 /**
