@@ -135,8 +135,14 @@ async function main(): Promise<void> {
       await waitFor(`${prefix} at ${r.plan.name} via ${hops.join(", ")}`, async () => (await r.nextHops(prefix)).join() === hops.join(), 20_000, 200);
     }
   }
+  // The client reaches the addresses through both routers: each must forward (kernel route) before curl.
+  for (const r of lab.routers as FrrRouter[]) {
+    for (const [prefix, hops] of expected) {
+      const want = hops.length > 1 ? "nexthop" : "via";
+      await waitFor(`${prefix} in ${r.plan.name}'s kernel`, async () => (await r.ns.ip("route", "show", prefix)).includes(want), 10_000, 200);
+    }
+  }
   const r0 = lab.router("router0") as FrrRouter;
-  await waitFor("router0's kernel routes", async () => (await r0.ns.ip("route", "show", `${addressOf("app-svc-cluster")}/32`)).includes("nexthop"), 10_000, 200);
   await show("router0", "vtysh -c 'show ip route bgp'", () => r0.frr.vtysh("show ip route bgp"));
   await show("router1", `vtysh -c 'show bgp ipv4 unicast ${addressOf("app-svc-local")}/32'`, () => (lab!.router("router1") as FrrRouter).frr.vtysh(`show bgp ipv4 unicast ${addressOf("app-svc-local")}/32`));
 
