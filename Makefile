@@ -7,7 +7,7 @@ TEST_TIMEOUT ?= 120000
 ASSEMBLY_SRC := $(shell find assembly -name '*.ts')
 HOST_SRC := $(shell find host -name '*.ts')
 
-.PHONY: build wasm host sockopt inspector deps test bench demo clean
+.PHONY: build wasm host sockopt inspector deps bench-deps test bench bench-quick demo demo-down image clean
 
 build: wasm host build/bin/sart build/bin/sart-cni sockopt
 
@@ -72,14 +72,35 @@ build/inspector/main.js: build/sart.wasm $(HOST_SRC) host/inspector/index.html s
 deps:
 	@bash scripts/install-deps.sh
 
+# The test packages plus what only the benchmarks need (Go and GoBGP's source for bench/codec).
+bench-deps:
+	@bash scripts/install-deps.sh --bench
+
 test: build deps
 	$(BUN) test --timeout $(TEST_TIMEOUT) tests/
 
-bench: build
+# Every benchmark (bench/README.md), then one summary table of ratios; results: bench/RESULTS.md.
+bench: build bench-deps
 	bash bench/run.sh
 
+# The same benchmarks at a small size (under 3 minutes): the shape of every table, not its numbers.
+bench-quick: build bench-deps
+	bash bench/run.sh --quick
+
+# The lab in network namespaces, narrated (scripts/demo.ts); KEEP=1 leaves it running
+# until `make demo-down`.
 demo: build deps
-	bash scripts/demo.sh
+	KEEP=$(KEEP) bash scripts/demo.sh
+
+demo-down:
+	bash scripts/demo-down.sh
+
+# The container image (Containerfile), built with buildah without a registry or a daemon:
+# build/sart-image.tar, a docker-archive tagged sart:dev (docs/install.md).
+image: build/sart-image.tar
+
+build/sart-image.tar: build/sart.wasm $(HOST_SRC) package.json Containerfile crds/deploy/cni/10-sart.conflist scripts/image-rootfs.sh scripts/build-image.sh | deps
+	bash scripts/build-image.sh $@
 
 clean:
 	rm -rf build

@@ -101,6 +101,19 @@ function rehash(n: u32): void {
   }
 }
 
+/** Whether two sets send the same UPDATE: they differ at most in their export tags. */
+export function sameOnWire(a: u32, b: u32): bool {
+  const p = attrPtr(a);
+  const q = attrPtr(b);
+  const n = <u32>load<u8>(p + A_NHLEN) + <u32>load<u16>(p + A_LEN);
+  return (
+    load<u16>(p + A_LEN) == load<u16>(q + A_LEN) &&
+    load<u8>(p + A_NHLEN) == load<u8>(q + A_NHLEN) &&
+    (load<u8>(p + A_FLAGS) & AF_IDENTITY) == (load<u8>(q + A_FLAGS) & AF_IDENTITY) &&
+    memory.compare(p + A_HEADER, q + A_HEADER, n) == 0
+  );
+}
+
 /** The id of the set (family flag + next hop + canonical bytes), created with 0 references when new. */
 export function intern(nh: usize, nhLen: u32, bytes: usize, len: u32): u32 {
   if (!buckets) {

@@ -7,7 +7,7 @@
 
 import {
   A_BATCH_GEN, A_BATCH_HEAD, A_FLAGS, A_LEN, A_TAGS, AF_LOCAL, AF_NH_SELF, AF_NO_ADVERTISE, AF_NO_EXPORT, attrBytesPtr, attrNh, attrPtr,
-  attrRef, attrUnref,
+  attrRef, attrUnref, sameOnWire,
 } from "./attrs";
 import { consumerAdvance, log, logBase, logEnd, trim, walkNext } from "./log";
 import { buildUpdateMp, buildUpdateV4, lastMessageLength } from "../bgp/encode";
@@ -86,9 +86,12 @@ function classify(peer: Peer, peerIdx: u32, fam: u32, idx: u32): void {
   const cur = map.get(idx);
   const want = wanted(peer, peerIdx, fam, rec);
   if (cur == want) return;
+  // Re-originated for other peers (new export tags), the same for this one: nothing to send.
+  const resend = !(cur && want && sameOnWire(cur, want));
   if (want) attrRef(want);
-  if (cur) attrUnref(cur);
+  if (cur) attrUnref(cur); // may free cur
   map.set(idx, want);
+  if (!resend) return;
   if (!cur) {
     store<u16>(rec + P_OUT, load<u16>(rec + P_OUT) + 1);
     peer.advertised++;

@@ -90,7 +90,7 @@ for (const c of cases) {
 // Summary rows (bench/run.sh): summary, benchmark, case, metric, better, sart, reference, reference value.
 const row = (name: string, side: "router" | "node", reference: string, refCase: string) => {
   const metric = side === "router" ? "ms until the router drops the node's route" : "ms until the node drops the router's route";
-  console.log(["summary", "bfd-failover", name, metric, "lower", median(of(name, side)), reference, median(of(refCase, side))].join("\t"));
+  console.log(["summary", "bfd", name, metric, "lower", median(of(name, side)), reference, median(of(refCase, side))].join("\t"));
 };
 console.log();
 for (const c of cases.filter((x) => x.node === "sart" && x.bfd)) {

@@ -1,22 +1,16 @@
 // Writes the codec benchmark inputs (raw BGP message streams, 4-octet AS):
-//   $SART_BENCH_DIR/fulltable.bin  1,000,000 IPv4 /24s, 4 per UPDATE, varied AS paths and attributes
-//   $SART_BENCH_DIR/dense500.bin   UPDATEs of 500 /24s each (20,000 messages, 10 million prefixes)
-// Deterministic (seeded), so every run and GoBGP's benchmark (bench/codec/gobgp) read the same bytes.
+//   DIR/fulltable.bin  1,000,000 IPv4 /24s, 4 per UPDATE, varied AS paths and attributes
+//   DIR/dense500.bin   UPDATEs of 500 /24s each (20,000 messages, 10 million prefixes)
+// With --quick, a tenth of each (100,000 and 1,000,000 prefixes). Deterministic (seeded),
+// so every run and GoBGP's benchmark (bench/codec/gobgp) read the same bytes.
+//   bun bench/codec/gen.ts DIR [--quick]
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { mulberry32 } from "../../tests/codec/bytes.ts";
 
-const dir = process.env.SART_BENCH_DIR ?? "/tmp/sart-bench";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const dir = process.argv[2];
+if (!dir) throw new Error("usage: gen.ts DIR [--quick]");
+const scale = process.argv.includes("--quick") ? 0.1 : 1;
 
 class Out {
   buf = new Uint8Array(1 << 20);
@@ -74,7 +68,7 @@ function writeUpdate(o: Out, r: () => number, first: number, count: number, dens
 }
 
 function generate(name: string, prefixes: number, perUpdate: number, seed: number): void {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const o = new Out();
   for (let i = 0; i < prefixes; i += perUpdate) writeUpdate(o, r, i % 14_000_000, Math.min(perUpdate, prefixes - i), perUpdate > 4);
   const path = join(dir, name);
@@ -83,5 +77,5 @@ function generate(name: string, prefixes: number, perUpdate: number, seed: numbe
 }
 
 mkdirSync(dir, { recursive: true });
-generate("fulltable.bin", 1_000_000, 4, 1);
-generate("dense500.bin", 10_000_000, 500, 2);
+generate("fulltable.bin", 1_000_000 * scale, 4, 1);
+generate("dense500.bin", 10_000_000 * scale, 500, 2);

@@ -4,12 +4,15 @@
 # steady-state creation -> status latency. RUNS runs per runtime (the controller under Bun and
 # under Node; the API server and the driver always run under Bun), then medians.
 # Env: RUNS (default 5), SERVICES (10000), SAMPLES (200), RUNTIMES ("bun node").
+# --quick: 1 run of 1,000 Services and 20 samples per runtime.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUN=node_modules/.bin/bun
-RUNS=${RUNS:-5}
-SERVICES=${SERVICES:-10000}
-SAMPLES=${SAMPLES:-200}
+quick=
+[ "${1:-}" = --quick ] && quick=1
+RUNS=${RUNS:-$([ -n "$quick" ] && echo 1 || echo 5)}
+SERVICES=${SERVICES:-$([ -n "$quick" ] && echo 1000 || echo 10000)}
+SAMPLES=${SAMPLES:-$([ -n "$quick" ] && echo 20 || echo 200)}
 RUNTIMES=${RUNTIMES:-bun node}
 [ -f build/node/sart/main.js ] || { echo "bench/controller: run 'make build' first (build/node/sart/main.js missing)" >&2; exit 1; }
 out=$(mktemp)
@@ -22,14 +25,4 @@ for rt in $RUNTIMES; do
   done
 done
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
-"$BUN" -e '
-const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const keys = ["allAddressedMs", "allAdvertisedMs", "peakRssMiB", "burstControllerCpuS", "burstServerCpuS", "steadyP50Ms", "steadyP99Ms", "duplicates"];
-console.log("| controller runtime | runs | " + keys.join(" | ") + " |");
-console.log("|---|---|" + keys.map(() => "---").join("|") + "|");
-for (const rt of [...new Set(lines.map((l) => l.runtime))]) {
-  const rs = lines.filter((l) => l.runtime === rt);
-  console.log(`| ${rt} | ${rs.length} | ` + keys.map((k) => med(rs.map((r) => r[k]))).join(" | ") + " |");
-}
-' "$out"
+"$BUN" bench/controller/table.ts "$out"

@@ -14,4 +14,4 @@ export SART_WASM="${SART_WASM:-$PWD/build/sart.wasm}"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, kernel $(uname -r), bun $("$BUN" --version), node $(node --version)" >&2
 "$BUN" bench/ipam/bench.ts "$@" | tee "$out/bun.json"
 node "$out/bench.mjs" "$@" | tee "$out/node.json"
-"$BUN" bench/ipam/table.ts "$out/bun.json" "$out/node.json" | tee "$out/table.md" >&2
+"$BUN" bench/ipam/table.ts "$out/bun.json" "$out/node.json" | tee "$out/table.md"

@@ -1,19 +1,24 @@
-// bgperf-style propagation benchmark, all on loopback in one process: our tester
-// sends N IPv4 prefixes to the device under test, which re-advertises them to our
-// monitor; the time runs from the first UPDATE byte written to the monitor
-// holding all N. Peak RSS is the device's VmHWM. One JSON line per run on stdout.
+// bgperf-style propagation benchmark, all on loopback: our testers send IPv4 prefixes to the
+// device under test, which re-advertises them to our monitors; the time runs from the first
+// UPDATE byte written to every monitor holding every prefix. Scenarios:
+//   single: 1 tester -> device -> 1 monitor, N prefixes (--mix worst|table)
+//   peers:  T testers x N prefixes each -> device -> 1 monitor (bgperf2's many neighbours)
+//   fanout: 1 tester, N prefixes -> device -> M monitors
+// Memory: the device's VmRSS with its sessions up before and after the scenario's group of
+// peers (the testers in `peers`, the monitors in `fanout`) connects, before any route: the
+// difference per peer is the memory per extra peer; and its peak (VmHWM) at the end.
+// One JSON line per run on stdout.
 //
-//   bun bench/speaker/bench.ts --device bird --n 100000 --per-update 4 --runs 5 [--timeout 300]
-//     [--first-run K] [--cache DIR]   (run numbering; encoded stream kept in DIR between invocations)
-// Next hop: a documentation address (gobgpd treats 127/8 next hops as invalid).
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+//   bun bench/speaker/bench.ts --device bird --scenario single --mix table --n 1000000
+//     [--per-update 4] [--testers 100] [--monitors 50] [--timeout 300] [--run K] [--cache DIR]
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { peakRss } from "../../tests/helpers/proc.ts";
-import { loopbackBlock, sleep, waitFor } from "../../tests/helpers/net.ts";
+import { loopbackBlock, sleep } from "../../tests/helpers/net.ts";
+import { peakRss, rss } from "../../tests/helpers/proc.ts";
 import { RawPeer } from "../../tests/helpers/raw-peer.ts";
-import { DEVICES, MONITOR_AS, TESTER_AS, TESTER_NEXT_HOP, startDevice, type DeviceName } from "./devices.ts";
+import { DEVICES, TESTER_NEXT_HOP, monitor, startDevice, tester, type DeviceName } from "./devices.ts";
 import { PrefixCounter } from "./monitor.ts";
-import { encodeStream } from "./updates.ts";
+import { encodeStream, type Mix } from "./updates.ts";
 
 function arg(name: string, def?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,84 +27,140 @@ function arg(name: string, def?: string): string {
   return def;
 }
 
-export interface RunResult {
+export const SCENARIOS = ["single", "peers", "fanout"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** What a run is: the same in its setup and its result. */
+interface RunKey {
   device: DeviceName;
-  n: number;
+  scenario: Scenario;
+  mix: Mix;
   perUpdate: number;
+  testers: number;
+  monitors: number;
   run: number;
+}
+
+export interface RunResult extends RunKey {
+  /** Prefixes in all (testers x prefixes each). */
+  n: number;
   seconds: number | null;
   prefixesPerSecond: number | null;
   peakRssBytes: number;
+  /** VmRSS before and after the scenario's group of peers came up (no routes yet). */
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  /** (after - before) / the group's size: testers for `peers`, monitors for `fanout`. */
+  bytesPerPeer: number | null;
+  /** The fewest prefixes any monitor held at the end. */
   received: number;
+  load: string;
   error?: string;
 }
 
-async function once(device: DeviceName, n: number, perUpdate: number, chunks: Uint8Array[], timeoutS: number, run: number): Promise<RunResult> {
+interface Setup extends RunKey {
+  /** Prefixes per tester. */
+  n: number;
+  timeoutS: number;
+}
+
+const loadAvg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+/** Waits (bounded) until every peer is Established; a session closed before that fails at once. */
+async function connect(peers: RawPeer[], what: string): Promise<void> {
+  const up = await Promise.race([Promise.all(peers.map((p) => p.established)).then(() => true), sleep(120000).then(() => false)]);
+  if (!up) throw new Error(`${what}: not all Established within 120 s`);
+}
+
+async function once(s: Setup, streams: Uint8Array[][]): Promise<RunResult> {
   const a = loopbackBlock();
-  const dut = await startDevice(device, a);
-  const counter = new PrefixCounter();
-  let done: () => void;
+  const dut = await startDevice(s.device, a, s.testers, s.monitors);
+  const total = s.n * s.testers;
+  const counters = Array.from({ length: s.monitors }, () => new PrefixCounter());
+  let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
-  let monitor: RawPeer | undefined, tester: RawPeer | undefined;
-  const base = { device, n, perUpdate, run };
+  const peers: RawPeer[] = [];
+  const base = { device: s.device, scenario: s.scenario, mix: s.mix, n: total, perUpdate: s.perUpdate, testers: s.testers, monitors: s.monitors, run: s.run };
+  let before = 0, after = 0;
+  const received = () => Math.min(...counters.map((c) => c.count));
   try {
-    monitor = new RawPeer({
-      host: a(2), port: dut.port, localAddress: a(3), asn: MONITOR_AS, routerId: "192.0.2.3",
-      onMessage: (type, m) => {
-        if (type !== 2) return;
-        counter.update(m);
-        if (counter.count >= n) done();
-      },
+    // A RawPeer connects as it is made: each group is made when its turn comes.
+    const startMonitors = () => counters.map((counter, j) => {
+      const m = monitor(j);
+      return new RawPeer({
+        host: a(2), port: dut.port, localAddress: a(m.host), asn: m.asn, routerId: m.routerId,
+        onMessage: (type, msg) => {
+          if (type !== 2) return;
+          counter.update(msg);
+          if (counter.count >= total && received() >= total) done();
+        },
+      });
     });
-    await waitFor("monitor session", () => monitor!.isEstablished, 30000, 20);
-    tester = new RawPeer({ host: a(2), port: dut.port, localAddress: a(1), asn: TESTER_AS, routerId: "192.0.2.1" });
-    await waitFor("tester session", () => tester!.isEstablished, 30000, 20);
-    await sleep(500); // let both sessions settle (End-of-RIB, first keepalives)
+    const startTesters = () => streams.map((_, i) => {
+      const t = tester(i);
+      return new RawPeer({ host: a(2), port: dut.port, localAddress: a(t.host), asn: t.asn, routerId: t.routerId });
+    });
+    // The group whose memory is measured comes up last, after a settled baseline.
+    // End-of-RIBs, first KEEPALIVEs, the runtime's own settling; longer where memory is read.
+    const settle = () => sleep(s.scenario === "single" ? 300 : 1000);
+    let testers: RawPeer[];
+    if (s.scenario === "fanout") {
+      testers = startTesters();
+      peers.push(...testers);
+      await connect(testers, "tester");
+      await settle();
+      before = rss(dut.pid);
+      const monitors = startMonitors();
+      peers.push(...monitors);
+      await connect(monitors, `${monitors.length} monitors`);
+    } else {
+      const monitors = startMonitors();
+      peers.push(...monitors);
+      await connect(monitors, "monitor");
+      await settle();
+      before = rss(dut.pid);
+      testers = startTesters();
+      peers.push(...testers);
+      await connect(testers, `${testers.length} testers`);
+    }
+    await settle();
+    after = rss(dut.pid);
     const t0 = performance.now();
-    const sending = (async () => {
-      for (const c of chunks) await tester!.write(c);
-    })();
-    const timeout = sleep(timeoutS * 1000).then(() => "timeout");
-    const outcome = await Promise.race([all.then(() => "done"), timeout, monitor.closed.then(() => "monitor closed"), tester.closed.then(() => "tester closed")]);
+    const sending = Promise.all(testers.map(async (t, i) => {
+      for (const c of streams[i]) await t.write(c);
+    }));
+    const outcome = await Promise.race([
+      all.then(() => "done"),
+      sleep(s.timeoutS * 1000).then(() => "timeout"),
+      ...peers.map((p) => p.closed.then(() => "a session closed")),
+    ]);
     const seconds = (performance.now() - t0) / 1000;
     await Promise.race([sending.catch(() => {}), sleep(1000)]);
-    const rss = peakRss(dut.pid);
+    const groupSize = s.scenario === "fanout" ? s.monitors : s.scenario === "peers" ? s.testers : 0;
+    const mem = { peakRssBytes: peakRss(dut.pid), rssBeforeBytes: before, rssAfterBytes: after, bytesPerPeer: groupSize ? (after - before) / groupSize : null, received: received(), load: loadAvg() };
     if (outcome !== "done") {
-      return { ...base, seconds: null, prefixesPerSecond: null, peakRssBytes: rss, received: counter.count, error: `${outcome} after ${seconds.toFixed(1)} s with ${counter.count}/${n}` };
+      return { ...base, ...mem, seconds: null, prefixesPerSecond: null, error: `${outcome} after ${seconds.toFixed(1)} s with ${received()}/${total} at the slowest monitor` };
     }
-    return { ...base, seconds, prefixesPerSecond: n / seconds, peakRssBytes: rss, received: counter.count };
+    return { ...base, ...mem, seconds, prefixesPerSecond: total / seconds };
   } catch (err) {
-    return { ...base, seconds: null, prefixesPerSecond: null, peakRssBytes: peakRss(dut.pid), received: counter.count, error: `${(err as Error).message}\n${dut.log().split("\n").slice(-15).join("\n")}` };
+    return {
+      ...base, seconds: null, prefixesPerSecond: null, peakRssBytes: peakRss(dut.pid), rssBeforeBytes: before, rssAfterBytes: after, bytesPerPeer: null,
+      received: received(), load: loadAvg(), error: `${(err as Error).message}\n${dut.log().split("\n").slice(-15).join("\n")}`,
+    };
   } finally {
-    await Promise.all([tester?.close(true), monitor?.close(true)]);
+    await Promise.all(peers.map((p) => p.close(true)));
     await dut.stop();
   }
 }
 
-async function main(): Promise<void> {
-  const device = arg("device") as DeviceName;
-  if (!DEVICES.includes(device)) throw new Error(`bench: --device must be one of ${DEVICES.join(", ")}`);
-  const n = Number(arg("n"));
-  const perUpdate = Number(arg("per-update"));
-  const runs = Number(arg("runs", "3"));
-  const timeoutS = Number(arg("timeout", "120"));
-  const firstRun = Number(arg("first-run", "1"));
-  const cacheDir = arg("cache", "");
-  const chunks = cacheDir ? cachedStream(cacheDir, n, perUpdate) : encodeStream(n, perUpdate, TESTER_NEXT_HOP, TESTER_AS);
-  for (let r = firstRun; r < firstRun + runs; r++) {
-    const res = await once(device, n, perUpdate, chunks, timeoutS, r);
-    process.stdout.write(JSON.stringify(res) + "\n");
-  }
-}
-
-/**
- * The encoded stream from `dir` when an earlier invocation left it there (so
- * interleaved single runs do not re-encode), else encoded now and saved.
- */
-function cachedStream(dir: string, n: number, perUpdate: number): Uint8Array[] {
-  const file = join(dir, `updates-${n}-${perUpdate}-${TESTER_NEXT_HOP}.bin`);
+/** Tester i's encoded stream, from `dir` when an earlier invocation left it there (interleaved rounds do not re-encode). */
+function stream(dir: string, i: number, n: number, mix: Mix, perUpdate: number): Uint8Array[] {
+  const spec = { first: i * n, n, mix, perUpdate, nextHop: TESTER_NEXT_HOP, testerAs: tester(i).asn };
+  if (!dir) return encodeStream(spec);
+  const file = join(dir, `updates-${mix}-${spec.first}-${n}-${perUpdate}-${spec.testerAs}.bin`);
   if (!existsSync(file)) {
-    const chunks = encodeStream(n, perUpdate, TESTER_NEXT_HOP, TESTER_AS);
+    const chunks = encodeStream(spec);
+    mkdirSync(dir, { recursive: true });
     writeFileSync(`${file}.tmp`, Buffer.concat(chunks));
     renameSync(`${file}.tmp`, file);
     return chunks;
@@ -119,6 +180,27 @@ function splitMessages(all: Uint8Array, chunkBytes = 1 << 16): Uint8Array[] {
     }
   }
   return out;
+}
+
+async function main(): Promise<void> {
+  const device = arg("device") as DeviceName;
+  if (!DEVICES.includes(device)) throw new Error(`bench: --device must be one of ${DEVICES.join(", ")}`);
+  const scenario = arg("scenario", "single") as Scenario;
+  if (!SCENARIOS.includes(scenario)) throw new Error(`bench: --scenario must be one of ${SCENARIOS.join(", ")}`);
+  const mix = arg("mix", "table") as Mix;
+  if (mix !== "worst" && mix !== "table") throw new Error("bench: --mix must be worst or table");
+  const setup: Setup = {
+    device, scenario, mix,
+    n: Number(arg("n")),
+    perUpdate: Number(arg("per-update", "4")),
+    testers: scenario === "peers" ? Number(arg("testers", "100")) : 1,
+    monitors: scenario === "fanout" ? Number(arg("monitors", "50")) : 1,
+    timeoutS: Number(arg("timeout", "120")),
+    run: Number(arg("run", "1")),
+  };
+  const cache = arg("cache", "");
+  const streams = Array.from({ length: setup.testers }, (_, i) => stream(cache, i, setup.n, mix, setup.perUpdate));
+  process.stdout.write(JSON.stringify(await once(setup, streams)) + "\n");
 }
 
 main().then(

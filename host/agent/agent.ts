@@ -142,6 +142,10 @@ export class Agent {
         this.routes.reapplyAll();
         this.dirty.advs.markAll();
       },
+      onReferencesChanged: () => {
+        this.dirty.peers = true;
+        this.schedule();
+      },
     });
     this.inf = this.makeInformers(store);
     this.advs = new Advertisements({

@@ -1,14 +1,19 @@
 // BGPPeers of this node -> the speaker's neighbours, and back: each BGPPeer's status
 // (`conditions` with the FSM state, the STATUS column, and `backoff`) and an Event
-// when its session goes up or down. A changed BGPPeer changes the live session; only
-// changes the OPEN carries reset it (Speaker.reconfigureNeighbor).
+// when its session goes up or down. Every session option of the BGPPeer is applied;
+// the Secret of its password and the BFDProfile it names are read through
+// PeerReferences. A changed BGPPeer (or Secret, or BFDProfile) changes the live
+// session; only changes the OPEN or the TCP connection carries reset it
+// (Speaker.reconfigureNeighbor), and BFD timers change without touching BGP.
 import { isIP } from "node:net";
 import type { Family, NeighborConfig } from "../bgp/config.ts";
 import type { State } from "../bgp/neighbor.ts";
 import type { Speaker } from "../bgp/speaker.ts";
 import type { Store } from "../kube/store.ts";
 import { type BGPPeer, type BGPPeerCondition, LABEL_BGPPEER_NODE } from "../kube/types.ts";
+import { unavailable as socketOptionsUnavailable } from "../sockopt/syscalls.ts";
 import type { Log } from "./log.ts";
+import { PeerProblem, PeerReferences } from "./peer-refs.ts";
 import type { StatusWriter } from "./status-writer.ts";
 
 /** The node's own addresses, the source of its sessions (per family). */
@@ -24,66 +29,91 @@ export function peerNode(p: BGPPeer): string {
 
 const FAMILIES: Family[] = ["ipv4-unicast", "ipv6-unicast"];
 
-/** A BGPPeer field that cannot become a session; the message names the field. */
-export class PeerSpecError extends Error {}
+const invalid = (message: string) => new PeerProblem("InvalidConfiguration", message, "invalid");
 
-/** Session options of the CRD this agent does not apply yet (they need the speaker's peer options). */
-const NOT_APPLIED = ["ebgpMultihop", "connectRetryTime", "passwordSecret", "bfdProfile"] as const;
+/** Entries of the original's `capabilities` that name no family: the one thing of a BGPPeer the agent leaves aside. */
+export function unknownCapabilities(p: BGPPeer): string[] {
+  return (p.spec.capabilities ?? []).flatMap((c, i) => (FAMILIES.includes(c as Family) ? [] : [`spec.capabilities[${i}] ${JSON.stringify(c)} (known: ${FAMILIES.join(", ")})`]));
+}
 
-/** What a BGPPeer asks for that the agent leaves aside: capabilities it does not know, options it does not apply. */
-export function ignoredFields(p: BGPPeer): string[] {
-  const out = (p.spec.capabilities ?? []).flatMap((c, i) => (FAMILIES.includes(c as Family) ? [] : [`spec.capabilities[${i}] ${JSON.stringify(c)} (known: ${FAMILIES.join(", ")})`]));
-  for (const k of NOT_APPLIED) if (p.spec[k] !== undefined && p.spec[k] !== null) out.push(`spec.${k} (not applied by this agent yet)`);
-  return out;
+function integer(v: number | null | undefined, field: string, min: number, max: number): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Number.isInteger(v) || v < min || v > max) throw invalid(`${field}: must be ${min}..${max}, not ${v}`);
+  return v;
 }
 
 /**
- * The neighbour a BGPPeer asks for: its address and ASN, hold and keepalive times, its
- * `families` (or family names in the original's `capabilities`; none: the family of
- * the peer's address), from `sourceAddress` or the node's address of the peer's family.
+ * The neighbour a BGPPeer asks for: its address and ASN, hold and keepalive times
+ * (keepaliveTime 0: unset), connect retry, eBGP TTL, its `families` (or family names in
+ * the original's `capabilities`; none: the family of the peer's address), from
+ * `sourceAddress` or the node's address of the peer's family; the password and BFD
+ * timers come from what it names (`refs`). Throws a PeerProblem naming the field.
  */
-export function neighborFromPeer(p: BGPPeer, source: NodeAddresses): NeighborConfig {
+export function neighborFromPeer(p: BGPPeer, source: NodeAddresses, refs: Pick<PeerReferences, "password" | "bfd">): NeighborConfig {
   const s = p.spec;
   const fam = isIP(s.addr);
-  if (!fam) throw new PeerSpecError(`spec.addr: ${JSON.stringify(s.addr)} is not an IP address`);
-  if (!Number.isInteger(s.asn) || s.asn < 1 || s.asn > 4294967295) throw new PeerSpecError(`spec.asn: must be 1..4294967295, not ${s.asn}`);
-  const holdTime = s.holdTime ?? 90;
-  if (!Number.isInteger(holdTime) || holdTime < 0 || holdTime > 65535 || holdTime === 1 || holdTime === 2) {
-    throw new PeerSpecError(`spec.holdTime: must be 0 or 3..65535 seconds, not ${holdTime}`);
-  }
-  const keepaliveTime = s.keepaliveTime || undefined;
-  if (keepaliveTime !== undefined && (!Number.isInteger(keepaliveTime) || keepaliveTime < 0 || keepaliveTime > 65535)) {
-    throw new PeerSpecError(`spec.keepaliveTime: must be 0..65535 seconds, not ${keepaliveTime}`);
-  }
+  if (!fam) throw invalid(`spec.addr: ${JSON.stringify(s.addr)} is not an IP address`);
+  const asn = integer(s.asn, "spec.asn", 1, 4294967295)!;
+  const holdTime = integer(s.holdTime, "spec.holdTime", 0, 65535) ?? 90;
+  if (holdTime === 1 || holdTime === 2) throw invalid(`spec.holdTime: must be 0 or 3..65535 seconds, not ${holdTime}`);
+  const keepaliveTime = integer(s.keepaliveTime, "spec.keepaliveTime", 0, 65535) || undefined;
+  const connectRetryTime = integer(s.connectRetryTime, "spec.connectRetryTime", 1, 65535);
+  const ebgpMultihop = integer(s.ebgpMultihop, "spec.ebgpMultihop", 1, 255);
   const families: Family[] = [];
   (s.families?.length ? s.families : (s.capabilities ?? []).filter((c) => FAMILIES.includes(c as Family))).forEach((f, i) => {
-    if (!FAMILIES.includes(f as Family)) throw new PeerSpecError(`spec.families[${i}]: unknown family ${JSON.stringify(f)} (known: ${FAMILIES.join(", ")})`);
+    if (!FAMILIES.includes(f as Family)) throw invalid(`spec.families[${i}]: unknown family ${JSON.stringify(f)} (known: ${FAMILIES.join(", ")})`);
     if (!families.includes(f as Family)) families.push(f as Family);
   });
   if (!families.length) families.push(fam === 6 ? "ipv6-unicast" : "ipv4-unicast");
-  if (s.sourceAddress && isIP(s.sourceAddress) !== fam) throw new PeerSpecError(`spec.sourceAddress: ${JSON.stringify(s.sourceAddress)} is not an address of spec.addr's family`);
+  if (s.sourceAddress && isIP(s.sourceAddress) !== fam) throw invalid(`spec.sourceAddress: ${JSON.stringify(s.sourceAddress)} is not an address of spec.addr's family`);
+  // Options that need socket calls this runtime may lack (Node without the addon): refused, never dropped.
+  const why = socketOptionsUnavailable();
+  if (why) {
+    for (const [field, set, what] of [["ebgpMultihop", s.ebgpMultihop, "a TTL"], ["passwordSecret", s.passwordSecret, "a TCP MD5 password"], ["bfdProfile", s.bfdProfile, "BFD"]] as const) {
+      if (set !== undefined && set !== null) throw new PeerProblem("Unsupported", `spec.${field}: ${what} cannot be set in this runtime: ${why}`, "invalid");
+    }
+  }
+  const password = refs.password(p);
+  const bfd = refs.bfd(p);
   const localAddress = s.sourceAddress || (fam === 6 ? source.v6 : source.v4);
   return {
     address: s.addr,
-    asn: s.asn,
+    asn,
     port: 179,
     ...(localAddress ? { localAddress } : {}),
     passive: false,
     holdTime,
     ...(keepaliveTime ? { keepaliveTime } : {}),
+    ...(connectRetryTime ? { connectRetryTime } : {}),
+    ...(ebgpMultihop ? { ebgpMultihop } : {}),
+    ...(password ? { password } : {}),
+    ...(bfd ? { bfd } : {}),
     families,
     export: "local",
     maxPrefix: 0,
+    extendedOptionalParameters: false,
   };
+}
+
+/** How a session's options read in the log (never the password itself). */
+function describeOptions(c: NeighborConfig): string {
+  const out = [`families ${c.families.join(",")}`, `hold ${c.holdTime} s`];
+  if (c.keepaliveTime) out.push(`keepalive ${c.keepaliveTime} s`);
+  if (c.connectRetryTime) out.push(`connect retry ${c.connectRetryTime} s`);
+  if (c.ebgpMultihop) out.push(`TTL ${c.ebgpMultihop}`);
+  if (c.password) out.push("TCP MD5");
+  if (c.bfd) out.push(`BFD ${c.bfd.transmitInterval}/${c.bfd.receiveInterval} ms x${c.bfd.detectMultiplier}`);
+  return out.join(", ");
 }
 
 interface PeerState {
   peer: BGPPeer;
-  /** ignoredFields() as last reported. */
+  /** unknownCapabilities() as last reported. */
   ignored?: string;
-  /** The neighbour configured for it (undefined: none, its spec is invalid). */
+  /** The neighbour configured for it (undefined: none). */
   address?: string;
-  error?: string;
+  /** Why it has no session, or keeps its last good settings. */
+  problem?: PeerProblem;
   backoff: number;
   notifications: number;
   /** The condition last written, "status|reason|backoff". */
@@ -101,6 +131,8 @@ export interface PeersOptions {
   log: Log;
   /** Called when the peers' addresses changed (routes re-resolve their targets). */
   onAddressesChanged: () => void;
+  /** Called when a Secret or BFDProfile a peer names changed: sync() again. */
+  onReferencesChanged: () => void;
 }
 
 export class Peers {
@@ -108,8 +140,12 @@ export class Peers {
   private speaker: Speaker | undefined;
   private source: NodeAddresses = {};
   private pollTimer: ReturnType<typeof setInterval> | undefined;
+  /** The Secrets and BFDProfiles the peers name. */
+  private readonly refs: PeerReferences;
 
-  constructor(private readonly opts: PeersOptions) {}
+  constructor(private readonly opts: PeersOptions) {
+    this.refs = new PeerReferences(opts.store, opts.onReferencesChanged);
+  }
 
   /** A new speaker (first start, or rebuilt for a new ASN/router id): every session is configured again on it. */
   attach(speaker: Speaker | undefined, source: NodeAddresses): void {
@@ -134,11 +170,11 @@ export class Peers {
     return [...this.states].filter(([, st]) => st.address).map(([n]) => n);
   }
 
-  /** Every BGPPeer of the node has its neighbour (or a reported error). */
+  /** Every BGPPeer of the node has its neighbour (or a reported problem; not one still waiting for what it names). */
   allConfigured(peers: BGPPeer[]): boolean {
     return peers.every((p) => {
       const st = this.states.get(p.metadata.name);
-      return st && (st.address || st.error) && st.peer.metadata.resourceVersion === p.metadata.resourceVersion;
+      return st && (st.address || (st.problem && st.problem.severity !== "waiting")) && st.peer.metadata.resourceVersion === p.metadata.resourceVersion;
     });
   }
 
@@ -151,6 +187,7 @@ export class Peers {
   async sync(peers: BGPPeer[]): Promise<void> {
     const s = this.speaker;
     if (!s) return;
+    this.refs.want(peers);
     let addressesChanged = false;
     const want = new Map(peers.map((p) => [p.metadata.name, p]));
     for (const [name, st] of [...this.states]) {
@@ -168,50 +205,79 @@ export class Peers {
       let st = this.states.get(name);
       if (!st) this.states.set(name, (st = { peer: p, backoff: 0, notifications: 0 }));
       st.peer = p;
-      let cfg: NeighborConfig | undefined;
-      let error: string | undefined;
-      try {
-        cfg = neighborFromPeer(p, this.source);
-        const other = taken.get(cfg.address);
-        if (other) throw new PeerSpecError(`spec.addr: ${cfg.address} is already BGPPeer ${other}'s session`);
-        taken.set(cfg.address, name);
-      } catch (e) {
-        error = (e as Error).message;
-      }
-      const ignored = ignoredFields(p).join("; ");
-      if (ignored !== (st.ignored ?? "")) {
-        st.ignored = ignored;
-        if (ignored) {
-          this.opts.log(`BGPPeer ${name}: ignored: ${ignored}`);
-          void this.event(p, "Warning", "IgnoredFields", `ignored: ${ignored}`);
-        }
-      }
-      if (error !== st.error) {
-        st.error = error;
-        if (error) {
-          this.opts.log(`BGPPeer ${name}: ${error}`);
-          void this.event(p, "Warning", "InvalidConfiguration", error);
-        }
-      }
-      if (st.address && st.address !== cfg?.address) {
-        if (s.neighbors.has(st.address)) await s.removeNeighbor(st.address);
-        st.address = undefined;
-        addressesChanged = true;
-      }
-      if (!cfg) continue;
-      if (st.address) {
-        const done = await s.reconfigureNeighbor(cfg);
-        if (done !== "unchanged") this.opts.log(`BGPPeer ${name}: changed, session to ${cfg.address} ${done === "reset" ? "reset (the OPEN changes)" : "updated in place"}`);
-        continue;
-      }
-      if (s.neighbors.has(cfg.address)) await s.removeNeighbor(cfg.address); // left over from another BGPPeer
-      s.addNeighbor(cfg);
-      st.address = cfg.address;
-      addressesChanged = true;
-      this.opts.log(`BGPPeer ${name}: session to ${cfg.address} (AS ${cfg.asn}) from ${cfg.localAddress ?? "any address"}, families ${cfg.families.join(",")}`);
+      this.reportIgnored(st);
+      const r = await this.apply(s, st, taken);
+      this.setProblem(st, r.problem);
+      if (r.addressesChanged) addressesChanged = true;
     }
     if (addressesChanged) this.opts.onAddressesChanged();
     this.writeStatuses();
+  }
+
+  /** One BGPPeer onto the speaker: its neighbour added, changed, kept or removed; and the problem that remains. */
+  private async apply(s: Speaker, st: PeerState, taken: Map<string, string>): Promise<{ problem?: PeerProblem; addressesChanged: boolean }> {
+    const p = st.peer;
+    const name = p.metadata.name;
+    let cfg: NeighborConfig;
+    try {
+      const other = taken.get(p.spec.addr);
+      if (other) throw invalid(`spec.addr: ${p.spec.addr} is already BGPPeer ${other}'s session`);
+      taken.set(p.spec.addr, name);
+      cfg = neighborFromPeer(p, this.source, this.refs);
+    } catch (e) {
+      const problem = e instanceof PeerProblem ? e : invalid((e as Error).message);
+      // A running session keeps its last good settings while what it names is missing.
+      if (problem.severity !== "invalid" && st.address) return { problem, addressesChanged: false };
+      return { problem, addressesChanged: await this.removeSession(s, st) };
+    }
+    const addressesChanged = st.address !== undefined && st.address !== cfg.address && (await this.removeSession(s, st));
+    try {
+      if (st.address) {
+        const done = await s.reconfigureNeighbor(cfg);
+        if (done !== "unchanged") this.opts.log(`BGPPeer ${name}: changed, session to ${cfg.address} ${done === "reset" ? "reset (the OPEN or the connection changes)" : "updated in place"}: ${describeOptions(cfg)}`);
+        return { addressesChanged };
+      }
+      if (s.neighbors.has(cfg.address)) await s.removeNeighbor(cfg.address); // left over from another BGPPeer
+      s.addNeighbor(cfg);
+    } catch (e) {
+      // The speaker refused it (a BFD port in use, a key the kernel rejects): a running session keeps its settings.
+      return { problem: new PeerProblem("Refused", `the speaker refused the session: ${(e as Error).message}`, st.address ? "unresolved" : "invalid"), addressesChanged };
+    }
+    st.address = cfg.address;
+    this.opts.log(`BGPPeer ${name}: session to ${cfg.address} (AS ${cfg.asn}) from ${cfg.localAddress ?? "any address"}, ${describeOptions(cfg)}`);
+    return { addressesChanged: true };
+  }
+
+  /** Ends the peer's session, if it has one; true when it had. */
+  private async removeSession(s: Speaker, st: PeerState): Promise<boolean> {
+    if (!st.address) return false;
+    if (s.neighbors.has(st.address)) await s.removeNeighbor(st.address);
+    st.address = undefined;
+    return true;
+  }
+
+  /** Unknown `capabilities` entries: logged and a Warning Event once per change. */
+  private reportIgnored(st: PeerState): void {
+    const ignored = unknownCapabilities(st.peer).join("; ");
+    if (ignored === (st.ignored ?? "")) return;
+    st.ignored = ignored;
+    if (!ignored) return;
+    this.opts.log(`BGPPeer ${st.peer.metadata.name}: ignored: ${ignored}`);
+    void this.event(st.peer, "Warning", "IgnoredFields", `ignored: ${ignored}`);
+  }
+
+  /** A new problem (or none) for a peer: logged, and a Warning Event unless it only waits for a first read. */
+  private setProblem(st: PeerState, problem: PeerProblem | undefined): void {
+    const prev = st.problem;
+    st.problem = problem;
+    if (prev?.reason === problem?.reason && prev?.message === problem?.message) return;
+    const name = st.peer.metadata.name;
+    if (!problem) {
+      if (prev && prev.severity !== "waiting") this.opts.log(`BGPPeer ${name}: ${prev.reason} resolved`);
+      return;
+    }
+    this.opts.log(`BGPPeer ${name}: ${problem.reason}: ${problem.message}${problem.severity === "unresolved" && st.address ? " (the running session keeps its settings)" : ""}`);
+    if (problem.severity !== "waiting") void this.event(st.peer, "Warning", problem.reason, problem.message);
   }
 
   /** The speaker's session callback: backoff, an Event, the status at once. */
@@ -238,19 +304,18 @@ export class Peers {
       let status: BGPPeerCondition["status"];
       let reason: string;
       const nb = st.address ? this.speaker?.neighbors.get(st.address) : undefined;
-      if (st.error) {
-        status = "Idle";
-        reason = `InvalidConfiguration: ${st.error}`;
-      } else if (!nb) {
-        status = "Unknown";
-        reason = "NotConfigured";
+      const problem = st.problem && `${st.problem.reason}: ${st.problem.message}`;
+      if (!nb) {
+        status = st.problem?.severity === "invalid" || st.problem?.severity === "unresolved" ? "Idle" : "Unknown";
+        reason = problem ?? "NotConfigured";
       } else {
         // Failed attempts (NOTIFICATIONs either way) since the last Established count as backoff.
         const notes = nb.messagesIn.notification + nb.messagesOut.notification;
         if (notes > st.notifications && nb.state !== "Established") st.backoff += notes - st.notifications;
         st.notifications = notes;
         status = reportedState(nb.state);
-        reason = nb.state === "Established" ? "Established" : nb.lastError || "Connecting";
+        // A session on its last good settings says why it has not taken the new ones.
+        reason = problem ?? (nb.state === "Established" ? "Established" : nb.lastError || "Connecting");
       }
       const key = `${status}|${reason}|${st.backoff}`;
       if (key === st.written) continue;
@@ -270,5 +335,6 @@ export class Peers {
   stop(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+    this.refs.stop();
   }
 }

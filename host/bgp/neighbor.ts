@@ -286,7 +286,11 @@ export class Neighbor {
       return;
     }
     const socket = c.socket;
-    const connectTimer = setTimeout(() => this.closeConnection(c, "connect timed out", false), this.connectRetry * 1000);
+    const connectTimer = setTimeout(() => {
+      // What a peer that drops our SYNs looks like (wrong TCP MD5 key, TTL too small, a filter): say so.
+      this.lastError = `connect to ${this.config.address}: timed out after ${this.connectRetry} s`;
+      this.closeConnection(c, "connect timed out", false);
+    }, this.connectRetry * 1000);
     socket.once("connect", () => {
       clearTimeout(connectTimer);
       this.connecting = false;

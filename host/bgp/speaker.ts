@@ -186,8 +186,9 @@ export class Speaker implements SpeakerContext {
   /**
    * A new configuration for an existing neighbour (same address). Changes an OPEN
    * carries (ASN, hold time, families, port, addresses, passive) restart the session
-   * with Cease 6/6 (other configuration change); the others (keepalive, export,
-   * maxPrefix) apply to the running session. Returns what was done.
+   * with Cease 6/6 (other configuration change), and so does a new password or TTL;
+   * the others (keepalive, export, maxPrefix, connect retry) apply to the running
+   * session, and BFD changes go through setBfd (BGP untouched). Returns what was done.
    */
   async reconfigureNeighbor(cfg: NeighborConfig): Promise<"unchanged" | "updated" | "reset"> {
     const nb = this.neighbors.get(cfg.address);
@@ -197,7 +198,11 @@ export class Speaker implements SpeakerContext {
     const keys = [...new Set([...Object.keys(old), ...Object.keys(cfg)])] as (keyof NeighborConfig)[];
     const changed = keys.filter((k) => !same(k));
     if (!changed.length) return "unchanged";
-    const live: (keyof NeighborConfig)[] = ["keepaliveTime", "export", "maxPrefix"];
+    // BFD from a new source address is a new BFD session.
+    if (!same("localAddress") && this.bfd?.get(cfg.address)) this.bfd.remove(cfg.address);
+    if (!same("bfd") || !same("localAddress")) this.setBfd(cfg.address, cfg.bfd);
+    if (!same("password")) this.setListenerKeys(cfg.address, cfg.password ?? "");
+    const live: (keyof NeighborConfig)[] = ["keepaliveTime", "export", "maxPrefix", "connectRetryTime", "bfd"];
     if (changed.every((k) => live.includes(k))) {
       nb.reconfigure(cfg);
       this.scheduleFlush();

@@ -19,7 +19,8 @@
 // resourceVersion counter, 409 on a stale resourceVersion, generateName,
 // finalizers and deletionTimestamp, status isolation, watch events to
 // informers, label selectors. Events are kept in memory only (the newest
-// `maxEvents`), never in the state file.
+// `maxEvents`), never in the state file; so are Secrets (the manifests are their only
+// copy on disk: the state file holds neither their data nor a hash of it).
 
 import { createHash, randomUUID } from "node:crypto";
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
@@ -97,6 +98,8 @@ export class ManifestError extends Error {
 /** Manifest documents of kinds that describe the cluster, not objects the store serves. */
 const SKIPPED_KINDS = new Set(["CustomResourceDefinition", "Kustomization"]);
 const STATE_FORMAT = "sart-local-store/1";
+/** Kinds kept in memory only, never in the state file. */
+const UNPERSISTED = new Set<string>(["Event", "Secret"]);
 const GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 interface StateFile {
@@ -578,7 +581,7 @@ export class LocalStore implements Store {
   }
 
   private persistUnlessEvent(kind: Kind): Promise<void> {
-    return kind === "Event" ? Promise.resolve() : this.persist();
+    return UNPERSISTED.has(kind) ? Promise.resolve() : this.persist();
   }
 
   /** Resolves once a state file write that started after this call has completed. */
@@ -597,12 +600,14 @@ export class LocalStore implements Store {
 
   private async writeState(): Promise<void> {
     const objects: KubeObject[] = [];
-    for (const [kind, bucket] of this.objects) if (kind !== "Event") objects.push(...bucket.values());
+    for (const [kind, bucket] of this.objects) if (!UNPERSISTED.has(kind)) objects.push(...bucket.values());
+    // Unpersisted objects are made again from their manifests on open: no hash to keep.
+    const manifests = Object.fromEntries(Object.entries(this.manifestHashes).filter(([id]) => !UNPERSISTED.has(id.slice(0, id.indexOf("/")))));
     const state: StateFile = {
       format: STATE_FORMAT,
       resourceVersion: this.resourceVersion,
       objects,
-      manifests: this.manifestHashes,
+      manifests,
     };
     const data = JSON.stringify(state); // snapshot taken before the first await
     const tmp = `${this.stateFile}.tmp-${process.pid}-${++this.tempSeq}`;

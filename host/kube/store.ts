@@ -82,7 +82,8 @@ export type Kind =
   | "Namespace"
   | "EndpointSlice"
   | "Event"
-  | "Lease";
+  | "Lease"
+  | "Secret";
 
 export interface ObjectKey {
   name: string;

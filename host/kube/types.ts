@@ -451,6 +451,13 @@ export interface EndpointSlice extends KubeObject<never, never> {
   ports?: { name?: string; port?: number; protocol?: string }[];
 }
 
+/** core/v1 Secret (the agent reads BGP passwords): `data` values are base64; `stringData` is plain text (write-only on an API server, read as written in standalone manifests). */
+export interface Secret extends KubeObject<never, never> {
+  type?: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
 /** coordination.k8s.io/v1 Lease. Times are MicroTime: RFC 3339 with microseconds. */
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -526,6 +533,7 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = {
   EndpointSlice: core("discovery.k8s.io", "v1", "endpointslices", true, false),
   Event: core("", "v1", "events", true, false),
   Lease: core("coordination.k8s.io", "v1", "leases", true, false),
+  Secret: core("", "v1", "secrets", true, false),
 };
 
 export const CUSTOM_KINDS = Object.keys(SHAPES) as CustomKind[];

@@ -89,6 +89,20 @@ export async function startAgent(env: AgentEnv, node: string, extra: Partial<Age
   return agent;
 }
 
+/**
+ * node-a (AS 65010 at env.addr(10): its Node and NodeBGP) and two routers (AS 65000 at
+ * env.addr(100) and env.addr(101)) that accept its sessions; no BGPPeers yet.
+ */
+export async function nodeWithTwoRouters(env: AgentEnv): Promise<{ nodeIp: string; r0: TestRouter; r1: TestRouter }> {
+  const nodeIp = env.addr(10);
+  const r0 = await TestRouter.start(env.addr(100), 65000, "192.0.2.100");
+  const r1 = await TestRouter.start(env.addr(101), 65000, "192.0.2.101");
+  for (const r of [r0, r1]) r.accept(nodeIp, 65010);
+  await env.admin.create(nodeObject("node-a", nodeIp));
+  await env.admin.create(nodeBgp("node-a", 65010, nodeIp));
+  return { nodeIp, r0, r1 };
+}
+
 export function nodeObject(name: string, internalIP: string, labels: Record<string, string> = {}): Node {
   return { apiVersion: "v1", kind: "Node", metadata: { name, labels }, spec: {}, status: { addresses: [{ type: "InternalIP", address: internalIP }] } };
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Agent } from "../../host/agent/agent.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
 import { API_VERSION, type AddressBlock, type BGPAdvertisement, type BGPPeer, type NodeBGP } from "../../host/kube/types.ts";
-import { type AgentEnv, TestRouter, advertisement, agentEnv, bgpPeer, nodeBgp, nodeObject, startAgent, waitFor } from "./harness.ts";
+import { type AgentEnv, type TestRouter, advertisement, agentEnv, bgpPeer, nodeWithTwoRouters, startAgent, waitFor } from "./harness.ts";
 
 let env: AgentEnv;
 let r0: TestRouter;
@@ -19,12 +19,7 @@ let nodeIp: string;
 
 beforeAll(async () => {
   env = await agentEnv();
-  nodeIp = env.addr(10);
-  r0 = await TestRouter.start(env.addr(100), 65000, "192.0.2.100");
-  r1 = await TestRouter.start(env.addr(101), 65000, "192.0.2.101");
-  for (const r of [r0, r1]) r.accept(nodeIp, 65010);
-  await env.admin.create(nodeObject("node-a", nodeIp));
-  await env.admin.create(nodeBgp("node-a", 65010, nodeIp));
+  ({ nodeIp, r0, r1 } = await nodeWithTwoRouters(env));
   agent = await startAgent(env, "node-a", {}, lines);
 });
 

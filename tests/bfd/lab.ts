@@ -38,7 +38,8 @@ function frrConfig(self: { v4: string; asn: number; route: string }, peer: { v4:
   });
 }
 
-function bfddConfig(b: Profile | undefined): string | undefined {
+/** bfdd.conf with profile "lab" of these timers (undefined without a profile). */
+export function bfddConfig(b: Profile | undefined): string | undefined {
   return b && `bfd\n profile lab\n  receive-interval ${b.receiveInterval}\n  transmit-interval ${b.transmitInterval}\n  detect-multiplier ${b.detectMultiplier}\n !\n!\n`;
 }
 
@@ -111,13 +112,12 @@ export class BfdLab {
   }
 
   /** Drops every frame in both directions; the links stay up. */
-  async cut(): Promise<void> {
-    const rules = 'add table netdev labcut\nadd chain netdev labcut in { type filter hook ingress device "eth0" priority 0; policy drop; }\n';
-    await Promise.all([this.node, this.router].map((ns) => ns.exec("sh", ["-c", `printf '%s' '${rules}' | nft -f -`])));
+  cut(): Promise<void> {
+    return cutLink([{ ns: this.node, ifname: "eth0" }, { ns: this.router, ifname: "eth0" }]);
   }
 
-  async restore(): Promise<void> {
-    await Promise.all([this.node, this.router].map((ns) => ns.exec("nft", ["delete", "table", "netdev", "labcut"]).catch(() => {})));
+  restore(): Promise<void> {
+    return restoreLink([this.node, this.router]);
   }
 
   private async stopNodeSpeaker(): Promise<void> {
@@ -131,6 +131,22 @@ export class BfdLab {
     await this.node.delete();
     await this.router.delete();
   }
+}
+
+/**
+ * Cuts a link without taking it down: every frame arriving on each end is dropped (an
+ * nftables netdev ingress chain, table "labcut"), so senders see no error and only BFD
+ * or a hold timer notices.
+ */
+export async function cutLink(ends: { ns: Netns; ifname: string }[]): Promise<void> {
+  await Promise.all(ends.map(({ ns, ifname }) => {
+    const rules = `add table netdev labcut\nadd chain netdev labcut in { type filter hook ingress device "${ifname}" priority 0; policy drop; }\n`;
+    return ns.exec("sh", ["-c", `printf '%s' '${rules}' | nft -f -`]);
+  }));
+}
+
+export async function restoreLink(namespaces: Netns[]): Promise<void> {
+  await Promise.all(namespaces.map((ns) => ns.exec("nft", ["delete", "table", "netdev", "labcut"]).catch(() => {})));
 }
 
 export async function kernelRoute(ns: Netns, prefix: string): Promise<unknown> {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { veth } from "../helpers/netns.ts";
-import { run, tempDir, removeDir } from "../helpers/proc.ts";
+import { Podman } from "../helpers/podman.ts";
+import { tempDir, removeDir } from "../helpers/proc.ts";
 import { CniNode, Pods, SART_CNI_COMPILED, runCni } from "./harness.ts";
 
 let a: CniNode;
@@ -16,10 +17,11 @@ const pods = new Pods();
 const dir = tempDir("cni-podman");
 const name = `sartpm${process.pid}`;
 
-/** podman inside node A's namespace, in its own mount namespace without the cgroup v2 mount. */
+let pm: Podman | undefined;
+
+/** podman inside node A's namespace (tests/helpers/podman.ts: private storage, this machine's workarounds). */
 function podman(args: string[], timeoutMs = 60_000): Promise<string> {
-  const cmd = ["podman", "--root", join(dir, "root"), "--runroot", join(dir, "runroot"), ...args].map((s) => `'${s}'`).join(" ");
-  return run("nsenter", [`--net=${a.ns.path}`, "unshare", "-m", "--propagation", "unchanged", "sh", "-c", `umount /sys/fs/cgroup/unified 2>/dev/null; exec ${cmd}`], timeoutMs);
+  return pm!.run(args, { ns: a.ns, timeoutMs });
 }
 
 beforeAll(async () => {
@@ -37,10 +39,7 @@ beforeAll(async () => {
   // As the DaemonSet's init container installs it: a copy of the self-contained executable.
   copyFileSync(SART_CNI_COMPILED, join(binDir, "sart-cni"));
   chmodSync(join(binDir, "sart-cni"), 0o755);
-  writeFileSync(join(dir, "containers.conf"), [
-    "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"',
-    "[network]", 'network_backend = "cni"', `cni_plugin_dirs = ["${binDir}", "/usr/lib/cni"]`, `network_config_dir = "${netDir}"`,
-  ].join("\n"));
+  pm = Podman.create(["[network]", 'network_backend = "cni"', `cni_plugin_dirs = ["${binDir}", "/usr/lib/cni"]`, `network_config_dir = "${netDir}"`]);
   writeFileSync(join(netDir, "sartnet.conflist"), JSON.stringify({
     cniVersion: "1.0.0",
     name: "sartnet",
@@ -50,11 +49,10 @@ beforeAll(async () => {
   chmodSync(join(rootfs, "bin/busybox"), 0o755);
   for (const applet of ["sh", "sleep", "ping", "ip", "cat"]) symlinkSync("busybox", join(rootfs, "bin", applet));
   writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/:/bin/sh\n");
-  process.env.CONTAINERS_CONF = join(dir, "containers.conf");
 }, 120_000);
 
 afterAll(async () => {
-  await podman(["rm", "-f", "--all"]).catch(() => {});
+  await pm?.destroy();
   await pods.destroy();
   await a?.destroy();
   await b?.destroy();

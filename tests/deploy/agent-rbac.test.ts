@@ -3,7 +3,9 @@
 // namespace, no listener, a scratch state directory), runs against the test API server
 // through a recording proxy while the controller (in this process, not recorded) turns a
 // ClusterBGP, a pool and Services into NodeBGP, BGPPeer and BGPAdvertisements, and a
-// router (an embedded speaker on loopback) brings its session up and down. Every request
+// router (an embedded speaker on loopback) brings its session up and down. The session
+// is signed with a password from the Secret the Role names (sart-bgp-passwords), and a
+// second peer names a BFDProfile that does not exist. Every request
 // it made must be allowed by the rules bound to its ServiceAccount in crds/deploy, and
 // every rule must have been used (or be listed below with the code path that needs it).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -16,6 +18,7 @@ import { Controller } from "../../host/kube/controller/controller.ts";
 import { KubeStore } from "../../host/kube/kube-store.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
 import { API_VERSION, type AddressBlock, type BGPAdvertisement, type BGPPeer } from "../../host/kube/types.ts";
+import { neighborFromJson } from "../../host/bgp/config.ts";
 import { TestRouter, nodeObject } from "../agent/harness.ts";
 import { loopbackBlock, waitFor } from "../helpers/net.ts";
 import { type ApiServer, kubeconfigYaml, startApiServer } from "../kube/apiserver/index.ts";
@@ -27,6 +30,7 @@ import { type RecordingProxy, startRecordingProxy } from "./recording-proxy.ts";
 
 const BUN = join(ROOT, "node_modules/.bin/bun");
 const NAMESPACE = "kube-system";
+const PASSWORD = "rbac-test-key";
 
 /** Granted but not reached by this scenario, with the code that needs it. */
 const UNEXERCISED: Record<string, string> = {
@@ -68,8 +72,11 @@ describe("agent RBAC (crds/deploy) against the calls sart agent makes", () => {
     await controller.start();
     await controller.startLeading();
     router = await TestRouter.start(addr(100), 65000, "192.0.2.100");
-    router.accept(addr(10), 65010);
+    acceptSigned();
   });
+
+  /** The router's side of the session, signed with the password the Secret holds. */
+  const acceptSigned = () => router.s.addNeighbor(neighborFromJson({ address: addr(10), asn: 65010, passive: true, holdTime: 9, password: PASSWORD }));
 
   afterAll(async () => {
     if (child && child.exitCode === null) child.kill("SIGKILL");
@@ -91,14 +98,25 @@ describe("agent RBAC (crds/deploy) against the calls sart agent makes", () => {
     await writeFile(kubeconfig, kubeconfigYaml(proxy.url, NAMESPACE));
     const health = join(dir, "health.sock");
 
-    // The cluster: a node, a ClusterBGP giving it one peer (the router), a pool.
+    // The cluster: a node, a ClusterBGP giving it two peers (the router, with its password
+    // from the Secret the Role names; another naming a BFDProfile that does not exist), a pool.
     await admin.create(nodeObject("node-a", addr(10), { "sart.terassyi.net/asn": "65010" }));
     await admin.create({
+      apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "sart-bgp-passwords", namespace: NAMESPACE },
+      data: { router0: Buffer.from(PASSWORD).toString("base64") },
+    } as KubeObject);
+    await admin.create({
       apiVersion: API_VERSION, kind: "ClusterBGP", metadata: { name: "cb" },
-      spec: { asnSelector: { from: "label" }, routerIdSelector: { from: "internalAddress" }, speaker: { path: "127.0.0.1:5000", multipath: true }, peers: [{ peerConfig: { asn: 65000, addr: addr(100) } }] },
+      spec: {
+        asnSelector: { from: "label" }, routerIdSelector: { from: "internalAddress" }, speaker: { path: "127.0.0.1:5000", multipath: true },
+        peers: [
+          { peerConfig: { asn: 65000, addr: addr(100), passwordSecret: { name: "sart-bgp-passwords", namespace: NAMESPACE, key: "router0" } } },
+          { peerConfig: { asn: 65000, addr: addr(101), bfdProfile: "absent" } },
+        ],
+      },
     } as KubeObject);
     await admin.create({ apiVersion: API_VERSION, kind: "AddressPool", metadata: { name: "lb" }, spec: { cidr: "198.51.100.0/24", type: "service", allocType: "bit", autoAssign: true } } as KubeObject);
-    await waitFor("the node's BGPPeer", async () => (await admin.list<BGPPeer>("BGPPeer", {})).length === 1);
+    await waitFor("the node's BGPPeers", async () => (await admin.list<BGPPeer>("BGPPeer", {})).length === 2);
 
     // The DaemonSet's command line, as the kubelet would run it (NODE_NAME from the fieldRef).
     child = spawn(BUN, [join(ROOT, "host/cli/main.ts"), ...commandLine(container, env).slice(1),
@@ -108,14 +126,17 @@ describe("agent RBAC (crds/deploy) against the calls sart agent makes", () => {
     const exit = new Promise<number>((done) => child!.on("exit", (code) => done(code ?? -1)));
     try {
       await waitFor("the agent ready", async () => (await unixGet(health, "/readyz")).status === 200, 30_000);
-      const peerStatus = async () => (await admin.list<BGPPeer>("BGPPeer", {}))[0]?.status?.conditions?.at(-1)?.status;
-      await waitFor("BGPPeer Established", async () => (await peerStatus()) === "Established", 20_000);
+      const condition = async (a: string) => (await admin.list<BGPPeer>("BGPPeer", {})).find((p) => p.spec.addr === a)?.status?.conditions?.at(-1);
+      const peerStatus = async () => (await condition(addr(100)))?.status;
+      await waitFor("BGPPeer Established (signed)", async () => (await peerStatus()) === "Established", 20_000);
+      await waitFor("the other BGPPeer: BFDProfileNotFound", async () => (await condition(addr(101)))?.reason.startsWith("BFDProfileNotFound: "), 20_000);
 
       // A Service: the controller targets the peer, the agent marks it Advertised...
       await admin.create(service("web"));
       await admin.create(endpointSlice("web", [{ node: "node-a" }]));
       const advState = async () => (await admin.list<BGPAdvertisement>("BGPAdvertisement", { namespace: "test" }))[0]?.status?.peers;
-      await waitFor("Advertised", async () => Object.values((await advState()) ?? {})[0] === "Advertised", 20_000);
+      const routerPeer = (await admin.list<BGPPeer>("BGPPeer", {})).find((p) => p.spec.addr === addr(100))!.metadata.name;
+      await waitFor("Advertised", async () => (await advState())?.[routerPeer] === "Advertised", 20_000);
       // ...and removes the Withdraw entry once the route is gone from the peer.
       await admin.patch("EndpointSlice", { name: "web-v4slc", namespace: "test" }, endpointSlice("web", []));
       await admin.patch("Service", { name: "web", namespace: "test" }, { spec: { externalTrafficPolicy: "Local" } });
@@ -128,7 +149,7 @@ describe("agent RBAC (crds/deploy) against the calls sart agent makes", () => {
       for (let i = 0; i < 2; i++) {
         await router.s.removeNeighbor(addr(10));
         await waitFor("the session down", async () => (await peerStatus()) !== "Established", 20_000);
-        router.accept(addr(10), 65010);
+        acceptSigned();
         await waitFor("the session back", async () => (await peerStatus()) === "Established", 20_000);
       }
       await waitFor("the repeated SessionDown Event counted", async () =>

@@ -143,7 +143,9 @@ describe("RBAC", () => {
         expect({ where, wildcard: [...r.verbs, ...(r.apiGroups ?? []), ...(r.resources ?? [])].some((x) => x.includes("*")) }).toEqual({ where, wildcard: false });
         expect({ where, nonResource: r.nonResourceURLs }).toEqual({ where, nonResource: undefined });
         expect({ where, verbs: r.verbs.filter((v) => ["escalate", "bind", "impersonate", "deletecollection"].includes(v)) }).toEqual({ where, verbs: [] });
-        expect({ where, secrets: (r.resources ?? []).filter((x) => x.startsWith("secrets") || x.startsWith("serviceaccounts")) }).toEqual({ where, secrets: [] });
+        // Secrets only by name (the agent's BGP passwords), service accounts never.
+        const unnamedSecrets = (r.resources ?? []).filter((x) => (x.startsWith("secrets") && !r.resourceNames?.length) || x.startsWith("serviceaccounts"));
+        expect({ where, unnamedSecrets }).toEqual({ where, unnamedSecrets: [] });
       }
     }
   });
@@ -179,6 +181,18 @@ describe("RBAC", () => {
     expect(can("PATCH", "/api/v1/namespaces/test/services/s/status")).toBe(false);
     expect(can("PATCH", "/api/v1/namespaces/test/pods/p")).toBe(false);
     expect(can("PATCH", "/api/v1/nodes/n")).toBe(false);
-    expect(can("GET", "/api/v1/namespaces/kube-system/secrets/x")).toBe(false);
+    // BGP passwords: the one Secret of kube-system, by name (get, and list/watch with its name as field selector).
+    const secrets = "/api/v1/namespaces/kube-system/secrets";
+    expect(can("GET", `${secrets}/sart-bgp-passwords`)).toBe(true);
+    expect(can("GET", `${secrets}?fieldSelector=metadata.name%3Dsart-bgp-passwords`)).toBe(true);
+    expect(can("GET", `${secrets}?fieldSelector=metadata.name%3Dsart-bgp-passwords&watch=true`)).toBe(true);
+    expect(can("GET", `${secrets}/x`)).toBe(false);
+    expect(can("GET", secrets)).toBe(false);
+    expect(can("GET", `${secrets}?watch=true`)).toBe(false);
+    expect(can("GET", "/api/v1/namespaces/default/secrets/sart-bgp-passwords")).toBe(false);
+    expect(can("GET", "/api/v1/secrets?fieldSelector=metadata.name%3Dsart-bgp-passwords")).toBe(false);
+    expect(can("PATCH", `${secrets}/sart-bgp-passwords`)).toBe(false);
+    // The BFD timers peers name (cluster-scoped, read-only).
+    expect([can("GET", `${sart}/bfdprofiles/fast`), can("GET", `${sart}/bfdprofiles?fieldSelector=metadata.name%3Dfast&watch=true`), can("PATCH", `${sart}/bfdprofiles/fast`)]).toEqual([true, true, false]);
   });
 });

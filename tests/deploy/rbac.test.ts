@@ -44,6 +44,12 @@ describe("rules", () => {
     expect(ruleAllows(rule, a("GET", "/apis/coordination.k8s.io/v1/namespaces/n/leases/m"))).toBe(false);
     expect(ruleAllows(rule, a("POST", "/apis/coordination.k8s.io/v1/namespaces/n/leases"))).toBe(false);
     expect(ruleAllows(rule, a("GET", "/apis/coordination.k8s.io/v1/namespaces/n/leases"))).toBe(false);
+    // A list or watch of one object by a metadata.name field selector is named (as kube-apiserver's RequestInfo).
+    const secrets = { apiGroups: [""], resources: ["secrets"], resourceNames: ["s"], verbs: ["list", "watch"] };
+    expect(ruleAllows(secrets, a("GET", "/api/v1/namespaces/n/secrets?fieldSelector=metadata.name%3Ds"))).toBe(true);
+    expect(ruleAllows(secrets, a("GET", "/api/v1/namespaces/n/secrets?fieldSelector=metadata.name%3Ds&watch=true"))).toBe(true);
+    expect(ruleAllows(secrets, a("GET", "/api/v1/namespaces/n/secrets?fieldSelector=metadata.name%3Dt&watch=true"))).toBe(false);
+    expect(ruleAllows(secrets, a("GET", "/api/v1/namespaces/n/secrets?watch=true"))).toBe(false);
   });
   test("bindings: ClusterRoleBinding everywhere, RoleBinding in its namespace, other subjects ignored", () => {
     const sa = { name: "me", namespace: "ns" };

@@ -71,6 +71,12 @@ export function requestAttributes(method: string, url: string): RequestAttribute
   if (out.verb === "delete" && !out.name) out.verb = "deletecollection";
   const watch = u.searchParams.getAll("watch");
   if ((out.verb === "list" || out.verb === "get") && watch.length > 0 && !["false", "0"].includes(watch[0].toLowerCase())) out.verb = "watch";
+  // A list or watch with a `metadata.name=X` field selector is about X: kube-apiserver's
+  // RequestInfo takes the name from it, so resourceNames can grant it.
+  if ((out.verb === "list" || out.verb === "watch") && !out.name) {
+    const term = (u.searchParams.get("fieldSelector") ?? "").split(",").map((t) => /^metadata\.name==?(.+)$/.exec(t.trim())).find(Boolean);
+    if (term) out.name = term[1];
+  }
   return out;
 }
 

@@ -3,9 +3,9 @@
 // (-Z: routes stay in bgpd, nothing reaches a kernel table), queried with
 // `vtysh --vty_socket DIR`. FRR checks next hops and AS paths strictly, which makes it a
 // good conformance peer.
-// With `bfd: true`, zebra and bfdd run too (bgpd's BFD goes through zebra), and bgpd's
-// routes reach the namespace's kernel table. zebra and bfdd have no -S and refuse to run
-// as root unless root is in the frrvty group: they run as the package's frr user, in a
+// With `zebra: true`, zebra runs too and bgpd's best routes reach the namespace's kernel
+// table; with `bfd: true`, zebra and bfdd (bgpd's BFD goes through zebra). zebra and bfdd
+// have no -S and refuse to run as root unless root is in the frrvty group: they run as the package's frr user, in a
 // temp dir owned by it, with their zserv socket there (-z), so nothing outside changes.
 import { chownSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,6 +52,8 @@ export interface FrrBfdPeer {
 
 export interface FrrOptions {
   timeoutMs?: number;
+  /** Run zebra beside bgpd: bgpd's best routes go to the namespace's kernel (a router that forwards). */
+  zebra?: boolean;
   /** Run zebra and bfdd beside bgpd (needed for `neighbor X bfd`); bgpd's routes go to the kernel. */
   bfd?: boolean;
   /** bfdd.conf (e.g. `bfd` with `profile NAME` blocks); default: an empty `bfd` node. */
@@ -106,7 +108,7 @@ export class Frr {
    * waits until vtysh answers. `opts` may be the timeout (ms).
    */
   static async start(ns: Netns, config: string, opts: number | FrrOptions = 15000): Promise<Frr> {
-    const { timeoutMs = 15000, bfd = false, bfddConfig = "bfd\n!\n" } = typeof opts === "number" ? { timeoutMs: opts } : opts;
+    const { timeoutMs = 15000, bfd = false, bfddConfig = "bfd\n!\n", zebra = bfd } = typeof opts === "number" ? { timeoutMs: opts } : opts;
     const dir = tempDir("frr");
     const file = join(dir, "bgpd.conf");
     writeFileSync(file, config);
@@ -118,13 +120,13 @@ export class Frr {
     }
     const helpers: Daemon[] = [];
     const zserv = join(dir, "zserv.api");
-    if (bfd) {
+    if (zebra) {
       const { uid, gid } = await frrUser();
       chownSync(dir, uid, gid);
       writeFileSync(join(dir, "zebra.conf"), "!\n");
-      writeFileSync(join(dir, "bfdd.conf"), bfddConfig);
+      if (bfd) writeFileSync(join(dir, "bfdd.conf"), bfddConfig);
       const asFrr = ["--vty_socket", dir, "-z", zserv, "-u", "frr", "-g", "frr"];
-      for (const name of ["zebra", "bfdd"]) {
+      for (const name of bfd ? ["zebra", "bfdd"] : ["zebra"]) {
         const extra = name === "bfdd" ? ["--bfdctl", join(dir, "bfdd.sock")] : [];
         const [cmd, args] = ns.wrap(`/usr/lib/frr/${name}`, ["-f", join(dir, `${name}.conf`), "-i", join(dir, `${name}.pid`), ...asFrr, ...extra, "--log", `file:${join(dir, `${name}-daemon.log`)}`]);
         const d = startDaemon(`frr-${name}-${ns.name}`, cmd, args, join(dir, `${name}.log`));
@@ -143,7 +145,7 @@ export class Frr {
       }
     }
     // Without zebra: -Z (routes stay in bgpd) and -n (no kernel); with it, routes go through zebra to the kernel.
-    const zebraArgs = bfd ? ["-z", zserv] : ["-Z", "-n"];
+    const zebraArgs = zebra ? ["-z", zserv] : ["-Z", "-n"];
     const [cmd, args] = ns.wrap("/usr/lib/frr/bgpd", [
       "-f", file, "-i", join(dir, "bgpd.pid"), "--vty_socket", dir, "-S", ...zebraArgs, "--log", `file:${join(dir, "bgpd-daemon.log")}`,
     ]);

@@ -27,8 +27,10 @@ export interface GobgpdOptions {
   /** BGP listen port; a free one when omitted. */
   port?: number;
   neighbors: GobgpNeighbor[];
-  /** Extra TOML appended to the config. */
+  /** Extra TOML appended to the config (defined-sets, policy-definitions, ...). */
   extra?: string;
+  /** Global export policies by name (defined in `extra`), before the default accept. */
+  exportPolicies?: string[];
 }
 
 export function gobgpdToml(o: GobgpdOptions & { port: number }): string {
@@ -42,6 +44,7 @@ export function gobgpdToml(o: GobgpdOptions & { port: number }): string {
     '  default-import-policy = "accept-route"',
     '  default-export-policy = "accept-route"',
   ];
+  if (o.exportPolicies?.length) lines.push(`  export-policy-list = [${o.exportPolicies.map((p) => JSON.stringify(p)).join(", ")}]`);
   for (const n of o.neighbors) {
     lines.push(
       "[[neighbors]]",

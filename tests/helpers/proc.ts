@@ -119,12 +119,22 @@ export function run(cmd: string, args: string[], timeoutMs = 10000): Promise<str
   });
 }
 
-/** Peak resident set size of a process in bytes (VmHWM), or 0 when it is gone. */
-export function peakRss(pid: number): number {
+/** A memory figure of /proc/PID/status (VmRSS, VmHWM, ...) in bytes, or 0 when the process is gone. */
+function statusBytes(pid: number, field: string): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
   }
+}
+
+/** Resident set size of a process in bytes now (VmRSS), or 0 when it is gone. */
+export function rss(pid: number): number {
+  return statusBytes(pid, "VmRSS");
+}
+
+/** Peak resident set size of a process in bytes (VmHWM), or 0 when it is gone. */
+export function peakRss(pid: number): number {
+  return statusBytes(pid, "VmHWM");
 }

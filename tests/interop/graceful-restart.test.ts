@@ -45,7 +45,8 @@ describe("graceful restart: BIRD keeps sart's routes until its End-of-RIB", () =
     s!.daemon.signal("SIGKILL");
     await s!.stop(); // gone already: removes its directory
     await waitFor("BIRD sees the session down", async () => !(await b.established("sart")));
-    await sleep(2000); // well past BIRD's connect retry: routes must still be there
+    // BIRD's reconnect attempt meets a closed port: routes must still be there after it.
+    await waitFor("BIRD's reconnect refused", async () => (await b.cli("show protocols all sart")).includes("Last error:       Socket: Connection refused"), 15000);
     let routes = await b.routes();
     expect(routes.has("198.51.100.0/24")).toBe(true);
     expect(routes.has("198.51.100.128/25")).toBe(true);

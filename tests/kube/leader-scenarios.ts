@@ -106,7 +106,8 @@ export function runLeaderScenarios(getStore: () => Store): void {
     const b = candidate(store, "replica-b", lease);
     b.elector.start();
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // The witness: b has read the Lease (its first acquire attempt is over) and found a there.
+      await waitFor(() => b.elector.leader === "replica-a", "b sees a's lease", 5000);
       expect(b.elector.isLeader).toBe(false);
       await a.elector.stop();
       expect(a.log).toEqual(["started", "stopped"]);
@@ -120,7 +121,7 @@ export function runLeaderScenarios(getStore: () => Store): void {
       // a comes back as a candidate: b's live lease is not stolen.
       const a2 = candidate(store, "replica-a", lease);
       a2.elector.start();
-      await new Promise((r) => setTimeout(r, 700));
+      await waitFor(() => a2.elector.leader === "replica-b", "a2 sees b's lease", 5000);
       expect(a2.elector.isLeader).toBe(false);
       expect(b.elector.isLeader).toBe(true);
       await a2.elector.stop();

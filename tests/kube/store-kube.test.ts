@@ -346,8 +346,9 @@ describe("KubeStore informers", () => {
     await direct.create(svc("other", ns, "db"));
     await direct.create(svc("web", "default", "web"));
     await direct.create(svc("web", ns, "web"));
-    await until(() => seen.length >= 1, "the selected Service");
-    await new Promise((r) => setTimeout(r, 100));
+    // The selected Service was created last: one watch delivers events in order, so anything
+    // wrongly let through would arrive before it.
+    await until(() => seen.includes(`ADDED ${ns}/web`), "the selected Service");
     expect(seen).toEqual([`ADDED ${ns}/web`]);
     expect(inf.get({ name: "web", namespace: ns })).toBeDefined();
     inf.stop();

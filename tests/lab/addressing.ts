@@ -60,5 +60,5 @@ export function nodeLink(r: RouterPlan, node: number) {
 /** The client's links to the routers (the demo's curl side). */
 export function clientLink(r: RouterPlan) {
   const third = r.name === "router0" ? 100 : 101;
-  return { router: `169.254.${third}.1`, client: `169.254.${third}.2`, router6: `2001:db8:c:${third}::1`, client6: `2001:db8:c:${third}::2` };
+  return { network: `169.254.${third}.0/24`, router: `169.254.${third}.1`, client: `169.254.${third}.2`, router6: `2001:db8:c:${third}::1`, client6: `2001:db8:c:${third}::2` };
 }

@@ -8,7 +8,7 @@ import { SART_RT_PROTO } from "../../host/fib/fib.ts";
 import type { AddressBlock, BGPAdvertisement, Service } from "../../host/kube/types.ts";
 import { waitFor } from "../helpers/net.ts";
 import { Lab } from "./lab.ts";
-import { atRouters, endpointSlice, resentWithoutWithdrawal, sample, service } from "./scenario.ts";
+import { atRouters, endpointSlice, podBlock, resentWithoutWithdrawal, sample, service } from "./scenario.ts";
 
 let lab: Lab;
 const addr = (i: number) => lab.nodes[i].plan.address;
@@ -103,16 +103,7 @@ describe("the agent in Kubernetes mode (lab, Bun)", () => {
   });
 
   test("a pod AddressBlock of a node is announced by that node only; other nodes install it (ECMP via both routers)", async () => {
-    await lab.kubectl(["apply", "-f", "-"], `apiVersion: sart.terassyi.net/v1alpha2
-kind: AddressPool
-metadata: { name: pods }
-spec: { cidr: 10.1.0.0/24, type: pod, allocType: bit, blockSize: 29, autoAssign: true }
----
-apiVersion: sart.terassyi.net/v1alpha2
-kind: BlockRequest
-metadata: { name: sart-worker3-pods }
-spec: { pool: pods, node: sart-worker3 }
-`);
+    await lab.kubectl(["apply", "-f", "-"], podBlock(W3));
     const block = await waitFor("the block", async () => (await lab.store!.list<AddressBlock>("AddressBlock", {})).find((b) => b.spec.nodeRef === W3));
     await atRouters(lab.routers, block.spec.cidr, [addr(2)]);
     // sart-worker learned it from both routers: one kernel route, a next hop per router link.

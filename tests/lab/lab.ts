@@ -39,6 +39,14 @@ export interface LabOptions {
   agentCommand?: string[];
   /** Do not start the agents (start them with node.startAgent()). */
   noAgents?: boolean;
+  /**
+   * FRR routers only: they also install their best routes in their kernels (zebra) and
+   * announce their links to the client, so traffic flows client -> router -> node -> pod
+   * and back (the demo). Default off: the routes stay in bgpd.
+   */
+  forwarding?: boolean;
+  /** Prefix of the lab's network namespace names (default "lab"), e.g. to find them all. */
+  netnsPrefix?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
 }
@@ -203,7 +211,7 @@ export class Lab {
   }
 
   private async netns(role: string): Promise<Netns> {
-    const ns = await Netns.create(`lab-${role}`);
+    const ns = await Netns.create(`${this.opts.netnsPrefix ?? "lab"}-${role}`);
     this.namespaces.push(ns);
     return ns;
   }
@@ -245,10 +253,12 @@ export class Lab {
     await this.client.ip("route", "add", "default", "nexthop", "via", c0.router, "nexthop", "via", c1.router);
     await this.client.ip("-6", "route", "add", "default", "nexthop", "via", c0.router6, "nexthop", "via", c1.router6);
     for (const ns of nodeNs) for (const v of ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]) await ns.exec("sysctl", ["-qw", v]);
+    // ECMP spreads connections (ports in the hash), not only address pairs.
+    if (o.forwarding) for (const ns of [...routerNs, ...nodeNs, this.client]) await ns.exec("sysctl", ["-qw", "net.ipv4.fib_multipath_hash_policy=1"]);
     this.say(`namespaces and links in ${Date.now() - t0} ms`);
 
     const useBird = (o.routers ?? (o.mode === "kubernetes" ? "frr" : "bird")) === "bird";
-    const routers = await Promise.all(ROUTERS.map((r, i) => (useBird ? BirdRouter.start(r, routerNs[i], plans) : FrrRouter.start(r, routerNs[i], plans))));
+    const routers = await Promise.all(ROUTERS.map((r, i) => (useBird ? BirdRouter.start(r, routerNs[i], plans) : FrrRouter.start(r, routerNs[i], plans, o.forwarding))));
     this.routers.push(...routers);
     this.say(`${useBird ? "BIRD" : "FRR"} routers up at ${Date.now() - t0} ms`);
 

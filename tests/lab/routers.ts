@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { Bird, parseBirdRoutes } from "../helpers/bird.ts";
 import { Frr, type FrrRoutePath } from "../helpers/frr.ts";
 import type { Netns } from "../helpers/netns.ts";
-import { type NodePlan, ROUTER_ASN, ROUTER_LINK, type RouterPlan, nodeLink } from "./addressing.ts";
+import { type NodePlan, ROUTER_ASN, ROUTER_LINK, type RouterPlan, clientLink, nodeLink } from "./addressing.ts";
 
 /** One path a router holds for a prefix. */
 export interface RouterPath {
@@ -46,7 +46,11 @@ const other = (r: RouterPlan) => (r.name === "router0" ? "router1" : "router0");
 
 // ---- FRR ----
 
-export function frrConfig(r: RouterPlan, nodes: NodePlan[]): string {
+/**
+ * `forwarding`: the router also announces its link to the client (so nodes and pods can
+ * answer the client) and zebra puts its best routes in the namespace's kernel.
+ */
+export function frrConfig(r: RouterPlan, nodes: NodePlan[], forwarding = false): string {
   const peer = ROUTER_LINK[other(r)];
   const lines = [
     "frr defaults datacenter",
@@ -69,6 +73,7 @@ export function frrConfig(r: RouterPlan, nodes: NodePlan[]): string {
     ...nodes.map((n) => `  neighbor ${n.address} route-map TO-NODE${n.index} out`),
     `  neighbor ${peer} activate`,
     `  neighbor ${peer} next-hop-self`,
+    ...(forwarding ? [`  network ${clientLink(r).network}`] : []),
     "  maximum-paths 16",
     "  maximum-paths ibgp 16",
     " exit-address-family",
@@ -88,8 +93,8 @@ export function frrConfig(r: RouterPlan, nodes: NodePlan[]): string {
 export class FrrRouter implements LabRouter {
   private constructor(readonly plan: RouterPlan, readonly ns: Netns, readonly frr: Frr) {}
 
-  static async start(plan: RouterPlan, ns: Netns, nodes: NodePlan[]): Promise<FrrRouter> {
-    return new FrrRouter(plan, ns, await Frr.start(ns, frrConfig(plan, nodes)));
+  static async start(plan: RouterPlan, ns: Netns, nodes: NodePlan[], forwarding = false): Promise<FrrRouter> {
+    return new FrrRouter(plan, ns, await Frr.start(ns, frrConfig(plan, nodes, forwarding), { zebra: forwarding }));
   }
 
   async paths(prefix: string): Promise<RouterPath[]> {

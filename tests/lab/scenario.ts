@@ -47,6 +47,20 @@ export function endpointSlice(svc: string, endpoints: { node: string; ready?: bo
   } as EndpointSlice;
 }
 
+/** A pod pool (10.1.0.0/24 in /29 blocks) and a BlockRequest giving `node` a block of it. */
+export function podBlock(node: string): string {
+  return `apiVersion: sart.terassyi.net/v1alpha2
+kind: AddressPool
+metadata: { name: pods }
+spec: { cidr: 10.1.0.0/24, type: pod, allocType: bit, blockSize: 29, autoAssign: true }
+---
+apiVersion: sart.terassyi.net/v1alpha2
+kind: BlockRequest
+metadata: { name: ${node}-pods }
+spec: { pool: pods, node: ${node} }
+`;
+}
+
 export function toYaml(objs: KubeObject[]): string {
   return objs.map((o) => yaml.dump(o, { noRefs: true })).join("---\n");
 }

@@ -2,7 +2,8 @@
 // announces a LoadBalancer address only to the BGPPeers its BGPAdvertisement names).
 // A tagged route goes to the peers sharing one of its tags; untagged routes go to every
 // peer; re-originating with other tags announces to the peers that gained it and
-// withdraws from the ones that lost it; a peer's tags changing while it is up
+// withdraws from the ones that lost it (and sends nothing again to the ones that keep
+// it); a peer's tags changing while it is up
 // re-evaluates its Adj-RIB-Out. advertisedTo() answers from the Adj-RIB-Out.
 import { describe, expect, test } from "bun:test";
 import type { Rib } from "../../host/core/rib.ts";
@@ -55,6 +56,24 @@ describe("export tags on originated routes", () => {
     rib.originate({ prefix: "198.51.100.7/32", tags: 0b10 });
     expect(exportAll(rib, a)).toEqual([]);
     expect(exportAll(rib, b)).toEqual([]);
+  });
+
+  test("re-originating for more peers sends nothing again to the peers that had it", () => {
+    const rib = freshRib();
+    const a = addPeer(rib, 11, 0b01);
+    const b = addPeer(rib, 12, 0b10);
+    for (const p of [a, b]) exportAll(rib, p);
+    rib.originate({ prefix: "198.51.100.8/32", tags: 0b01, communities: ["65000:1"] });
+    expect(announced(exportAll(rib, a))).toEqual(["198.51.100.8/32"]);
+    rib.originate({ prefix: "198.51.100.8/32", tags: 0b11, communities: ["65000:1"] });
+    expect(exportAll(rib, a)).toEqual([]);
+    expect(announced(exportAll(rib, b))).toEqual(["198.51.100.8/32"]);
+    rib.originate({ prefix: "198.51.100.8/32", tags: 0b10, communities: ["65000:1"] });
+    expect(withdrawn(exportAll(rib, a))).toEqual(["198.51.100.8/32"]);
+    expect(exportAll(rib, b)).toEqual([]);
+    // New attributes still reach the peer that keeps the route.
+    rib.originate({ prefix: "198.51.100.8/32", tags: 0b10, communities: ["65000:2"] });
+    expect(announced(exportAll(rib, b))).toEqual(["198.51.100.8/32"]);
   });
 
   test("routes with the same attributes and different tags are distinct sets", () => {

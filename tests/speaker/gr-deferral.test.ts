@@ -18,12 +18,19 @@ const gr2 = { address: loopbackAddress(), asn: 65062 };
 const plain = { address: loopbackAddress(), asn: 65063 };
 
 beforeAll(async () => {
-  const neighbors = [gr1, gr2, plain].map((n) => ({ ...n, passive: true, holdTime: 30, export: "all" }));
+  // Hold time 3: sart sends a KEEPALIVE every second (the tests' witness); keepAlive() answers.
+  const neighbors = [gr1, gr2, plain].map((n) => ({ ...n, passive: true, holdTime: 3, export: "all" }));
   cx = await speakerConfig(65000, "192.0.2.50", { neighbors, routes: [{ prefix: OURS }] });
   x = await startSpeaker("x", cx, { args: ["--graceful-restart"] });
 });
 
+// Our side of hold time 3: a KEEPALIVE to sart every second from every peer.
+const keepAlive = setInterval(() => {
+  for (const p of peers) if (!p.closed) p.sendMessage({ type: "KEEPALIVE" });
+}, 1000);
+
 afterAll(async () => {
+  clearInterval(keepAlive);
   for (const p of peers) p.close();
   await x.stop("SIGKILL");
   cleanupTmp();
@@ -47,7 +54,16 @@ async function untilAnnounced(peer: RawPeer, prefix: string): Promise<DecodedMes
   throw new Error(`no UPDATE announcing ${prefix}`);
 }
 
-const updates = (p: RawPeer) => p.drain().filter((m) => m.type === "UPDATE");
+/** The UPDATEs received so far and until the second KEEPALIVE from now (one timer period at least). */
+async function untilSecondKeepalive(p: RawPeer): Promise<DecodedMessage[]> {
+  const seen: DecodedMessage[] = [];
+  await waitFor("two KEEPALIVEs", () => {
+    seen.push(...p.drain());
+    return seen.filter((m) => m.type === "KEEPALIVE").length >= 2 || undefined;
+  });
+  return seen.filter((m) => m.type === "UPDATE");
+}
+
 const grOpen = (routerId: string): Omit<OpenOptions, "asn"> => ({ routerId, gracefulRestart: { restartTime: 60 } });
 
 test("a restarting sart defers its export to graceful-restart peers until all their End-of-RIBs are in; others get routes at once", async () => {
@@ -62,9 +78,10 @@ test("a restarting sart defers its export to graceful-restart peers until all th
   p1.sendMessage(END_OF_RIB);
   await untilAnnounced(p3, X);
   await waitFor("p1's End-of-RIB", async () => (await x.get(`/v1/neighbors/${gr1.address}`)).endOfRibReceived.includes("ipv4-unicast") || undefined);
-  await Bun.sleep(300);
-  expect(updates(p1)).toEqual([]);
-  expect(updates(p2)).toEqual([]);
+  // The witness: sart's keepalive timer (1 s, hold time 3) writes to each GR peer after the
+  // End-of-RIB was taken in; whatever sart exported to them then would be ahead of it.
+  expect(await untilSecondKeepalive(p1)).toEqual([]);
+  expect(await untilSecondKeepalive(p2)).toEqual([]);
   expect((await x.get("/v1/global")).gracefulRestart.restarting).toBe(true);
 
   // The last GR peer's End-of-RIB: the decision's result goes out to both, then End-of-RIB.

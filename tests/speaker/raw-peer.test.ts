@@ -5,7 +5,7 @@
 // refresh with enhanced route refresh, graceful restart as helper.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
-import { encodeMessage } from "../../host/core/codec.ts";
+import { type DecodedMessage, encodeMessage } from "../../host/core/codec.ts";
 import { type SpeakerProc, cleanupTmp, freePort, loopbackAddress, ribEntry, speakerConfig, startSpeaker, waitEstablished, waitFor } from "./harness.ts";
 import { END_OF_RIB, RawPeer, announce, handshake, openMsg } from "./raw-peer.ts";
 
@@ -115,9 +115,16 @@ describe("timers", () => {
 
   test("hold time 0 negotiated: no keepalives, no hold timer", async () => {
     const { address, peer } = await passivePeer(65013, { holdTime: 0 });
-    await handshake(peer, { asn: 65013, routerId: "192.0.2.62", holdTime: 30 });
+    // The peer offers 3 s: a timer wrongly taken from its offer would fire within 3 s.
+    await handshake(peer, { asn: 65013, routerId: "192.0.2.62", holdTime: 3 });
     expect((await waitEstablished(x, address)).negotiated).toMatchObject({ holdTime: 0, keepalive: 0 });
-    await Bun.sleep(1500);
+    // The witness: a session at 3 s, up after this one, that goes silent. By its hold timer's
+    // expiry, a 3 s hold timer on the first session would have expired and 1 s keepalives run.
+    const control = await passivePeer(65015, { holdTime: 3 });
+    await handshake(control.peer, { asn: 65015, routerId: "192.0.2.64", holdTime: 3 });
+    await control.peer.next("KEEPALIVE", 3000);
+    const n = await control.peer.next("NOTIFICATION", 8000);
+    expect([n.code, n.subcode]).toEqual([4, 0]);
     expect(peer.drain().filter((m) => m.type === "KEEPALIVE")).toEqual([]);
     expect((await neighbor(address)).state).toBe("Established");
   });
@@ -239,15 +246,29 @@ describe("negotiated capabilities in use", () => {
 describe("export policy", () => {
   test("export none: the neighbour gets End-of-RIB and nothing else", async () => {
     const { address, peer } = await passivePeer(65041, { export: "none" });
-    await handshake(peer, { asn: 65041, routerId: "192.0.2.81" });
+    await handshake(peer, { asn: 65041, routerId: "192.0.2.81", enhancedRouteRefresh: true });
     await waitEstablished(x, address);
     const eor = await peer.next("UPDATE");
     expect(eor).toMatchObject({ withdrawn: [], nlri: [] });
-    await Bun.sleep(300);
-    expect(peer.drain().filter((m) => m.type === "UPDATE")).toEqual([]);
+    // The witness: an enhanced route refresh makes sart re-send its whole Adj-RIB-Out for
+    // this peer between BoRR and EoRR, so anything it would export shows up by the EoRR.
+    peer.sendMessage({ type: "ROUTE-REFRESH", afi: 1, safi: 1, subtype: 0 });
+    const seen = await untilEoRR(peer);
+    expect(seen.filter((m) => m.type === "UPDATE" && (m.nlri!.length || m.withdrawn!.length))).toEqual([]);
+    expect(seen.filter((m) => m.type === "ROUTE-REFRESH").map((m) => m.subtype)).toEqual([1, 2]);
     expect((await neighbor(address)).counters.advertised).toBe(0);
   });
 });
+
+/** Every message up to and including the next EoRR (ROUTE-REFRESH subtype 2). */
+async function untilEoRR(peer: RawPeer): Promise<DecodedMessage[]> {
+  const seen: DecodedMessage[] = [];
+  await waitFor("EoRR", () => {
+    seen.push(...peer.drain());
+    return seen.some((m) => m.type === "ROUTE-REFRESH" && m.subtype === 2) || undefined;
+  });
+  return seen;
+}
 
 describe("route refresh", () => {
   test("ROUTE-REFRESH re-sends the Adj-RIB-Out between BoRR and EoRR (enhanced route refresh)", async () => {
@@ -256,7 +277,7 @@ describe("route refresh", () => {
     await waitEstablished(x, address);
     const first = await peer.next("UPDATE");
     expect(first.nlri).toContain("198.51.100.0/24");
-    await Bun.sleep(200);
+    expect(await peer.next("UPDATE")).toMatchObject({ withdrawn: [], nlri: [] }); // End-of-RIB: the initial export is over
     peer.drain();
     peer.sendMessage({ type: "ROUTE-REFRESH", afi: 1, safi: 1, subtype: 0 });
     const borr = await peer.next("ROUTE-REFRESH");

@@ -115,7 +115,18 @@ function builtinColumns(kind: string): Column[] {
     case "Node":
       return [nameColumn(), col("Status", (o) => ((o.status?.conditions ?? []) as any[]).find((c) => c.type === "Ready")?.status === "True" ? "Ready" : "NotReady"), ageColumn(), col("Internal-IP", (o) => ((o.status?.addresses ?? []) as any[]).find((a) => a.type === "InternalIP")?.address ?? "<none>", 1)];
     case "Pod":
-      return [nameColumn(), col("Status", (o) => (o.metadata.deletionTimestamp ? "Terminating" : o.status?.phase ?? "Unknown")), ageColumn(), col("IP", (o) => o.status?.podIP ?? "<none>", 1), col("Node", (o) => o.spec?.nodeName ?? "<none>", 1)];
+      // kubectl's columns: READY is ready containers / containers, RESTARTS their sum.
+      return [
+        nameColumn(),
+        col("Ready", (o) => `${((o.status?.containerStatuses ?? []) as any[]).filter((c) => c.ready).length}/${(o.spec?.containers ?? []).length}`),
+        col("Status", (o) => (o.metadata.deletionTimestamp ? "Terminating" : o.status?.phase ?? "Unknown")),
+        col("Restarts", (o) => String(((o.status?.containerStatuses ?? []) as any[]).reduce((n, c) => n + (c.restartCount ?? 0), 0))),
+        ageColumn(),
+        col("IP", (o) => o.status?.podIP ?? "<none>", 1),
+        col("Node", (o) => o.spec?.nodeName ?? "<none>", 1),
+        col("Nominated Node", () => "<none>", 1),
+        col("Readiness Gates", () => "<none>", 1),
+      ];
     case "Namespace":
       return [nameColumn(), col("Status", (o) => o.status?.phase ?? ""), ageColumn()];
     case "Lease":
