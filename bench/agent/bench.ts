@@ -4,7 +4,8 @@
 // started): N LoadBalancer Services (and EndpointSlices) created at once, time until every
 // BGPAdvertisement has its 6 peers in status. Phase B, the same with the agents running:
 // time until router0 holds every address from every node (N paths per node) and until
-// every entry is Advertised; the agents' peak RSS and CPU. Then steady state: one Service
+// every entry is Advertised; the agents' peak RSS and CPU, and in both phases the CPU of the API
+// server and of the controller (the same two cores run everything). Then steady state: one Service
 // at a time (at a pinned address), creation -> its route at router0 (FRR's update log),
 // p50/p99 for the first path and for all three. The load runs in the control-plane
 // namespace (bench/agent/create.ts). Prints one JSON line.
