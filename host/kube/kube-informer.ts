@@ -186,7 +186,8 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
       throw e;
     }
     this.stream = stream;
-    if (!this.running) stream.abort();
+    // Lines may arrive before the stream is handed over: a failure among them, or a stop, ends it now.
+    if (!this.running || failure) stream.abort();
     try {
       await stream.done;
     } finally {

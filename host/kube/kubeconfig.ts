@@ -71,17 +71,22 @@ export class KubeConfigFile implements ClusterAccess {
     return kc;
   }
 
-  /** In a pod: the API server from KUBERNETES_SERVICE_HOST/PORT, the service account's CA and token. */
-  static inCluster(env: NodeJS.ProcessEnv): KubeConfigFile {
+  /**
+   * In a pod: the API server from KUBERNETES_SERVICE_HOST/PORT, the service account's CA and
+   * token (re-read every minute: the kubelet rotates it), the pod's namespace. `root` prefixes
+   * the service account's paths (tests).
+   */
+  static inCluster(env: NodeJS.ProcessEnv, root = ""): KubeConfigFile {
     const host = env.KUBERNETES_SERVICE_HOST ?? "";
     const port = env.KUBERNETES_SERVICE_PORT ?? "443";
     const scheme = ["80", "8080", "8001"].includes(port) ? "http" : "https";
     const server = `${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`;
-    const namespace = existsSync(SERVICE_ACCOUNT_NAMESPACE) ? readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() : undefined;
+    const nsFile = root + SERVICE_ACCOUNT_NAMESPACE;
+    const namespace = existsSync(nsFile) ? readFileSync(nsFile, "utf8").trim() : undefined;
     return new KubeConfigFile(
-      [{ name: "inCluster", server, caFile: SERVICE_ACCOUNT_CA, skipTLSVerify: false }],
+      [{ name: "inCluster", server, caFile: root + SERVICE_ACCOUNT_CA, skipTLSVerify: false }],
       [{ name: "inClusterContext", cluster: "inCluster", user: "inClusterUser", namespace }],
-      [{ name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: SERVICE_ACCOUNT_TOKEN } } }],
+      [{ name: "inClusterUser", authProvider: { name: "tokenFile", config: { tokenFile: root + SERVICE_ACCOUNT_TOKEN } } }],
       "inClusterContext",
     );
   }
@@ -123,12 +128,13 @@ export class KubeConfigFile implements ClusterAccess {
   async applyToHTTPSOptions(opts: RequestOptions): Promise<void> {
     if (this.needsClientNode()) return (await this.clientNode()).applyToHTTPSOptions(opts);
     const cluster = this.getCurrentCluster();
-    const user = this.getCurrentUser();
-    if (!user) return; // as client-node: no user, no TLS options either
     if (cluster?.skipTLSVerify) opts.rejectUnauthorized = false;
     if (cluster?.tlsServerName) opts.servername = cluster.tlsServerName;
     const ca = fileOrData(cluster?.caFile, cluster?.caData);
     if (ca) opts.ca = ca;
+    // A context without a user is anonymous access (client-node would then drop the CA too).
+    const user = this.getCurrentUser();
+    if (!user) return;
     const cert = fileOrData(user.certFile, user.certData);
     if (cert) opts.cert = cert;
     const key = fileOrData(user.keyFile, user.keyData);

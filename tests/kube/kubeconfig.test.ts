@@ -3,14 +3,14 @@
 // basic auth, impersonation, and an exec credential plugin (handed to client-node, imported
 // only for it). Reads, writes and watches all carry them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeStore } from "../../host/kube/kube-store.ts";
-import { loadKubeConfig } from "../../host/kube/kubeconfig.ts";
+import { KubeConfigFile, loadKubeConfig } from "../../host/kube/kubeconfig.ts";
 import type { KubeObject } from "../../host/kube/store.ts";
 import { startApiServer, type ApiServer } from "./apiserver/index.ts";
 
@@ -136,5 +136,24 @@ echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredentia
     chmodSync(plugin, 0o755);
     const s = storeWith("exec", `{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ${plugin}, interactiveMode: Never}}`);
     expect(await credentialsOf(s, "kc-exec")).toEqual(new Set(["Bearer from-exec -"]));
+  });
+});
+
+describe("in-cluster configuration", () => {
+  test("the service's address (IPv6 in brackets), the service account's CA and token, the pod's namespace", async () => {
+    const sa = join(dir, "root/var/run/secrets/kubernetes.io/serviceaccount");
+    mkdirSync(sa, { recursive: true });
+    writeFileSync(join(sa, "token"), "sa-token\n");
+    writeFileSync(join(sa, "ca.crt"), "-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n");
+    writeFileSync(join(sa, "namespace"), "kube-system");
+    const kc = KubeConfigFile.inCluster({ KUBERNETES_SERVICE_HOST: "fd00::1", KUBERNETES_SERVICE_PORT: "6443" }, join(dir, "root"));
+    expect(kc.getCurrentCluster()?.server).toBe("https://[fd00::1]:6443");
+    expect(kc.getContextObject(kc.getCurrentContext())?.namespace).toBe("kube-system");
+    const opts: { ca?: Buffer; headers?: Record<string, string>; rejectUnauthorized?: boolean } = {};
+    await kc.applyToHTTPSOptions(opts as never);
+    expect(opts.ca?.toString()).toContain("not really");
+    expect(opts.headers?.Authorization).toBe("Bearer sa-token");
+    expect(opts.rejectUnauthorized).toBeUndefined();
+    expect(KubeConfigFile.inCluster({ KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" }, join(dir, "root")).getCurrentCluster()?.server).toBe("https://10.96.0.1:443");
   });
 });
