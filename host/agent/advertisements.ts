@@ -81,19 +81,29 @@ export class Advertisements {
   /**
    * Whether an informer event asks for a reconcile of its advertisement: not when it only
    * brings other nodes' marks or this node's own Advertised marks (written after the route
-   * went out). Resyncs (the same object again) always do.
+   * went out), nor a new advertisement that names none of this node's peers yet (the
+   * controller writes its targets next: a pass for nothing would hold that one back by a pass
+   * interval). Resyncs (the same object again) always do.
    */
   needsReconcile(e: WatchEvent<BGPAdvertisement>): boolean {
     const key = advKey(e.object);
     const prev = this.lastSeen.get(key);
     if (e.type === "DELETED") this.lastSeen.delete(key);
     else this.lastSeen.set(key, e.object);
+    if (e.type === "ADDED" && !this.applied.has(key) && !this.concernsUs(e.object)) return false;
     if (e.type !== "MODIFIED" || !prev || prev === e.object || !onlyAgentMarksChanged(prev, e.object)) return true;
     const before = prev.status?.peers ?? {};
     for (const [peer, state] of Object.entries(e.object.status?.peers ?? {})) {
       if (state !== before[peer] && state !== "Advertised" && this.opts.isOurPeer(peer)) return true;
     }
     return false;
+  }
+
+  /** Whether an advertisement asks anything of this node: a route to all its peers (standalone), or an entry for one of them. */
+  private concernsUs(adv: BGPAdvertisement): boolean {
+    const peers = adv.status?.peers;
+    if (this.opts.standalone && !peers && !adv.metadata.labels?.[LABEL_SERVICE_NAME]) return true;
+    return Object.keys(peers ?? {}).some((p) => this.opts.isOurPeer(p));
   }
 
   /** Brings one advertisement's route and pending status marks in line with its current object. */
