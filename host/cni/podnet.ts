@@ -89,10 +89,10 @@ export class PodNetwork {
   /** The pods' gateways: the node's addresses, put on every host veth. */
   readonly gateways: { ipv4: string; ipv6: string };
   /**
-   * Whether ADD and DEL go through rtnetlink (bun:ffi, or the Node addon); without either,
-   * they run `ip`, the host side through a long-lived session.
+   * Why ADD and DEL run `ip` (the host side through a long-lived session), or undefined when
+   * they go through rtnetlink (bun:ffi, or the Node addon).
    */
-  readonly netlink = unavailable() === undefined;
+  readonly noNetlink = unavailable();
   private readonly session = new IpSession();
   private host?: Rtnl;
   /** IPv6 can be off in the kernel (ipv6.disable=1): then IPv4 pods only. */
@@ -145,10 +145,10 @@ export class PodNetwork {
    * taken changes nothing), then the pod's side is configured, then the host's.
    */
   async add(p: PodLink): Promise<{ containerMac: string }> {
-    if (!this.netlink) this.session.prepare();
+    if (this.noNetlink) this.session.prepare();
     await this.ensureRouting();
     const plan = podPlan(p, this.gateways, this.o.table);
-    if (this.netlink) this.addByNetlink(p, plan);
+    if (!this.noNetlink) this.addByNetlink(p, plan);
     else await this.addByIp(p, plan);
     return { containerMac: plan.containerMac };
   }
@@ -206,7 +206,7 @@ export class PodNetwork {
 
   /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
   async del(veth: string): Promise<void> {
-    if (this.netlink) return this.deleteByNetlink(veth);
+    if (!this.noNetlink) return this.deleteByNetlink(veth);
     let failures = await this.session.run([`link del ${veth}`]);
     this.session.renew();
     if (/No such device/.test(failures[0]?.message ?? "")) {
