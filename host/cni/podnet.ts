@@ -3,19 +3,19 @@
 // /32 and /128 on the container side with a scope-link route to the node's address of the
 // family (on the host side too; a link-local one when the node has none) and a default
 // route via it, and the pod's host routes in one dedicated table that one `ip rule` per
-// family consults before main. ADD and DEL go through rtnetlink from this process
-// (host/netlink: a socket in the pod's namespace for its side, one kept in the agent's for
-// the node's); where neither syscall backend is there (Node without the sart-sockopt addon)
-// they run `ip`: one `ip -batch` process per ADD in the pod's namespace, the node's side and
-// DEL's `link del` through one long-lived ip session (ip-session.ts). Deleting the host end
-// removes the pair, its addresses and every route through it.
+// family consults before main. ADD goes through rtnetlink from this process (host/netlink:
+// a socket in the pod's namespace for its side, one kept in the agent's for the node's);
+// where neither syscall backend is there (Node without the sart-sockopt addon) it runs
+// `ip`: one `ip -batch` process in the pod's namespace, the node's side through one
+// long-lived ip session (ip-session.ts). DEL's `link del` always goes through that session
+// (see del()). Deleting the host end removes the pair, its addresses and every route through it.
 // The host veth's alias `SART:pool:containerID:ifname` lets the kernel say who holds what.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { SART_RT_PROTO } from "../fib/fib.ts";
 import { RT_SCOPE_LINK, RTPROT_BOOT } from "../netlink/message.ts";
-import { NetlinkError, ownNetnsFd, Rtnl, type Link } from "../netlink/socket.ts";
+import { ownNetnsFd, Rtnl, type Link } from "../netlink/socket.ts";
 import { unavailable } from "../sockopt/syscalls.ts";
 import { IpSession } from "./ip-session.ts";
 import { CniError, Code } from "./protocol.ts";
@@ -32,7 +32,6 @@ export const FALLBACK_IPV4_GATEWAY = "169.254.1.1";
 export const HOST_VETH_LINK_LOCAL = "fe80::1";
 const ALIAS_PREFIX = "SART";
 const ALIAS_MAX = 255;
-const ENODEV = 19;
 
 export interface PodNetOptions {
   /** Kernel table for the per-pod host routes. */
@@ -89,8 +88,8 @@ export class PodNetwork {
   /** The pods' gateways: the node's addresses, put on every host veth. */
   readonly gateways: { ipv4: string; ipv6: string };
   /**
-   * Why ADD and DEL run `ip` (the host side through a long-lived session), or undefined when
-   * they go through rtnetlink (bun:ffi, or the Node addon).
+   * Why ADD runs `ip` (the host side through the long-lived session), or undefined when it
+   * goes through rtnetlink (bun:ffi, or the Node addon).
    */
   readonly noNetlink = unavailable();
   private readonly session = new IpSession();
@@ -148,13 +147,16 @@ export class PodNetwork {
     if (this.noNetlink) this.session.prepare();
     await this.ensureRouting();
     const plan = podPlan(p, this.gateways, this.o.table);
-    if (!this.noNetlink) this.addByNetlink(p, plan);
-    else await this.addByIp(p, plan);
+    if (this.noNetlink) await this.addByIp(p, plan);
+    else await this.addByNetlink(p, plan);
     return { containerMac: plan.containerMac };
   }
 
-  /** Through rtnetlink, in this process: a socket in the pod's namespace for its side, the agent's for the host's. */
-  private addByNetlink(p: PodLink, plan: PodPlan): void {
+  /**
+   * Through rtnetlink, in this process: a socket in the pod's namespace for its side, the
+   * agent's for the host's. A failure after the pair exists takes it away through del().
+   */
+  private async addByNetlink(p: PodLink, plan: PodPlan): Promise<void> {
     let pod: Rtnl;
     try {
       pod = Rtnl.open(p.netns);
@@ -167,18 +169,18 @@ export class PodNetwork {
       made = true;
       applySteps(pod, pod.link(p.ifname), plan.pod);
     } catch (e) {
-      // Once made, the pair goes (deleting the host end removes both); before, the names were taken: touch nothing.
-      if (made) this.deleteByNetlink(p.veth, true);
+      // Once made, the pair goes; before, the names were taken: touch nothing.
+      if (made) await this.del(p.veth).catch(() => {});
       throw new CniError(Code.Internal, `creating ${p.ifname} in ${p.netns} with ${p.veth} for ${p.containerId}: ${(e as Error).message}`);
     } finally {
       pod.close();
     }
-    const host = this.hostRtnl();
+    this.host ??= Rtnl.open();
     try {
-      host.setLink({ name: p.veth, alias: plan.alias, up: true });
-      applySteps(host, host.link(p.veth), plan.host);
+      this.host.setLink({ name: p.veth, alias: plan.alias, up: true });
+      applySteps(this.host, this.host.link(p.veth), plan.host);
     } catch (e) {
-      this.deleteByNetlink(p.veth, true);
+      await this.del(p.veth).catch(() => {});
       throw new CniError(Code.Internal, `setting up ${p.veth} for ${p.containerId}/${p.ifname}: ${(e as Error).message}`);
     }
   }
@@ -204,9 +206,13 @@ export class PodNetwork {
     }
   }
 
-  /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
+  /**
+   * Removes the pair (and with it every address and route on it); a missing veth is fine.
+   * Through the ip session even where ADD uses rtnetlink: the kernel takes tens of
+   * milliseconds to unregister a link (RCU grace periods) inside the request, which in this
+   * process would stall the agent's event loop; ip waits for it instead.
+   */
   async del(veth: string): Promise<void> {
-    if (!this.noNetlink) return this.deleteByNetlink(veth);
     let failures = await this.session.run([`link del ${veth}`]);
     this.session.renew();
     if (/No such device/.test(failures[0]?.message ?? "")) {
@@ -217,22 +223,6 @@ export class PodNetwork {
     if (failures.length && !/Cannot find device|does not exist|No such device/.test(failures[0]!.message)) {
       throw new CniError(Code.Internal, `deleting ${veth}: ${failures[0]!.message}`);
     }
-  }
-
-  /** `quiet`: a rollback, where the first error is the one to report. */
-  private deleteByNetlink(veth: string, quiet = false): void {
-    try {
-      this.hostRtnl().deleteLink(veth);
-    } catch (e) {
-      if (quiet || (e instanceof NetlinkError && e.errno === ENODEV)) return;
-      throw new CniError(Code.Internal, `deleting ${veth}: ${(e as Error).message}`);
-    }
-  }
-
-  /** The agent's own rtnetlink socket, opened on first use and kept. */
-  private hostRtnl(): Rtnl {
-    this.host ??= Rtnl.open();
-    return this.host;
   }
 
   /** Ends the ip session and closes the netlink socket. */

@@ -11,7 +11,6 @@ export const AF_INET6 = 10;
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
 export const RTM_NEWLINK = 16;
-export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_NEWROUTE = 24;
@@ -173,10 +172,6 @@ export function newVeth(seq: number, link: LinkSpec, peer: LinkSpec): Uint8Array
 /** RTM_NEWLINK that changes an existing link, named by `link.name`. */
 export function setLink(seq: number, link: LinkSpec): Uint8Array {
   return message(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, upFlags(link), linkAttrs(link));
-}
-
-export function delLink(seq: number, name: string): Uint8Array {
-  return message(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfomsg(), [stringAttr(IFLA_IFNAME, name)]);
 }
 
 /** RTM_GETLINK for one link by name; the answer is an RTM_NEWLINK (parseLink). */

@@ -8,7 +8,6 @@ import { closeSync, openSync } from "node:fs";
 import { check } from "../sockopt/sockets.ts";
 import { syscalls, type Syscalls } from "../sockopt/syscalls.ts";
 import {
-  delLink,
   getLink,
   newAddress,
   newRoute,
@@ -134,10 +133,6 @@ export class Rtnl {
   /** Changes the link named `link.name` (alias, up, MTU, ...). */
   setLink(link: LinkSpec): void {
     this.call((seq) => setLink(seq, link), `RTM_NEWLINK ${link.name}`);
-  }
-
-  deleteLink(name: string): void {
-    this.call((seq) => delLink(seq, name), `RTM_DELLINK ${name}`);
   }
 
   /** The link named `name`; throws a NetlinkError (ENODEV) when there is none. */
