@@ -60,7 +60,7 @@ const align = (n: number) => (n + 3) & ~3;
 
 /** One attribute (struct rtattr + payload, padded to 4 bytes); nests are attributes of attributes. */
 export function attr(type: number, payload: Uint8Array | Uint8Array[]): Uint8Array {
-  const body = Array.isArray(payload) ? concat(payload) : payload;
+  const body = Array.isArray(payload) ? Buffer.concat(payload) : payload;
   const out = new Uint8Array(align(4 + body.length));
   const v = new DataView(out.buffer);
   v.setUint16(0, 4 + body.length, true);
@@ -86,16 +86,6 @@ export function ipBytes(address: string): { family: number; bytes: Uint8Array } 
   if (bytes.length === 4) v.setUint32(0, parseIpv4(address, "netlink address"));
   else parseIpv6(address, "netlink address").forEach((w, i) => v.setUint32(4 * i, w));
   return { family: bytes.length === 4 ? AF_INET : AF_INET6, bytes };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** struct ifinfomsg: which link (index 0: named by IFLA_IFNAME) and the flags to change. */
@@ -127,7 +117,7 @@ export function rtmsg(o: { family: number; dstLength: number; table: number; pro
 
 /** A whole message: struct nlmsghdr, the family header, the attributes. */
 export function message(type: number, flags: number, seq: number, header: Uint8Array, attrs: Uint8Array[] = []): Uint8Array {
-  const body = concat([header, ...attrs]);
+  const body = Buffer.concat([header, ...attrs]);
   const out = new Uint8Array(HEADER + body.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, out.length, true);
