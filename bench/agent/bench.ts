@@ -4,7 +4,8 @@
 // started): N LoadBalancer Services (and EndpointSlices) created at once, time until every
 // BGPAdvertisement has its 6 peers in status. Phase B, the same with the agents running:
 // time until router0 holds every address from every node (N paths per node) and until
-// every entry is Advertised; the agents' peak RSS and CPU. Then steady state: one Service
+// every entry is Advertised; the agents' peak RSS and CPU, and in both phases the CPU of the API
+// server and of the controller (the same two cores run everything). Then steady state: one Service
 // at a time (at a pinned address), creation -> its route at router0 (FRR's update log),
 // p50/p99 for the first path and for all three. The load runs in the control-plane
 // namespace (bench/agent/create.ts). Prints one JSON line.
@@ -53,6 +54,9 @@ function procStat(pid: number): { cpu: number; hwmMiB: number } {
 
 const lab = await Lab.start({ mode: "kubernetes", runtime, noAgents: true, agentCommand });
 const r0 = lab.router("router0") as FrrRouter;
+// The control plane's processes, whose CPU the burst also costs (the lab keeps the API server's handle to itself).
+const apiPid = (lab as unknown as { apiServer: { pid: number } }).apiServer.pid;
+const controlPlane = () => ({ api: procStat(apiPid).cpu, controller: procStat(lab.controller!.pid).cpu });
 const nodes = lab.nodes.map((n) => n.plan.address);
 
 /** bench/agent/create.ts in the control plane: {start, created, done} in epoch ms. */
@@ -75,7 +79,9 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
 `);
 
   // Phase A: the controller alone.
+  const cpA0 = controlPlane();
   const a = await load("a", ["--until", "peers"]);
+  const cpA1 = controlPlane();
   await load("a", ["--delete"]);
 
   // Phase B: the agents.
@@ -83,6 +89,7 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
   for (const r of lab.routers) await until("sessions", async () => (await Promise.all(nodes.map((x) => r.established(x)))).every(Boolean), 60_000, 200);
   await r0.frr.vtysh("no debug bgp updates in"); // 30,000 log lines would slow FRR down
   const before = lab.nodes.map((n) => procStat(n.agent!.pid));
+  const cpB0 = controlPlane();
   let routerAt = 0;
   const watchRouter = until("phase B: every address at router0 from every node", async () => {
     const s = await r0.frr.json<{ ipv4Unicast?: { peers?: Record<string, { pfxRcd?: number }> } }>("show bgp summary");
@@ -92,6 +99,7 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
   const b = await load("b", ["--until", "advertised"]);
   await watchRouter;
   const after = lab.nodes.map((n) => procStat(n.agent!.pid));
+  const cpB1 = controlPlane();
 
   // Steady state: one Service at a time at a pinned address; its first path (and all three) at router0.
   await r0.frr.vtysh("debug bgp updates in");
@@ -151,11 +159,18 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
     routerOverController: +(routerMs / controllerMs).toFixed(2),
     agentPeakRssMiB: Math.round(Math.max(...final.map((s) => s.hwmMiB))),
     agentBurstCpuS: +Math.max(...after.map((s, i) => s.cpu - before[i].cpu)).toFixed(1),
+    // CPU seconds of the control plane: phase A (controller alone, until every peer is in status) and phase B (until every address is at the router).
+    apiCpuAS: +(cpA1.api - cpA0.api).toFixed(1),
+    controllerCpuAS: +(cpA1.controller - cpA0.controller).toFixed(1),
+    apiCpuBS: +(cpB1.api - cpB0.api).toFixed(1),
+    controllerCpuBS: +(cpB1.controller - cpB0.controller).toFixed(1),
     steadyFirstP50Ms: +pct(first, 50).toFixed(1),
     steadyFirstP99Ms: +pct(first, 99).toFixed(1),
     steadyAllP50Ms: +pct(all, 50).toFixed(1),
     steadyAllP99Ms: +pct(all, 99).toFixed(1),
     samples: first.length,
+    // The burst's window in epoch ms (to cut agent CPU profiles to it).
+    burstEpochMs: [b.start, routerAt],
     loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
   }));
 } finally {

@@ -2,7 +2,8 @@
 # Agent benchmark: the lab in Kubernetes mode (test API server + sart controller, sart agent on
 # three nodes, two FRR routers); 10,000 LoadBalancer Services created at once: time until every
 # address is at the router from every node, beside the controller alone in the same run (status
-# written); steady-state creation -> route latency; the agents' peak RSS and CPU. RUNS runs per
+# written); steady-state creation -> route latency; the agents' peak RSS and CPU, and the API
+# server's and the controller's CPU in both phases. RUNS runs per
 # runtime (agents and controller under Bun and under Node), medians. As root (network namespaces).
 # Env: RUNS (default 1), SERVICES (10000), SAMPLES (200), RUNTIMES ("bun node"). --quick: 1,000
 # Services, 30 samples, Bun only.
@@ -31,7 +32,7 @@ echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinf
 "$BUN" -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const keys = ["controllerMs", "agentControllerMs", "routerMs", "advertisedMs", "routerOverController", "agentPeakRssMiB", "agentBurstCpuS", "steadyFirstP50Ms", "steadyFirstP99Ms", "steadyAllP99Ms"];
+const keys = ["controllerMs", "agentControllerMs", "routerMs", "advertisedMs", "routerOverController", "agentPeakRssMiB", "agentBurstCpuS", "apiCpuAS", "controllerCpuAS", "apiCpuBS", "controllerCpuBS", "steadyFirstP50Ms", "steadyFirstP99Ms", "steadyAllP99Ms"];
 console.log("| runtime | runs | services | " + keys.join(" | ") + " |");
 console.log("|---|---|---|" + keys.map(() => "---").join("|") + "|");
 const row = (f) => f.map((x) => String(x).replace(/\t/g, " ")).join("\t");

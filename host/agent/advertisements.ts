@@ -7,8 +7,9 @@
 // back to `NotAdvertised` (the router dropped them). Deleting the object withdraws it.
 // spec.attrs (communities, large communities, LOCAL_PREF) go with the route.
 import type { Speaker } from "../bgp/speaker.ts";
+import { onlyAgentMarksChanged } from "../kube/advertisement-marks.ts";
 import { type RouteAttributes, parseAdvertisementAttrs } from "../kube/route-attrs.ts";
-import type { Informer } from "../kube/store.ts";
+import type { Informer, KubeObject, WatchEvent } from "../kube/store.ts";
 import { type AdvertiseState, type BGPAdvertisement, LABEL_SERVICE_NAME } from "../kube/types.ts";
 import type { Peers } from "./peers.ts";
 import type { OriginatedRoutes, Targets } from "./routes.ts";
@@ -33,6 +34,22 @@ const OWNER = "BGPAdvertisement/";
 
 export const advKey = (a: BGPAdvertisement) => `${a.metadata.namespace ?? "default"}/${a.metadata.name}`;
 
+/**
+ * What the agent keeps of an advertisement (its informer's transform): what reconciling reads.
+ * Every node caches every advertisement of the cluster; uid, owner references, timestamps and
+ * annotations are half of each, and every status change replaces the whole object.
+ */
+export function slimAdvertisement(o: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, labels, deletionTimestamp } = o.metadata;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: { name, namespace, resourceVersion, ...(labels ? { labels } : {}), ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    spec: o.spec,
+    ...(o.status ? { status: o.status } : {}),
+  };
+}
+
 function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf("/");
   return { namespace: key.slice(0, i), name: key.slice(i + 1) };
@@ -48,11 +65,45 @@ export class Advertisements {
   private speaker: Speaker | undefined;
   /** Advertisements whose attrs did not parse, with the message logged. */
   private readonly badAttrs = new Map<string, string>();
+  /** Advertisement key -> the version last seen (the informer's own object, no copy). */
+  private readonly lastSeen = new Map<string, BGPAdvertisement>();
+  /** spec.attrs (joined) -> what they parse to, or why not. */
+  private readonly parsedAttrs = new Map<string, RouteAttributes | Error>();
+  /** Target sets by content: thousands of advertisements name the same few sets of peers. */
+  private readonly targetSets = new Map<string, ReadonlySet<string>>();
 
   constructor(private readonly opts: AdvertisementsOptions) {}
 
   attach(speaker: Speaker | undefined): void {
     this.speaker = speaker;
+  }
+
+  /**
+   * Whether an informer event asks for a reconcile of its advertisement: not when it only
+   * brings other nodes' marks or this node's own Advertised marks (written after the route
+   * went out), nor a new advertisement that names none of this node's peers yet (the
+   * controller writes its targets next: a pass for nothing would hold that one back by a pass
+   * interval). Resyncs (the same object again) always do.
+   */
+  needsReconcile(e: WatchEvent<BGPAdvertisement>): boolean {
+    const key = advKey(e.object);
+    const prev = this.lastSeen.get(key);
+    if (e.type === "DELETED") this.lastSeen.delete(key);
+    else this.lastSeen.set(key, e.object);
+    if (e.type === "ADDED" && !this.applied.has(key) && !this.concernsUs(e.object)) return false;
+    if (e.type !== "MODIFIED" || !prev || prev === e.object || !onlyAgentMarksChanged(prev, e.object)) return true;
+    const before = prev.status?.peers ?? {};
+    for (const [peer, state] of Object.entries(e.object.status?.peers ?? {})) {
+      if (state !== before[peer] && state !== "Advertised" && this.opts.isOurPeer(peer)) return true;
+    }
+    return false;
+  }
+
+  /** Whether an advertisement asks anything of this node: a route to all its peers (standalone), or an entry for one of them. */
+  private concernsUs(adv: BGPAdvertisement): boolean {
+    const peers = adv.status?.peers;
+    if (this.opts.standalone && !peers && !adv.metadata.labels?.[LABEL_SERVICE_NAME]) return true;
+    return Object.keys(peers ?? {}).some((p) => this.opts.isOurPeer(p));
   }
 
   /** Brings one advertisement's route and pending status marks in line with its current object. */
@@ -89,16 +140,25 @@ export class Advertisements {
 
   /** The route attributes in spec.attrs; unreadable ones are logged once and left out (the route still goes). */
   private attrsOf(key: string, adv: BGPAdvertisement): RouteAttributes {
-    try {
-      const a = parseAdvertisementAttrs(adv.spec.attrs);
-      this.badAttrs.delete(key);
-      return a;
-    } catch (e) {
-      const msg = (e as Error).message;
-      if (this.badAttrs.get(key) !== msg) this.opts.log(`BGPAdvertisement ${key}: ${msg}; announced without its attributes`);
-      this.badAttrs.set(key, msg);
-      return { communities: [], largeCommunities: [] };
+    // Parsed once per distinct attrs (a pool's advertisements all carry the same), and shared.
+    const text = (adv.spec.attrs ?? []).join("\n");
+    let parsed = this.parsedAttrs.get(text);
+    if (!parsed) {
+      try {
+        parsed = parseAdvertisementAttrs(adv.spec.attrs);
+      } catch (e) {
+        parsed = e as Error;
+      }
+      if (this.parsedAttrs.size >= 1024) this.parsedAttrs.clear();
+      this.parsedAttrs.set(text, parsed);
     }
+    if (!(parsed instanceof Error)) {
+      this.badAttrs.delete(key);
+      return parsed;
+    }
+    if (this.badAttrs.get(key) !== parsed.message) this.opts.log(`BGPAdvertisement ${key}: ${parsed.message}; announced without its attributes`);
+    this.badAttrs.set(key, parsed.message);
+    return { communities: [], largeCommunities: [] };
   }
 
   /** This node's peers an advertisement targets, those still NotAdvertised, and those to withdraw from. */
@@ -116,7 +176,16 @@ export class Advertisements {
         if (state === "NotAdvertised") waiting.push(name);
       }
     }
-    return { targets, waiting, withdrawn };
+    return { targets: this.shared(targets), waiting, withdrawn };
+  }
+
+  private shared(targets: Set<string>): ReadonlySet<string> {
+    const key = [...targets].sort().join(" ");
+    const known = this.targetSets.get(key);
+    if (known) return known;
+    if (this.targetSets.size >= 1024) this.targetSets.clear();
+    this.targetSets.set(key, targets);
+    return targets;
   }
 
   private forgetMarks(key: string): void {

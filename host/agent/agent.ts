@@ -12,7 +12,7 @@ import {
   type AddressBlock, type BGPAdvertisement, type BGPPeer, LABEL_ADDRESSBLOCK_NODE, LABEL_BGPPEER_NODE, type Node, type NodeBGP, type NodeBGPCondition,
 } from "../kube/types.ts";
 import { CniServer } from "../cni/server.ts";
-import { Advertisements, advKey } from "./advertisements.ts";
+import { Advertisements, advKey, slimAdvertisement } from "./advertisements.ts";
 import { PodBlocks } from "./blocks.ts";
 import { type HealthServer, startHealthServer } from "../kube/health-server.ts";
 import { FailureLog, type Log, stderrLog } from "./log.ts";
@@ -28,11 +28,13 @@ export const DEFAULT_API = "127.0.0.1:5000";
 /**
  * Shortest time between two reconcile passes (ms): bounds the added latency and batches
  * bursts; after a busy pass (a burst is going on) the next one waits longer, so its routes
- * leave in fewer, larger UPDATEs (every write to a router's socket has a cost).
+ * leave in fewer, larger UPDATEs (every write to a router's socket has a cost). Busy: objects
+ * to reconcile arrived at BUSY_KEYS_PER_SECOND or more since the pass before (a rate, so
+ * that the verdict does not depend on how long that pass waited).
  */
 const PASS_INTERVAL_MS = 20;
 const BUSY_PASS_INTERVAL_MS = 100;
-const BUSY_PASS_KEYS = 20;
+const BUSY_KEYS_PER_SECOND = 100;
 
 export interface AgentOptions {
   node: string;
@@ -84,8 +86,8 @@ export class Agent {
   private dirty = { speaker: true, peers: true, advs: new DirtyKeys(), blocks: new DirtyKeys() };
   private passQueued = false;
   private lastPassAt = 0;
-  /** Objects the last pass reconciled. */
-  private lastPassKeys = 0;
+  /** Whether the last pass found a burst going on. */
+  private busy = false;
   private passRunning: Promise<void> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
@@ -93,6 +95,8 @@ export class Agent {
   private nodeBgpWritten = "";
   /** The node's addresses its sessions start from. */
   private source: NodeAddresses = {};
+  /** This node's BGPPeers by name (isOurPeer), until the next BGPPeer event. */
+  private ourPeerNames: Set<string> | undefined;
   reconcileErrors = 0;
 
   constructor(readonly opts: AgentOptions) {
@@ -208,7 +212,7 @@ export class Agent {
       nodeBgp: store.informer<NodeBGP>("NodeBGP"),
       // Standalone: the directory is this node's; a BGPPeer without the label belongs to its nodeBGPRef.
       peers: store.informer<BGPPeer>("BGPPeer", kube ? { labelSelector: `${LABEL_BGPPEER_NODE}=${node}` } : {}),
-      advs: store.informer<BGPAdvertisement>("BGPAdvertisement"),
+      advs: store.informer<BGPAdvertisement>("BGPAdvertisement", { transform: slimAdvertisement }),
       blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
     };
     // Each handler marks what to look at again; a pass follows only when it marked something
@@ -220,8 +224,12 @@ export class Agent {
     const ours = (e: WatchEvent<KubeObject>) => e.object.metadata.name === node && (this.dirty.speaker = true);
     on(inf.node, ours);
     on(inf.nodeBgp, ours);
-    on(inf.peers, () => (this.dirty.peers = true));
+    on(inf.peers, () => {
+      this.ourPeerNames = undefined;
+      return (this.dirty.peers = true);
+    });
     on(inf.advs, (e) => {
+      if (!this.advs.needsReconcile(e)) return false;
       this.dirty.advs.mark(advKey(e.object));
       return true;
     });
@@ -233,8 +241,9 @@ export class Agent {
   }
 
   private isOurPeer(name: string): boolean {
-    const p = this.inf.peers.get({ name });
-    return !!p && !p.metadata.deletionTimestamp && peerNode(p) === this.opts.node;
+    // Asked for every peer of every advertisement: a set, dropped on every BGPPeer event.
+    this.ourPeerNames ??= new Set(this.ourPeers().map((p) => p.metadata.name));
+    return this.ourPeerNames.has(name);
   }
 
   private ourPeers(): BGPPeer[] {
@@ -251,7 +260,7 @@ export class Agent {
   private schedule(): void {
     if (!this.synced || this.passQueued || this.stopping) return;
     this.passQueued = true;
-    const interval = this.lastPassKeys >= BUSY_PASS_KEYS ? BUSY_PASS_INTERVAL_MS : PASS_INTERVAL_MS;
+    const interval = this.busy ? BUSY_PASS_INTERVAL_MS : PASS_INTERVAL_MS;
     const wait = Math.max(0, this.lastPassAt + interval - performance.now());
     const go = () => {
       this.passQueued = false;
@@ -267,8 +276,10 @@ export class Agent {
       this.schedule();
       return this.passRunning;
     }
-    this.lastPassAt = performance.now();
-    this.passRunning = this.pass()
+    const now = performance.now();
+    const sinceLast = now - this.lastPassAt;
+    this.lastPassAt = now;
+    this.passRunning = this.pass(sinceLast)
       .then(() => {
         this.settled = true;
       })
@@ -291,11 +302,11 @@ export class Agent {
     return this.passRunning;
   }
 
-  private async pass(): Promise<void> {
+  private async pass(sinceLastMs: number): Promise<void> {
     const d = this.dirty;
-    this.lastPassKeys = d.advs.size + d.blocks.size;
+    this.busy = (d.advs.size + d.blocks.size) * 1000 >= BUSY_KEYS_PER_SECOND * Math.max(PASS_INTERVAL_MS, sinceLastMs);
     // A burst (thousands of new Services): the controller's writes first, our marks after.
-    if (this.lastPassKeys >= BUSY_PASS_KEYS) this.status.deferUntil(Date.now() + 1000);
+    if (this.busy) this.status.deferUntil(Date.now() + 1000);
     if (d.speaker) {
       d.speaker = false;
       await this.reconcileSpeaker();

@@ -19,8 +19,16 @@ export interface RouteRequest {
 
 export type ResolvePeer = (name: string) => string | undefined;
 
+/**
+ * A prefix's owners and their requests. Nearly every prefix has one owner: a pair then, not a
+ * Map (an empty JavaScriptCore Map takes ~700 bytes; 10,000 Services made that 7 MB).
+ */
+type Owners = readonly [owner: string, req: RouteRequest] | Map<string, RouteRequest>;
+
+const requestsOf = (o: Owners): RouteRequest[] => (o instanceof Map ? [...o.values()] : [o[1]]);
+
 export class OriginatedRoutes {
-  private readonly byPrefix = new Map<string, Map<string, RouteRequest>>();
+  private readonly byPrefix = new Map<string, Owners>();
   private speaker: Speaker | undefined;
 
   constructor(private readonly resolve: ResolvePeer) {}
@@ -32,18 +40,30 @@ export class OriginatedRoutes {
   }
 
   set(owner: string, prefix: string, req: RouteRequest): void {
-    let owners = this.byPrefix.get(prefix);
-    if (!owners) this.byPrefix.set(prefix, (owners = new Map()));
-    const prev = owners.get(owner);
-    if (prev && sameRequest(prev, req)) return;
-    owners.set(owner, req);
+    const owners = this.byPrefix.get(prefix);
+    if (owners instanceof Map) {
+      const prev = owners.get(owner);
+      if (prev && sameRequest(prev, req)) return;
+      owners.set(owner, req);
+    } else if (!owners || owners[0] === owner) {
+      if (owners && sameRequest(owners[1], req)) return;
+      this.byPrefix.set(prefix, [owner, req]);
+    } else {
+      this.byPrefix.set(prefix, new Map([[owners[0], owners[1]], [owner, req]]));
+    }
     this.apply(prefix);
   }
 
   remove(owner: string, prefix: string): void {
     const owners = this.byPrefix.get(prefix);
-    if (!owners?.delete(owner)) return;
-    if (!owners.size) this.byPrefix.delete(prefix);
+    if (!owners) return;
+    if (owners instanceof Map) {
+      if (!owners.delete(owner)) return;
+      if (owners.size === 1) this.byPrefix.set(prefix, [...owners][0]!);
+    } else {
+      if (owners[0] !== owner) return;
+      this.byPrefix.delete(prefix);
+    }
     this.apply(prefix);
   }
 
@@ -55,7 +75,7 @@ export class OriginatedRoutes {
   /** The peers (names) a prefix goes to now: "all", a set, or undefined when it is not originated. */
   targetsOf(prefix: string): Targets | undefined {
     const owners = this.byPrefix.get(prefix);
-    return owners ? union([...owners.values()]).targets : undefined;
+    return owners ? union(requestsOf(owners)).targets : undefined;
   }
 
   get size(): number {
@@ -66,7 +86,7 @@ export class OriginatedRoutes {
   countByOwnerKind(): Map<string, number> {
     const out = new Map<string, number>();
     for (const owners of this.byPrefix.values()) {
-      for (const owner of owners.keys()) {
+      for (const owner of owners instanceof Map ? owners.keys() : [owners[0]]) {
         const kind = owner.slice(0, owner.indexOf("/"));
         out.set(kind, (out.get(kind) ?? 0) + 1);
       }
@@ -82,7 +102,7 @@ export class OriginatedRoutes {
       if (s.originated.has(prefix)) s.withdraw(prefix);
       return;
     }
-    const { targets, communities, largeCommunities, localPref } = union([...owners.values()]);
+    const { targets, communities, largeCommunities, localPref } = union(requestsOf(owners));
     const route: OriginatedRoute = { prefix, nextHop: "self", communities, largeCommunities, ...(localPref === undefined ? {} : { localPref }) };
     if (targets === "all") {
       s.originate(route);
@@ -95,14 +115,21 @@ export class OriginatedRoutes {
 
 /** Several owners' requests for one prefix: every peer any of them names, every community, the highest LOCAL_PREF. */
 function union(reqs: RouteRequest[]): Required<Omit<RouteRequest, "localPref">> & Pick<RouteRequest, "localPref"> {
-  const communities = [...new Set(reqs.flatMap((r) => r.communities))].sort();
-  const largeCommunities = [...new Set(reqs.flatMap((r) => r.largeCommunities ?? []))].sort();
+  const communities = sortedUnique(reqs.flatMap((r) => r.communities));
+  const largeCommunities = sortedUnique(reqs.flatMap((r) => r.largeCommunities ?? []));
   const prefs = reqs.map((r) => r.localPref).filter((p): p is number => p !== undefined);
   const localPref = prefs.length ? Math.max(...prefs) : undefined;
   if (reqs.some((r) => r.targets === "all")) return { targets: "all", communities, largeCommunities, localPref };
   const names = new Set<string>();
   for (const r of reqs) for (const n of r.targets as ReadonlySet<string>) names.add(n);
   return { targets: names, communities, largeCommunities, localPref };
+}
+
+const NONE: string[] = Object.freeze([]) as unknown as string[];
+
+/** Sorted, without duplicates; the speaker keeps one per route, so an empty one is shared. */
+function sortedUnique(xs: string[]): string[] {
+  return xs.length ? [...new Set(xs)].sort() : NONE;
 }
 
 function sameRequest(a: RouteRequest, b: RouteRequest): boolean {

@@ -1,5 +1,5 @@
 // The store interface the reconcilers are written against. Two implementations:
-// KubeStore (host/kube/kube-store.ts, over @kubernetes/client-node) and
+// KubeStore (host/kube/kube-store.ts, JSON over HTTP(S) to the API server) and
 // LocalStore (host/kube/local-store.ts, CRD YAML in a directory + a state file).
 // Leader election over either store: host/kube/leader.ts.
 //
@@ -11,6 +11,7 @@
 //   (EndpointSlice, Event, Lease) answer 404, as the API server does.
 // - `informer(kind, { labelSelector })` watches only matching objects; an object
 //   that stops matching arrives as DELETED, one that starts matching as ADDED.
+//   `transform` slims what KubeStore's caches keep.
 // - Informer cache objects (`get`, `list`, event objects) are shared: treat them
 //   as read-only and copy (structuredClone) before modifying and writing back.
 // - StoreError carries `kind`, `key` and `reason` (the API's Status reason,
@@ -32,9 +33,10 @@
 // Making a store:
 // - `await LocalStore.open({ dir, stateFile?, component? })`, `close()`: one
 //   store per state file (a pid lock file refuses a second writer).
-// - `new KubeStore(kc, { component?, host?, backoffMs?, keepAlive? })` or
-//   `KubeStore.fromConfig({ kubeconfig?, context? })`, `close()` stops its
-//   informers; `loadKubeConfig()` (./kubeconfig.ts) finds the API server.
+// - `new KubeStore(kc, { component?, host?, backoffMs?, keepAlive? })` (kc: our
+//   KubeConfigFile or client-node's KubeConfig) or `KubeStore.fromConfig({ kubeconfig?,
+//   context? })`, `close()` stops its informers; `loadKubeConfig()` (./kubeconfig.ts)
+//   finds the API server.
 // - `new LeaderElector({ store, lease, identity, ... })` (./leader.ts).
 
 import type { CustomKind, LabelSelector } from "./types.ts";
@@ -101,6 +103,12 @@ export interface InformerOptions {
   fieldSelector?: string;
   /** Period of the resync (every cached object re-delivered as MODIFIED); 0 disables. Default 5 min. */
   resyncMs?: number;
+  /**
+   * What the cache keeps of each object, e.g. only the fields its reader uses (the agent holds
+   * every BGPAdvertisement of the cluster). KubeStore applies it to every object it receives,
+   * before handlers see it; LocalStore's informers hand out its own state and ignore it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 export interface WriteOptions {

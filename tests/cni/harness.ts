@@ -94,13 +94,13 @@ export async function runCni(call: CniCall, timeoutMs = 30_000, runtime: "bun" |
 
 /**
  * Runs a CNI plugin binary with `env` and `stdin`, inside the network namespace at
- * `runtimeNetns` when given (plugins act on the runtime's namespace: the node's in tests);
- * resolves with its exit code and output.
+ * `runtimeNetns` when given (plugins act on the runtime's namespace: the node's in tests),
+ * in the working directory `cwd` when given; resolves with its exit code and output.
  */
-export function runPlugin(bin: string, env: Record<string, string>, stdin: string, timeoutMs = 30_000, runtimeNetns?: string): Promise<CniOutcome> {
+export function runPlugin(bin: string, env: Record<string, string>, stdin: string, timeoutMs = 30_000, runtimeNetns?: string, cwd?: string): Promise<CniOutcome> {
   return new Promise((resolve, reject) => {
     const [cmd, args] = runtimeNetns ? ["nsenter", [`--net=${runtimeNetns}`, bin]] : [bin, []];
-    const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {

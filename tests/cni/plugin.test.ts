@@ -3,11 +3,12 @@
 // for STATUS) within the config's timeout. Under Bun and under Node (SART_RUNTIME=node) through
 // build/bin/sart-cni, and as the compiled executable (build/cni/sart-cni).
 import { afterAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { removeDir, tempDir } from "../helpers/proc.ts";
 import { errorProblems } from "./result-shape.ts";
-import { runCni } from "./harness.ts";
+import { SART_CNI_COMPILED, runCni, runPlugin } from "./harness.ts";
 
 const dir = tempDir("cni-plugin");
 const missing = join(dir, "nobody.sock");
@@ -92,5 +93,26 @@ describe("an agent that accepts but never answers", () => {
     expect(out.json).toMatchObject({ code: 11, details: expect.stringContaining("1 s") });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(held.length).toBe(1);
+  });
+});
+
+describe("the compiled plugin and the runtime's working directory", () => {
+  test("a .env or bunfig.toml where the runtime runs changes nothing", async () => {
+    // Bun's executables load both from the working directory unless built not to: a file the
+    // container runtime happens to sit next to would redirect the plugin or run code in it.
+    const cwd = tempDir("cni-cwd");
+    try {
+      writeFileSync(join(cwd, ".env"), `SART_CNI_SOCKET=${join(cwd, "from-dotenv.sock")}\n`);
+      writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./preload.js"]\n');
+      writeFileSync(join(cwd, "preload.js"), 'console.log("PRELOADED")\n');
+      // The original's netconf: no socket in it, so SART_CNI_SOCKET (unset here) or the default decides.
+      const config = JSON.stringify({ cniVersion: "1.1.0", name: "net1", type: "sart-cni", endpoint: "http://localhost:6000", timeout: 2 });
+      const out = await runPlugin(SART_CNI_COMPILED, { PATH: process.env.PATH ?? "/usr/bin:/bin", CNI_COMMAND: "STATUS" }, config, 30_000, undefined, cwd);
+      expect(out.stdout).not.toContain("PRELOADED");
+      expect(out.stdout).not.toContain("from-dotenv");
+      expect(out.json).toBeDefined();
+    } finally {
+      removeDir(cwd);
+    }
   });
 });

@@ -1,13 +1,14 @@
 // Pure pieces of the controller, by table: request parsing, allocation rules, peer-state sync,
 // names, and the work queue's dedupe/retry behaviour.
 import { describe, expect, test } from "bun:test";
+import { onlyAgentMarksChanged } from "../../host/kube/advertisement-marks.ts";
 import { syncPeers, targetPeers } from "../../host/kube/controller/advertisement.ts";
 import { formatIp, ipForName, parseCidr, parseIp } from "../../host/kube/controller/ip.ts";
 import { LbAllocations } from "../../host/kube/controller/lb-allocations.ts";
 import { parseLbRequest } from "../../host/kube/controller/lb-request.ts";
 import { PoolRegistry } from "../../host/kube/controller/pools.ts";
 import { WorkQueue } from "../../host/kube/controller/queue.ts";
-import type { Service } from "../../host/kube/types.ts";
+import type { BGPAdvertisement, Service } from "../../host/kube/types.ts";
 import { bgpPeer, lbService, pool, slice } from "./controller-harness.ts";
 
 const withTime = (p: ReturnType<typeof pool>, t: string) => ({ ...p, metadata: { ...p.metadata, creationTimestamp: t } });
@@ -128,6 +129,27 @@ describe("advertisement targets and peer states", () => {
       changed: true,
     });
     expect(syncPeers({ a: "Advertised" }, ["a"]).changed).toBe(false);
+  });
+
+  test("onlyAgentMarksChanged: NotAdvertised <-> Advertised is the agents' business; anything else is the controller's", () => {
+    const adv = (rv: string, peers: BGPAdvertisement["status"] extends infer S ? NonNullable<S>["peers"] : never, more: Partial<BGPAdvertisement["spec"]> = {}, labels = { "kubernetes.io/service-name": "web" }): BGPAdvertisement => ({
+      apiVersion: "sart.terassyi.net/v1alpha2",
+      kind: "BGPAdvertisement",
+      metadata: { name: "web-1-192.0.2.1", namespace: "default", resourceVersion: rv, labels },
+      spec: { cidr: "192.0.2.1/32", type: "service", protocol: "ipv4", ...more },
+      status: { peers },
+    });
+    const before = adv("1", { a: "NotAdvertised", b: "NotAdvertised", c: "Withdraw" });
+    expect(onlyAgentMarksChanged(before, adv("2", { a: "Advertised", b: "NotAdvertised", c: "Withdraw" }))).toBe(true);
+    expect(onlyAgentMarksChanged(adv("2", { a: "Advertised" }), adv("3", { a: "NotAdvertised" }))).toBe(true); // a session went down
+    // An agent removing a Withdraw entry, a target turned Withdraw, a new target: the controller looks.
+    expect(onlyAgentMarksChanged(before, adv("2", { a: "NotAdvertised", b: "NotAdvertised" }))).toBe(false);
+    expect(onlyAgentMarksChanged(before, adv("2", { a: "Withdraw", b: "NotAdvertised", c: "Withdraw" }))).toBe(false);
+    expect(onlyAgentMarksChanged(before, adv("2", { a: "NotAdvertised", b: "NotAdvertised", c: "Withdraw", d: "NotAdvertised" }))).toBe(false);
+    // Spec and metadata changes with the same marks.
+    expect(onlyAgentMarksChanged(before, adv("2", before.status!.peers, { cidr: "192.0.2.0/24" }))).toBe(false);
+    expect(onlyAgentMarksChanged(before, adv("2", before.status!.peers, {}, { "kubernetes.io/service-name": "other" }))).toBe(false);
+    expect(onlyAgentMarksChanged(before, { ...adv("2", before.status!.peers), metadata: { ...before.metadata, resourceVersion: "2", deletionTimestamp: "2026-01-01T00:00:00Z" } })).toBe(false);
   });
 
   test("Local follows ready endpoints; groups narrow; peers without groups always match", () => {

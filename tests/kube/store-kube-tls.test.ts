@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeStore } from "../../host/kube/kube-store.ts";
+import { loadKubeConfig } from "../../host/kube/kubeconfig.ts";
 import { ConflictError, StoreError, type KubeObject } from "../../host/kube/store.ts";
 import { startApiServer, type ApiServer } from "./apiserver/index.ts";
 import { startTlsProxy, type TlsProxy } from "./tls-proxy.ts";
@@ -150,6 +151,42 @@ describe("KubeStore over mutual TLS", () => {
     await until(() => seen.includes("DELETED"), "DELETED");
     expect(seen).toEqual(["ADDED", "MODIFIED", "DELETED"]);
     expect((inf as unknown as { errors: number }).errors).toBe(0);
+    inf.stop();
+  });
+
+  test("sart's own kubeconfig loader: CA, certificate and key files named relative to the kubeconfig", async () => {
+    // What `sart agent --kubeconfig FILE` does (loadKubeConfig, no client-node KubeConfig): the
+    // files are found next to the kubeconfig, not in the working directory.
+    writeFileSync(join(dir!, "kubeconfig"), `apiVersion: v1
+kind: Config
+clusters:
+- name: tls
+  cluster: {server: "${proxy!.url}", certificate-authority: ca.crt}
+contexts:
+- name: tls
+  context: {cluster: tls, user: tls}
+current-context: tls
+users:
+- name: tls
+  user: {client-certificate: client.crt, client-key: client.key}
+`);
+    const store = storeFor(loadKubeConfig({ kubeconfig: join(dir!, "kubeconfig"), env: {} }).kc);
+    const name = `${prefix}-lean`;
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0 });
+    const seen: string[] = [];
+    inf.on((e) => {
+      if (e.object.metadata.name === name) seen.push(e.type);
+    });
+    await inf.start();
+    const c0 = proxy!.counts.secure;
+    await store.create(pool(name, "198.51.100.0/24"));
+    await store.patchStatus("AddressPool", { name }, { allocated: { x: 1 } });
+    await store.delete("AddressPool", { name });
+    await until(() => seen.includes("DELETED"), "DELETED over the watch");
+    expect(seen).toEqual(["ADDED", "MODIFIED", "DELETED"]);
+    expect((inf as unknown as { errors: number }).errors).toBe(0);
+    // Connections are kept alive: three writes did not take three handshakes.
+    expect(proxy!.counts.secure - c0).toBeLessThanOrEqual(1);
     inf.stop();
   });
 

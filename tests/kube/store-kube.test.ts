@@ -315,6 +315,23 @@ describe("KubeStore informers", () => {
     again.stop();
   });
 
+  test("transform: the cache keeps, and handlers get, what it makes of each listed and watched object", async () => {
+    await store.create(pool("a", "192.0.2.0/24", { tier: "lb" }));
+    const slim = (o: KubeObject): KubeObject => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, resourceVersion: o.metadata.resourceVersion } });
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0, transform: slim });
+    const seen: KubeObject[] = [];
+    inf.on((e) => seen.push(e.object));
+    await inf.start();
+    await direct.create(pool("b", "198.51.100.0/24", { tier: "pod" }));
+    await until(() => seen.length >= 2, "ADDED b");
+    for (const o of [...seen, inf.get({ name: "a" })!, inf.get({ name: "b" })!]) {
+      expect(o.spec).toBeUndefined();
+      expect(o.metadata.labels).toBeUndefined();
+      expect(o.metadata.resourceVersion).toBeDefined();
+    }
+    inf.stop();
+  });
+
   test("a label-selected, namespaced informer sees only its objects", async () => {
     const inf = store.informer<KubeObject>("Service", { namespace: ns, labelSelector: "app=web" });
     const seen: string[] = [];

@@ -17,6 +17,7 @@ import type {
   NodeBGP,
   Service,
 } from "../types.ts";
+import { onlyAgentMarksChanged } from "../advertisement-marks.ts";
 import { syncAdvertisements, syncSharedAdvertisement } from "./advertisement.ts";
 import { claimPodBlocks, reconcileBlockRequest, releasePodBlock } from "./block-request.ts";
 import { reconcileClusterBgp } from "./cluster-bgp.ts";
@@ -149,8 +150,11 @@ export class Controller {
     });
     this.on(inf.advs, (e) => {
       if (e.type === "DELETED") ctx.advs.forget(objectKey(e.object));
+      const prev = e.type === "MODIFIED" ? ctx.advsBySvc.current(e.object) : undefined;
       const changed = e.type === "DELETED" ? [ctx.advsBySvc.remove(e.object)] : ctx.advsBySvc.put(e.object);
       if (e.type !== "DELETED" && ctx.advs.isOwnWrite(e.object)) return; // the echo of our own write
+      // An agent's Advertised mark (not a resync, which re-delivers the cached object itself).
+      if (prev && prev !== e.object && onlyAgentMarksChanged(prev, e.object)) return;
       if (!this.leading) return;
       for (const k of changed) if (k) q.adverts.add(k);
       const shared = sharedKey(e.object);

@@ -49,6 +49,12 @@ export class ByServiceIndex<T extends KubeObject> {
     if (m.size === 0) this.byService.delete(svcKey);
   }
 
+  /** The version of an object filed now (before a put of its next version). */
+  current(obj: T): T | undefined {
+    const svcKey = this.filedUnder.get(`${obj.metadata.namespace}/${obj.metadata.name}`);
+    return svcKey === undefined ? undefined : this.byService.get(svcKey)?.get(obj.metadata.name);
+  }
+
   of(svcKey: string): T[] {
     const m = this.byService.get(svcKey);
     return m ? [...m.values()] : [];

@@ -56,18 +56,29 @@ async function listenBun(handler: ApiHandler, host: string, port: number): Promi
       let ended = false;
       const body = new ReadableStream<Uint8Array>({ start: (c) => void (ctrl = c), cancel: () => closing.fire() });
       request.signal.addEventListener("abort", () => closing.fire());
+      // Lines written in one turn of the event loop leave as one chunk, as kube-apiserver
+      // flushes a watch only when no more events wait: per-chunk costs of Bun's stream to the
+      // socket were a quarter of this server's CPU under a burst of 10,000 Services.
+      let pending: string[] = [];
+      const flush = () => {
+        if (!pending.length || ended) return;
+        ctrl.enqueue(enc.encode(pending.length === 1 ? pending[0]! : pending.join("")));
+        pending = [];
+        if ((ctrl.desiredSize ?? 0) < -WATCH_BUFFER_CHUNKS) {
+          stream.end();
+          closing.fire();
+        }
+      };
       const stream: WatchStream = {
         write(line) {
           if (ended) return;
           wrote = true;
-          ctrl.enqueue(enc.encode(line));
-          if ((ctrl.desiredSize ?? 0) < -WATCH_BUFFER_CHUNKS) {
-            stream.end();
-            closing.fire();
-          }
+          if (!pending.length) setImmediate(flush);
+          pending.push(line);
         },
         end() {
           if (ended) return;
+          flush();
           ended = true;
           ctrl.close();
         },
