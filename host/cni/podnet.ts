@@ -164,10 +164,13 @@ export class PodNetwork {
       throw new CniError(Code.Internal, `creating ${p.ifname} in ${p.netns} with ${p.veth} for ${p.containerId}: ${(e as Error).message}`);
     }
     let made = false;
+    let hostIndex: number | undefined;
     try {
       pod.addVeth({ name: p.ifname, mtu: p.mtu, mac: plan.containerMac, up: true }, { name: p.veth, mtu: p.mtu, mac: HOST_VETH_MAC, netnsFd: ownNetnsFd() });
       made = true;
-      applySteps(pod, pod.link(p.ifname), plan.pod);
+      const inside = pod.link(p.ifname);
+      hostIndex = inside.peerIndex; // the host end's index: no lookup on the host side
+      applySteps(pod, inside, plan.pod);
     } catch (e) {
       // Once made, the pair goes; before, the names were taken: touch nothing.
       if (made) await this.del(p.veth).catch(() => {});
@@ -178,7 +181,7 @@ export class PodNetwork {
     this.host ??= Rtnl.open();
     try {
       this.host.setLink({ name: p.veth, alias: plan.alias, up: true });
-      applySteps(this.host, this.host.link(p.veth), plan.host);
+      applySteps(this.host, hostIndex ? { name: p.veth, index: hostIndex } : this.host.link(p.veth), plan.host);
     } catch (e) {
       await this.del(p.veth).catch(() => {});
       throw new CniError(Code.Internal, `setting up ${p.veth} for ${p.containerId}/${p.ifname}: ${(e as Error).message}`);

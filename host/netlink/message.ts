@@ -30,6 +30,7 @@ export const IFF_UP = 0x1;
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+const IFLA_LINK = 5;
 export const IFLA_LINKINFO = 18;
 export const IFLA_IFALIAS = 20;
 export const IFLA_NET_NS_FD = 28;
@@ -251,11 +252,20 @@ export interface LinkInfo {
   flags: number;
   name?: string;
   alias?: string;
+  /** IFLA_LINK: a veth's peer's index (in the peer's namespace). */
+  peerIndex?: number;
 }
 
 /** An RTM_NEWLINK (a GETLINK's answer or one message of a dump). */
 export function parseLink(body: Uint8Array): LinkInfo {
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const attrs = parseAttrs(body.subarray(16));
-  return { index: v.getInt32(4, true), flags: v.getUint32(8, true), name: text(attrs.get(IFLA_IFNAME)), alias: text(attrs.get(IFLA_IFALIAS)) };
+  const link = attrs.get(IFLA_LINK);
+  return {
+    index: v.getInt32(4, true),
+    flags: v.getUint32(8, true),
+    name: text(attrs.get(IFLA_IFNAME)),
+    alias: text(attrs.get(IFLA_IFALIAS)),
+    ...(link?.length === 4 ? { peerIndex: new DataView(link.buffer, link.byteOffset, 4).getUint32(0, true) } : {}),
+  };
 }

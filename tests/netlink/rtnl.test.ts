@@ -28,12 +28,14 @@ const json = async (ns: Netns, ...args: string[]) => JSON.parse((await ns.ip("-j
 
 test("a veth pair made in one namespace with its peer in another, as ip shows them", async () => {
   const here = readlinkSync("/proc/thread-self/ns/net");
+  let peerIndex: number | undefined;
   const rtnl = Rtnl.open(pod.path);
   expect(readlinkSync("/proc/thread-self/ns/net")).toBe(here); // back at once
   try {
     rtnl.addVeth({ name: "eth0", mtu: 1400, mac: "0a:58:c0:00:02:05", up: true }, { name: "vethnl0", mtu: 1400, mac: "ee:ee:ee:ee:ee:ee", netnsFd: nodeFd });
     const eth0 = rtnl.link("eth0");
     expect(eth0.index).toBeGreaterThan(0);
+    peerIndex = eth0.peerIndex;
     rtnl.addAddress(eth0, "192.0.2.5", 32);
     rtnl.addAddress(eth0, "2001:db8::5", 128, { nodad: true });
     rtnl.addRoute(eth0, { dst: "192.0.2.1", dstLength: 32, scope: RT_SCOPE_LINK });
@@ -60,7 +62,7 @@ test("a veth pair made in one namespace with its peer in another, as ip shows th
   expect(await json(pod, "-6", "route", "show", "default")).toEqual([expect.objectContaining({ gateway: "fe80::1", dev: "eth0" })]);
 
   const [peer] = await json(node, "link", "show", "dev", "vethnl0");
-  expect(peer).toMatchObject({ ifname: "vethnl0", mtu: 1400, address: "ee:ee:ee:ee:ee:ee" });
+  expect(peer).toMatchObject({ ifname: "vethnl0", ifindex: peerIndex, mtu: 1400, address: "ee:ee:ee:ee:ee:ee" });
   expect(peer.flags).not.toContain("UP");
 });
 
