@@ -178,8 +178,8 @@ export class PodNetwork {
     } finally {
       pod.close();
     }
-    this.host ??= Rtnl.open();
     try {
+      this.host ??= Rtnl.open();
       this.host.setLink({ name: p.veth, alias: plan.alias, up: true });
       applySteps(this.host, hostIndex ? { name: p.veth, index: hostIndex } : this.host.link(p.veth), plan.host);
     } catch (e) {
