@@ -4,9 +4,7 @@
 // every architecture sart runs on; addresses in network order.
 import { isIPv4 } from "node:net";
 import { parseIpv4, parseIpv6 } from "../core/codec-text.ts";
-
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+import { AF_INET, AF_INET6 } from "../sockopt/sockets.ts";
 
 export const NLMSG_ERROR = 2;
 export const NLMSG_DONE = 3;
@@ -15,41 +13,39 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;
 export const RTM_NEWROUTE = 24;
 
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_DUMP = 0x300;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
+const NLM_F_REQUEST = 0x1;
+const NLM_F_ACK = 0x4;
+const NLM_F_EXCL = 0x200;
+const NLM_F_CREATE = 0x400;
 /** On an NLMSG_ERROR: the request's payload is left out, and TLVs follow. */
 const NLM_F_CAPPED = 0x100;
 const NLM_F_ACK_TLVS = 0x200;
 
-export const IFF_UP = 0x1;
+const IFF_UP = 0x1;
 
-export const IFLA_ADDRESS = 1;
-export const IFLA_IFNAME = 3;
-export const IFLA_MTU = 4;
+const IFLA_ADDRESS = 1;
+const IFLA_IFNAME = 3;
+const IFLA_MTU = 4;
 const IFLA_LINK = 5;
-export const IFLA_LINKINFO = 18;
-export const IFLA_IFALIAS = 20;
-export const IFLA_NET_NS_FD = 28;
+const IFLA_LINKINFO = 18;
+const IFLA_IFALIAS = 20;
+const IFLA_NET_NS_FD = 28;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const VETH_INFO_PEER = 1;
 
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
-export const IFA_F_NODAD = 0x02;
+const IFA_F_NODAD = 0x02;
 
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
 const RTA_TABLE = 15;
 
-export const RT_SCOPE_UNIVERSE = 0;
+const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
-export const RT_TABLE_MAIN = 254;
+const RT_TABLE_MAIN = 254;
 /** What `ip route add` marks its routes with unless told otherwise. */
 export const RTPROT_BOOT = 3;
 const RTN_UNICAST = 1;
