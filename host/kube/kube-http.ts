@@ -235,14 +235,8 @@ export class LineSplitter {
   }
 
   private takeCarry(last: Uint8Array): Uint8Array {
-    const parts = [...this.carry, last];
+    const line = Buffer.concat([...this.carry, last]);
     this.carry = [];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return line;
   }
 }

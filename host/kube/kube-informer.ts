@@ -13,7 +13,8 @@
 // - label and field selectors go to the server; resync re-delivers the cache as MODIFIED.
 // Cached objects are the server's JSON minus metadata.managedFields (nothing in sart
 // reads them; they are often the larger part of an object from a real API server), and
-// what the informer's `transform` makes of them.
+// what the informer's `transform` makes of them; with `shareUnchanged`, a new version
+// shares the cached version's equal members.
 import type { WatchStream } from "./kube-http.ts";
 import {
   StoreError,
@@ -235,7 +236,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     if (!byName) this.cache.set(ns, (byName = new Map()));
     const old = byName.get(o.metadata.name);
     if (old && old.metadata.resourceVersion === o.metadata.resourceVersion) return;
-    if (old) shareUnchanged(o, old);
+    if (old && this.opts.shareUnchanged) shareUnchanged(o, old);
     byName.set(o.metadata.name, o);
     this.deliver(old ? "MODIFIED" : "ADDED", o);
   }
@@ -288,10 +289,10 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
 
 /**
  * Makes `next` (a new version of a cached object, fresh from JSON.parse) share every member
- * equal to `prev`'s: the cache then holds what changed, and the rest of the new version's
- * parse dies young. Most events change a few fields (a status entry, the resourceVersion);
- * without this every event's whole object outlives a young collection and piles up as old
- * garbage (10,000 Services: ~50,000 events per agent).
+ * equal to `prev`'s (InformerOptions.shareUnchanged): the cache then holds what changed, and
+ * the rest of the new version's parse dies young. Most events change a few fields (a status
+ * entry, the resourceVersion); without this every event's whole object outlives a young
+ * collection and piles up as old garbage (10,000 Services: ~50,000 events per agent).
  * Returns `prev` when the two are equal.
  */
 export function shareUnchanged(next: unknown, prev: unknown): unknown {
