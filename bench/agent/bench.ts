@@ -10,6 +10,8 @@
 // p50/p99 for the first path and for all three. The load runs in the control-plane
 // namespace (bench/agent/create.ts). Prints one JSON line.
 //   bun bench/agent/bench.ts [--runtime bun|node] [--services N] [--samples N] [--profile DIR]
+// AGENT_CMD: the agents' command up to their arguments (split on spaces), e.g. with
+// bench/agent/heap-log.ts preloaded.
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { KubeObject } from "../../host/kube/store.ts";
@@ -31,7 +33,7 @@ const BUN = join(root, "node_modules/.bin/bun");
 // --profile DIR: the agents run under --cpu-prof (a .cpuprofile per agent lands in DIR at exit).
 const profile = opt("profile", "");
 const smol = args.includes("--smol");
-const agentCommand = smol ? [BUN, "--smol", join(root, "host/cli/main.ts")] : !profile ? undefined : runtime === "node"
+const agentCommand = process.env.AGENT_CMD ? process.env.AGENT_CMD.split(" ").filter(Boolean) : smol ? [BUN, "--smol", join(root, "host/cli/main.ts")] : !profile ? undefined : runtime === "node"
   ? ["node", "--cpu-prof", `--cpu-prof-dir=${profile}`, join(root, "build/node/sart/main.js")]
   : [BUN, "--cpu-prof", `--cpu-prof-dir=${profile}`, join(root, "host/cli/main.ts")];
 

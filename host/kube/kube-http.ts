@@ -205,26 +205,38 @@ export class KubeHttp {
   }
 }
 
-/** Splits a byte stream into lines (UTF-8, a character may straddle two chunks). */
-class LineSplitter {
+/**
+ * Splits a byte stream into lines, each decoded on its own: a newline byte is never part of
+ * a multi-byte UTF-8 character, so lines split on bytes. Decoding a whole chunk (a watch
+ * chunk carries every event the server had ready, often hundreds of kilobytes) would make a
+ * string of it, then copy it again to search it, for the lines to be cut out and dropped.
+ */
+export class LineSplitter {
   private readonly decoder = new TextDecoder();
-  private carry = "";
+  /** The start of an unfinished line (copied: the stream may reuse its buffers). */
+  private carry: Uint8Array[] = [];
 
   constructor(private readonly onLine: (line: string) => void) {}
 
   push(chunk: Uint8Array): void {
-    const text = this.carry + this.decoder.decode(chunk, { stream: true });
     let start = 0;
-    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-      if (nl > start) this.onLine(text.slice(start, nl));
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      const bytes = this.carry.length ? this.takeCarry(chunk.subarray(start, nl)) : chunk.subarray(start, nl);
+      if (bytes.length) this.onLine(this.decoder.decode(bytes));
       start = nl + 1;
     }
-    this.carry = text.slice(start);
+    // Uint8Array's slice copies (a Node Buffer's would be a view).
+    if (start < chunk.length) this.carry.push(Uint8Array.prototype.slice.call(chunk, start));
   }
 
   end(): void {
-    const rest = this.carry + this.decoder.decode();
-    this.carry = "";
+    const rest = this.decoder.decode(this.takeCarry(new Uint8Array(0)));
     if (rest.trim()) this.onLine(rest);
+  }
+
+  private takeCarry(last: Uint8Array): Uint8Array {
+    const line = Buffer.concat([...this.carry, last]);
+    this.carry = [];
+    return line;
   }
 }

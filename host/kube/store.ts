@@ -109,6 +109,13 @@ export interface InformerOptions {
    * before handlers see it; LocalStore's informers hand out its own state and ignore it.
    */
   transform?: (obj: KubeObject) => KubeObject;
+  /**
+   * A new version of a cached object takes the cached version's equal members (after the
+   * transform), so the cache keeps only what changed per event. For a cache of many objects
+   * that change often (the agent's BGPAdvertisements: ~5 events each); it costs a walk of each
+   * object per event. KubeStore only; LocalStore hands out its own state.
+   */
+  shareUnchanged?: boolean;
 }
 
 export interface WriteOptions {

@@ -332,6 +332,43 @@ describe("KubeStore informers", () => {
     inf.stop();
   });
 
+  test("shareUnchanged: a new version shares its unchanged parts with the cached one; a change is never hidden", async () => {
+    await store.create(pool("a", "192.0.2.0/24", { tier: "lb" }));
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0, shareUnchanged: true });
+    const plain = store.informer<KubeObject>("AddressPool", { resyncMs: 0 });
+    const seen: WatchEvent<KubeObject>[] = [];
+    inf.on((e) => seen.push(e));
+    await inf.start();
+    await plain.start();
+    const first = inf.get({ name: "a" })!;
+    const plainFirst = plain.get({ name: "a" })!;
+    await direct.patchStatus("AddressPool", { name: "a" }, { allocated: { "a-0": 1 } });
+    await until(() => seen.length >= 2, "MODIFIED a (status)");
+    const second = inf.get({ name: "a" })!;
+    expect(seen[1]).toMatchObject({ type: "MODIFIED" });
+    expect(seen[1].object).toBe(second);
+    // The whole object is new (another resourceVersion), its unchanged members are the cached ones.
+    expect(second).not.toBe(first);
+    expect(second.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion);
+    expect(second.spec).toBe(first.spec);
+    expect(second.metadata.labels).toBe(first.metadata.labels);
+    expect(second.status).toEqual({ allocated: { "a-0": 1 } });
+    // Without the option each version is its own parse.
+    await until(() => plain.get({ name: "a" })!.metadata.resourceVersion === second.metadata.resourceVersion, "the plain informer at the same version");
+    expect(plain.get({ name: "a" })!.spec).not.toBe(plainFirst.spec);
+    expect(plain.get({ name: "a" })!.spec).toEqual(plainFirst.spec);
+    // A change deep inside a shared member still shows.
+    await direct.patch("AddressPool", { name: "a" }, { metadata: { labels: { tier: "pod" } } });
+    await until(() => seen.length >= 3, "MODIFIED a (labels)");
+    const third = inf.get({ name: "a" })!;
+    expect(third.metadata.labels).toEqual({ tier: "pod" });
+    expect(third.metadata.labels).not.toBe(second.metadata.labels);
+    expect(third.spec).toBe(first.spec);
+    expect(first.metadata.labels).toEqual({ tier: "lb" }); // earlier versions are never written to
+    inf.stop();
+    plain.stop();
+  });
+
   test("a label-selected, namespaced informer sees only its objects", async () => {
     const inf = store.informer<KubeObject>("Service", { namespace: ns, labelSelector: "app=web" });
     const seen: string[] = [];
