@@ -1,5 +1,6 @@
 // A long-lived `ip -force -batch -` in the agent's own network namespace, fed jobs (groups
-// of lines) over its stdin: the host side of every ADD and DEL without a process start each.
+// of lines) over its stdin: the host side of every ADD and DEL without a process start each,
+// where pods' networks are built with `ip` (no rtnetlink in this runtime: see podnet.ts).
 // ip answers nothing for a successful change and "<message>\nCommand failed -:N" on stderr
 // for a failed line (N counts every line the process has read), unbuffered and in input
 // order. Each job ends with a line ip always refuses (MARKER): its failure marks the job done.

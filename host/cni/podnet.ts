@@ -3,14 +3,20 @@
 // /32 and /128 on the container side with a scope-link route to the node's address of the
 // family (on the host side too; a link-local one when the node has none) and a default
 // route via it, and the pod's host routes in one dedicated table that one `ip rule` per
-// family consults before main. One `ip -batch` process per ADD (in the pod's namespace); the
-// node's side goes through one long-lived ip session (ip-session.ts), and so does DEL's
-// `link del`: deleting the host end removes the pair, its addresses and every route through it.
+// family consults before main. ADD goes through rtnetlink from this process (host/netlink:
+// a socket in the pod's namespace for its side, one kept in the agent's for the node's);
+// where neither syscall backend is there (Node without the sart-sockopt addon) it runs
+// `ip`: one `ip -batch` process in the pod's namespace, the node's side through one
+// long-lived ip session (ip-session.ts). DEL's `link del` always goes through that session
+// (see del()). Deleting the host end removes the pair, its addresses and every route through it.
 // The host veth's alias `SART:pool:containerID:ifname` lets the kernel say who holds what.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { SART_RT_PROTO } from "../fib/fib.ts";
+import { RT_SCOPE_LINK, RTPROT_BOOT } from "../netlink/message.ts";
+import { ownNetnsFd, Rtnl, type Link } from "../netlink/socket.ts";
+import { unavailable } from "../sockopt/syscalls.ts";
 import { IpSession } from "./ip-session.ts";
 import { CniError, Code } from "./protocol.ts";
 
@@ -81,8 +87,13 @@ export function containerMac(addresses: string[], containerId: string): string {
 export class PodNetwork {
   /** The pods' gateways: the node's addresses, put on every host veth. */
   readonly gateways: { ipv4: string; ipv6: string };
-  /** The host side of every ADD and DEL, without a process start each. */
+  /**
+   * Why ADD runs `ip` (the host side through the long-lived session), or undefined when it
+   * goes through rtnetlink (bun:ffi, or the Node addon).
+   */
+  readonly noNetlink = unavailable();
   private readonly session = new IpSession();
+  private host?: Rtnl;
   /** IPv6 can be off in the kernel (ipv6.disable=1): then IPv4 pods only. */
   private readonly ipv6 = existsSync("/proc/sys/net/ipv6");
   private routing?: Promise<void>;
@@ -129,41 +140,62 @@ export class PodNetwork {
 
   /**
    * Builds the pod's network; on failure removes what it made and throws CniError 999
-   * naming the step. The pair is made from inside the pod's namespace (one `ip` run that
-   * also configures the pod side; it stops at the first failure, so a name that is taken
-   * changes nothing), then the host side is set up through the session.
+   * naming the step. The pair is made from inside the pod's namespace (so a name that is
+   * taken changes nothing), then the pod's side is configured, then the host's.
    */
   async add(p: PodLink): Promise<{ containerMac: string }> {
-    this.session.prepare();
+    if (this.noNetlink) this.session.prepare();
     await this.ensureRouting();
-    const cmac = containerMac(p.addresses, p.containerId);
-    const v4 = p.addresses.filter((a) => !a.includes(":"));
-    const v6 = p.addresses.filter((a) => a.includes(":"));
-    const { ipv4: gw4, ipv6: gw6 } = this.gateways;
-    const linkLocal6 = gw6.toLowerCase().startsWith("fe80:");
-    // sart's protocol id, as the FIB writer's routes (which live in another table).
-    const table = `table ${this.o.table} proto ${SART_RT_PROTO}`;
+    const plan = podPlan(p, this.gateways, this.o.table);
+    if (this.noNetlink) await this.addByIp(p, plan);
+    else await this.addByNetlink(p, plan);
+    return { containerMac: plan.containerMac };
+  }
+
+  /**
+   * Through rtnetlink, in this process: a socket in the pod's namespace for its side, the
+   * agent's for the host's. A failure after the pair exists takes it away through del().
+   */
+  private async addByNetlink(p: PodLink, plan: PodPlan): Promise<void> {
+    let pod: Rtnl;
+    try {
+      pod = Rtnl.open(p.netns);
+    } catch (e) {
+      throw new CniError(Code.Internal, `creating ${p.ifname} in ${p.netns} with ${p.veth} for ${p.containerId}: ${(e as Error).message}`);
+    }
+    let made = false;
+    let hostIndex: number | undefined;
+    try {
+      pod.addVeth({ name: p.ifname, mtu: p.mtu, mac: plan.containerMac, up: true }, { name: p.veth, mtu: p.mtu, mac: HOST_VETH_MAC, netnsFd: ownNetnsFd() });
+      made = true;
+      const inside = pod.link(p.ifname);
+      hostIndex = inside.peerIndex; // the host end's index: no lookup on the host side
+      applySteps(pod, inside, plan.pod);
+    } catch (e) {
+      // Once made, the pair goes; before, the names were taken: touch nothing.
+      if (made) await this.del(p.veth).catch(() => {});
+      throw new CniError(Code.Internal, `creating ${p.ifname} in ${p.netns} with ${p.veth} for ${p.containerId}: ${(e as Error).message}`);
+    } finally {
+      pod.close();
+    }
+    try {
+      this.host ??= Rtnl.open();
+      this.host.setLink({ name: p.veth, alias: plan.alias, up: true });
+      applySteps(this.host, hostIndex ? { name: p.veth, index: hostIndex } : this.host.link(p.veth), plan.host);
+    } catch (e) {
+      await this.del(p.veth).catch(() => {});
+      throw new CniError(Code.Internal, `setting up ${p.veth} for ${p.containerId}/${p.ifname}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Through `ip`: one `ip -batch` process in the pod's namespace, then the host side through the session. */
+  private async addByIp(p: PodLink, plan: PodPlan): Promise<void> {
     const pod = [
-      `link add ${p.ifname} mtu ${p.mtu} address ${cmac} type veth peer name ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} netns /proc/${process.pid}/ns/net`,
+      `link add ${p.ifname} mtu ${p.mtu} address ${plan.containerMac} type veth peer name ${p.veth} mtu ${p.mtu} address ${HOST_VETH_MAC} netns /proc/${process.pid}/ns/net`,
       `link set ${p.ifname} up`,
-      ...v4.flatMap((a) => [
-        `addr add ${a}/32 dev ${p.ifname}`,
-        `route add ${gw4}/32 dev ${p.ifname} scope link`,
-        `route add 0.0.0.0/0 via ${gw4} dev ${p.ifname}`,
-      ]),
-      ...v6.flatMap((a) => [
-        `addr add ${a}/128 dev ${p.ifname} nodad`,
-        ...(linkLocal6 ? [] : [`route add ${gw6}/128 dev ${p.ifname}`]),
-        `route add ::/0 via ${gw6} dev ${p.ifname}`,
-      ]),
+      ...plan.pod.map((step) => ipLine(step, p.ifname)),
     ];
-    const host = [
-      `link set ${p.veth} alias ${vethAlias(p.pools, p.containerId, p.ifname)} up`,
-      ...(v4.length ? [`addr add ${gw4}/32 dev ${p.veth}`] : []),
-      ...(v6.length ? [`addr add ${HOST_VETH_LINK_LOCAL}/64 dev ${p.veth} nodad`, ...(linkLocal6 ? [] : [`addr add ${gw6}/128 dev ${p.veth} nodad`])] : []),
-      ...v4.map((a) => `route add ${a}/32 dev ${p.veth} scope link ${table}`),
-      ...v6.map((a) => `route add ${a}/128 dev ${p.veth} ${table}`),
-    ];
+    const host = [`link set ${p.veth} alias ${plan.alias} up`, ...plan.host.map((step) => ipLine(step, p.veth))];
     const made = await podBatch(pod, p.netns);
     if (made.failedAt !== undefined) {
       // Past the first line the pair exists: take it away. On the first, the names were taken: touch nothing.
@@ -175,10 +207,14 @@ export class PodNetwork {
       await this.del(p.veth).catch(() => {});
       throw new CniError(Code.Internal, `setting up ${p.veth} for ${p.containerId}/${p.ifname}: ${failures[0]!.message} (at "${failures[0]!.line}")`);
     }
-    return { containerMac: cmac };
   }
 
-  /** Removes the pair (and with it every address and route on it); a missing veth is fine. */
+  /**
+   * Removes the pair (and with it every address and route on it); a missing veth is fine.
+   * Through the ip session even where ADD uses rtnetlink: the kernel takes tens of
+   * milliseconds to unregister a link (RCU grace periods) inside the request, which in this
+   * process would stall the agent's event loop; ip waits for it instead.
+   */
   async del(veth: string): Promise<void> {
     let failures = await this.session.run([`link del ${veth}`]);
     this.session.renew();
@@ -192,9 +228,11 @@ export class PodNetwork {
     }
   }
 
-  /** Ends the ip session. */
+  /** Ends the ip session and closes the netlink socket. */
   close(): void {
     this.session.close();
+    this.host?.close();
+    this.host = undefined;
   }
 
   /** Throws CniError 104 naming the first thing that differs from what ADD made. */
@@ -245,6 +283,69 @@ export class PodNetwork {
       if (a) out.push({ veth: l.ifname, ...a, addresses: byDev.get(l.ifname) ?? [] });
     }
     return out;
+  }
+}
+
+/** One address or route of a pod's network, on the side's veth end. */
+type Step =
+  | { address: string; prefixLength: number; nodad?: boolean }
+  | { dst: string; dstLength: number; via?: string; scope?: number; table?: number; protocol?: number };
+
+/** What ADD makes beyond the pair itself, the same whichever way it is made. */
+interface PodPlan {
+  containerMac: string;
+  alias: string;
+  /** On the container's end, in order (the gateway's route before the default route via it). */
+  pod: Step[];
+  /** On the host's end, after it has its alias and is up. */
+  host: Step[];
+}
+
+function podPlan(p: PodLink, gateways: { ipv4: string; ipv6: string }, table: number): PodPlan {
+  const v4 = p.addresses.filter((a) => !a.includes(":"));
+  const v6 = p.addresses.filter((a) => a.includes(":"));
+  const { ipv4: gw4, ipv6: gw6 } = gateways;
+  const linkLocal6 = gw6.toLowerCase().startsWith("fe80:");
+  // sart's protocol id, as the FIB writer's routes (which live in another table).
+  const podTable = { table, protocol: SART_RT_PROTO };
+  return {
+    containerMac: containerMac(p.addresses, p.containerId),
+    alias: vethAlias(p.pools, p.containerId, p.ifname),
+    pod: [
+      ...v4.flatMap((a): Step[] => [
+        { address: a, prefixLength: 32 },
+        { dst: gw4, dstLength: 32, scope: RT_SCOPE_LINK },
+        { dst: "0.0.0.0", dstLength: 0, via: gw4 },
+      ]),
+      ...v6.flatMap((a): Step[] => [
+        { address: a, prefixLength: 128, nodad: true },
+        ...(linkLocal6 ? [] : [{ dst: gw6, dstLength: 128 }]),
+        { dst: "::", dstLength: 0, via: gw6 },
+      ]),
+    ],
+    host: [
+      ...(v4.length ? [{ address: gw4, prefixLength: 32 }] : []),
+      ...(v6.length ? [{ address: HOST_VETH_LINK_LOCAL, prefixLength: 64, nodad: true }, ...(linkLocal6 ? [] : [{ address: gw6, prefixLength: 128, nodad: true }])] : []),
+      ...v4.map((a) => ({ dst: a, dstLength: 32, scope: RT_SCOPE_LINK, ...podTable })),
+      ...v6.map((a) => ({ dst: a, dstLength: 128, ...podTable })),
+    ],
+  };
+}
+
+/** A step as an `ip -batch` line on `dev`. */
+function ipLine(step: Step, dev: string): string {
+  if ("address" in step) return `addr add ${step.address}/${step.prefixLength} dev ${dev}${step.nodad ? " nodad" : ""}`;
+  const via = step.via ? ` via ${step.via}` : "";
+  const scope = step.scope === RT_SCOPE_LINK ? " scope link" : "";
+  const table = step.table ? ` table ${step.table} proto ${step.protocol}` : "";
+  return `route add ${step.dst}/${step.dstLength}${via} dev ${dev}${scope}${table}`;
+}
+
+/** The steps as rtnetlink requests on `dev`; the first refusal throws. */
+function applySteps(rtnl: Rtnl, dev: Link, steps: Step[]): void {
+  for (const step of steps) {
+    if ("address" in step) rtnl.addAddress(dev, step.address, step.prefixLength, { nodad: step.nodad });
+    else rtnl.addRoute(dev, { ...step, protocol: step.protocol ?? RTPROT_BOOT });
   }
 }
 

@@ -82,7 +82,7 @@ export class CniServer {
     if (this.alloc.size) await this.net.ensureRouting(); // pods from before the restart need their routes
     await this.listen();
     this.isReady = true;
-    this.o.log("info", `CNI server on ${this.o.socketPath}: ${this.alloc.size} attachments (${this.recovered.fromHost} recovered from host veths)`);
+    this.o.log("info", `CNI server on ${this.o.socketPath}: ${this.alloc.size} attachments (${this.recovered.fromHost} recovered from host veths), pod networks through ${this.net.noNetlink ? `ip (${this.net.noNetlink})` : "rtnetlink"}`);
   }
 
   ready(): boolean {

@@ -9,6 +9,10 @@ const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_ATTACH_FILTER = 26;
+const POLLIN = 1;
+const EAGAIN = 11;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
 
 /** glibc first; musl names its libc by architecture. */
 function libcCandidates(): string[] {
@@ -26,6 +30,10 @@ export function ffiSyscalls(ffi: BunFfi): Syscalls {
     connect: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
     poll: { args: [T.ptr, T.u64, T.i32], returns: T.i32 },
     close: { args: [T.i32], returns: T.i32 },
+    setns: { args: [T.i32, T.i32], returns: T.i32 },
+    // ssize_t read as its low 32 bits: lengths here are far below 2 GiB, and -1 stays -1.
+    send: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i32 },
+    recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i32 },
     __errno_location: { args: [], returns: T.ptr },
   } as const;
   let lib: ReturnType<typeof dlopen<typeof symbols>> | undefined;
@@ -42,6 +50,14 @@ export function ffiSyscalls(ffi: BunFfi): Syscalls {
   const c = lib.symbols;
   // errno is thread-local and nothing runs on this thread between the call and this read.
   const ret = (r: number): number => (r < 0 ? -read.i32(c.__errno_location()!, 0) : r);
+  const poll = (fd: number, events: number, timeoutMs: number): number => {
+    // struct pollfd { int fd; short events; short revents; }
+    const p = new Int16Array(4);
+    new Int32Array(p.buffer, 0, 1)[0] = fd;
+    p[2] = events;
+    const r = ret(c.poll(ptr(p), 1, timeoutMs));
+    return r < 0 ? r : p[3] & 0xffff;
+  };
   return {
     socket: (domain, type, protocol) => ret(c.socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol)),
     setsockopt: (fd, level, name, value) => ret(c.setsockopt(fd, level, name, ptr(value), value.byteLength)),
@@ -52,14 +68,7 @@ export function ffiSyscalls(ffi: BunFfi): Syscalls {
     },
     bind: (fd, addr) => ret(c.bind(fd, ptr(addr), addr.byteLength)),
     connect: (fd, addr) => ret(c.connect(fd, ptr(addr), addr.byteLength)),
-    poll: (fd, events) => {
-      // struct pollfd { int fd; short events; short revents; }
-      const p = new Int16Array(4);
-      new Int32Array(p.buffer, 0, 1)[0] = fd;
-      p[2] = events;
-      const r = ret(c.poll(ptr(p), 1, 0));
-      return r < 0 ? r : p[3] & 0xffff;
-    },
+    poll: (fd, events) => poll(fd, events, 0),
     close: (fd) => ret(c.close(fd)),
     attachFilter: (fd, program) => {
       // struct sock_fprog { unsigned short len; struct sock_filter *filter; } (little-endian: len in the low bytes)
@@ -67,6 +76,14 @@ export function ffiSyscalls(ffi: BunFfi): Syscalls {
       fprog[0] = BigInt(program.byteLength / 8);
       fprog[1] = BigInt(ptr(program));
       return ret(c.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, ptr(fprog), 16));
+    },
+    setns: (fd, nstype) => ret(c.setns(fd, nstype)),
+    send: (fd, data) => ret(c.send(fd, ptr(data), data.byteLength, MSG_NOSIGNAL)),
+    recv: (fd, out, timeoutMs) => {
+      const ready = poll(fd, POLLIN, timeoutMs);
+      if (ready < 0) return ready;
+      if (ready === 0) return -EAGAIN;
+      return ret(c.recv(fd, ptr(out), out.byteLength, MSG_DONTWAIT));
     },
   };
 }

@@ -1,13 +1,15 @@
-// sart-sockopt: the few socket calls Node 20 cannot make (Node has no FFI; under
+// sart-sockopt: the few socket and namespace calls Node 20 cannot make (Node has no FFI; under
 // Bun, host/sockopt/ffi.ts makes the same calls through bun:ffi). A Node-API
 // addon, so one build loads in every Node version. Every function returns the
 // call's result, or -errno on failure; host/sockopt/sockets.ts turns those into
 // errors. Sockets are created non-blocking and close-on-exec, as the runtimes
 // expect of an fd they adopt.
+#define _GNU_SOURCE /* setns */
 #include <errno.h>
 #include <linux/filter.h>
 #include <node_api.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,10 +119,45 @@ static napi_value js_attach_filter(napi_env env, napi_callback_info info) {
   return result(env, setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
 }
 
+// setns(fd, nstype): the calling thread (the JS thread) into another namespace.
+static napi_value js_setns(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd, nstype;
+  if (!int_arg(env, argv[0], &fd) || !int_arg(env, argv[1], &nstype)) return throw_type(env, "setns(fd, nstype)");
+  return result(env, setns(fd, nstype));
+}
+
+// send(fd, bytes) -> the bytes sent
+static napi_value js_send(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int fd;
+  void *data;
+  size_t len;
+  if (!int_arg(env, argv[0], &fd) || !bytes_arg(env, argv[1], &data, &len)) return throw_type(env, "send(fd, bytes)");
+  return result(env, (int)send(fd, data, len, MSG_NOSIGNAL));
+}
+
+// recv(fd, out bytes, timeoutMs) -> the length read; -EAGAIN when nothing came within timeoutMs
+static napi_value js_recv(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int fd, timeout;
+  void *data;
+  size_t len;
+  if (!int_arg(env, argv[0], &fd) || !bytes_arg(env, argv[1], &data, &len) || !int_arg(env, argv[2], &timeout)) return throw_type(env, "recv(fd, bytes, timeoutMs)");
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int r = poll(&p, 1, timeout);
+  if (r <= 0) {
+    if (r == 0) errno = EAGAIN;
+    return result(env, -1);
+  }
+  return result(env, (int)recv(fd, data, len, MSG_DONTWAIT));
+}
+
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } fns[] = {
     {"socket", js_socket}, {"setsockopt", js_setsockopt}, {"getsockopt", js_getsockopt}, {"bind", js_bind},
     {"connect", js_connect}, {"poll", js_poll}, {"close", js_close}, {"attachFilter", js_attach_filter},
+    {"setns", js_setns}, {"send", js_send}, {"recv", js_recv},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

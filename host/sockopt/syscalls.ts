@@ -1,7 +1,8 @@
 // Which backend makes the socket calls: bun:ffi under Bun, the sart-sockopt
 // Node-API addon under Node (build/sart-sockopt.node, built by `make build`
 // when Node's headers are there). Without one, the features that need them
-// (TCP MD5, TTL, BFD) are refused with `unavailable()`'s reason.
+// (TCP MD5, TTL, BFD) are refused with `unavailable()`'s reason, and the CNI
+// builds pods' networks with `ip` instead of netlink (host/netlink).
 import { createRequire } from "node:module";
 import { locateBuildFile } from "../core/node.ts";
 import { ffiSyscalls } from "./ffi.ts";
@@ -19,6 +20,12 @@ export interface Syscalls {
   close(fd: number): number;
   /** SO_ATTACH_FILTER with a classic BPF program (8 bytes per instruction). */
   attachFilter(fd: number, program: Uint8Array): number;
+  /** setns(2): moves the calling thread into the namespace `fd` refers to. */
+  setns(fd: number, nstype: number): number;
+  /** send(2) of all of `data`: the bytes sent. */
+  send(fd: number, data: Uint8Array): number;
+  /** Waits up to `timeoutMs` for `fd` to be readable, then one recv(2) into `out`: its length (-EAGAIN when nothing came). */
+  recv(fd: number, out: Uint8Array, timeoutMs: number): number;
 }
 
 export const ADDON_FILE = "sart-sockopt.node";

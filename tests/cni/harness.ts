@@ -55,6 +55,9 @@ export interface NodeOptions {
   kube?: boolean;
   /** Kubernetes mode without `sart controller`: BlockRequests go unanswered. */
   noController?: boolean;
+  /** The agent's runtime (default Bun) and more environment for it (e.g. SART_SOCKOPT). */
+  agentRuntime?: "bun" | "node";
+  agentEnv?: Record<string, string>;
 }
 
 export interface CniCall {
@@ -231,7 +234,7 @@ export class CniNode {
       ...(this.opts.releaseDelayMs !== undefined ? ["--block-release-delay", String(this.opts.releaseDelayMs / 1000)] : []),
     ];
     const [cmd, argv] = this.ns.wrap(SART_BIN, args);
-    this.daemon = startDaemon(`sart agent ${this.nodeName}`, cmd, argv, join(this.dir, `agent-${n}.log`), { ...process.env, SART_RUNTIME: "bun" });
+    this.daemon = startDaemon(`sart agent ${this.nodeName}`, cmd, argv, join(this.dir, `agent-${n}.log`), { ...process.env, SART_RUNTIME: this.opts.agentRuntime ?? "bun", ...this.opts.agentEnv });
     const d = this.daemon;
     await waitFor(`sart agent of ${this.nodeName} ready (start ${n})`, async () => {
       if (!d.running) throw new Error(`agent exited: ${d.tail()}`);
