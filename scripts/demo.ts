@@ -142,6 +142,17 @@ async function main(): Promise<void> {
       await waitFor(`${prefix} in ${r.plan.name}'s kernel`, async () => (await r.ns.ip("route", "show", prefix)).includes(want), 10_000, 200);
     }
   }
+  // Cluster traffic may be DNATed to a pod on another node: the pods' blocks, requested while
+  // the pods started, must be forwarded by both routers and by every other node too.
+  const podBlocks = (await lab.store!.list<AddressBlock>("AddressBlock")).filter((b) => b.spec.type === "pod");
+  for (const b of podBlocks) {
+    for (const r of lab.routers as FrrRouter[]) {
+      await waitFor(`${b.spec.cidr} in ${r.plan.name}'s kernel`, async () => (await r.ns.ip("route", "show", b.spec.cidr)).includes("via"), 10_000, 200);
+    }
+    for (const n of lab.nodes.filter((n) => n.name !== b.spec.nodeRef)) {
+      await waitFor(`${b.spec.cidr} in ${n.name}'s kernel`, async () => (await n.routes([b.spec.cidr])).length > 0, 10_000, 200);
+    }
+  }
   const r0 = lab.router("router0") as FrrRouter;
   await show("router0", "vtysh -c 'show ip route bgp'", () => r0.frr.vtysh("show ip route bgp"));
   await show("router1", `vtysh -c 'show bgp ipv4 unicast ${addressOf("app-svc-local")}/32'`, () => (lab!.router("router1") as FrrRouter).frr.vtysh(`show bgp ipv4 unicast ${addressOf("app-svc-local")}/32`));
