@@ -1,5 +1,5 @@
-// KubeStore over the real @kubernetes/client-node against the test API server
-// (tests/kube/apiserver). Outages are made by a small HTTP proxy in front of the
+// KubeStore (its own HTTP transport, configured from a real @kubernetes/client-node
+// KubeConfig) against the test API server (tests/kube/apiserver). Outages are made by a small HTTP proxy in front of the
 // server that can refuse requests and cut open watches.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
