@@ -21,14 +21,8 @@ for tool in vtysh kubectl; do command -v $tool >/dev/null || { echo "bench/agent
 [ -f build/node/sart/main.js ] || { echo "bench/agent: run 'make build' first" >&2; exit 1; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for rt in $RUNTIMES; do
-  for i in $(seq 1 "$RUNS"); do
-    line=$(timeout 1800 "$BUN" bench/agent/bench.ts --runtime "$rt" --services "$SERVICES" --samples "$SAMPLES" | tail -1)
-    echo "$line"
-    echo "$line" >>"$out"
-  done
-done
-echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+source bench/runs.sh
+bench_runs "$out" 1800 bench/agent/bench.ts --services "$SERVICES" --samples "$SAMPLES"
 "$BUN" -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
 const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };

@@ -17,12 +17,6 @@ RUNTIMES=${RUNTIMES:-bun node}
 [ -f build/node/sart/main.js ] || { echo "bench/controller: run 'make build' first (build/node/sart/main.js missing)" >&2; exit 1; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for rt in $RUNTIMES; do
-  for i in $(seq 1 "$RUNS"); do
-    line=$(timeout 600 "$BUN" bench/controller/bench.ts --runtime "$rt" --services "$SERVICES" --samples "$SAMPLES" | tail -1)
-    echo "$line"
-    echo "$line" >>"$out"
-  done
-done
-echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+source bench/runs.sh
+bench_runs "$out" 600 bench/controller/bench.ts --services "$SERVICES" --samples "$SAMPLES"
 "$BUN" bench/controller/table.ts "$out"
