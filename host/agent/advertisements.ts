@@ -67,7 +67,7 @@ export class Advertisements {
   private readonly badAttrs = new Map<string, string>();
   /** Advertisement key -> the version last seen (the informer's own object, no copy). */
   private readonly lastSeen = new Map<string, BGPAdvertisement>();
-  /** spec.attrs (joined) -> what they parse to, or why not. */
+  /** spec.attrs (as JSON: entries may hold any character) -> what they parse to, or why not. */
   private readonly parsedAttrs = new Map<string, RouteAttributes | Error>();
   /** Target sets by content: thousands of advertisements name the same few sets of peers. */
   private readonly targetSets = new Map<string, ReadonlySet<string>>();
@@ -141,7 +141,7 @@ export class Advertisements {
   /** The route attributes in spec.attrs; unreadable ones are logged once and left out (the route still goes). */
   private attrsOf(key: string, adv: BGPAdvertisement): RouteAttributes {
     // Parsed once per distinct attrs (a pool's advertisements all carry the same), and shared.
-    const text = (adv.spec.attrs ?? []).join("\n");
+    const text = JSON.stringify(adv.spec.attrs ?? []);
     let parsed = this.parsedAttrs.get(text);
     if (!parsed) {
       try {

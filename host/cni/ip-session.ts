@@ -1,6 +1,7 @@
 // A long-lived `ip -force -batch -` in the agent's own network namespace, fed jobs (groups
-// of lines) over its stdin: the host side of every ADD and DEL without a process start each,
-// where pods' networks are built with `ip` (no rtnetlink in this runtime: see podnet.ts).
+// of lines) over its stdin, without a process start each: every DEL's `link del`, and the
+// host side of ADD where pods' networks are built with `ip` (no rtnetlink in this runtime:
+// see podnet.ts).
 // ip answers nothing for a successful change and "<message>\nCommand failed -:N" on stderr
 // for a failed line (N counts every line the process has read), unbuffered and in input
 // order. Each job ends with a line ip always refuses (MARKER): its failure marks the job done.
@@ -9,7 +10,7 @@
 // the process, so a veth deleted (by us, or with its pod's netns) and made again under the
 // same name would be addressed by its old index: after a job that deletes a link, renew()
 // hands later jobs to a fresh process while the old one finishes its queue and exits;
-// prepare() starts it ahead of a job (ADD does while its pod side is being made).
+// prepare() starts it ahead of a job (ADD through `ip` does while its pod side is being made).
 import { spawn, type ChildProcess } from "node:child_process";
 
 export interface JobFailure {

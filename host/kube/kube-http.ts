@@ -171,6 +171,8 @@ export class KubeHttp {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<WatchStream>((resolveStart, rejectStart) => {
       let aborted = false;
+      /** Set when we cut the connection for silence: the response then fails as "aborted", which says less. */
+      let idle: Error | undefined;
       const req = request(url, this.requestOptions(url, "GET", headers, opts), (res: IncomingMessage) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
@@ -187,8 +189,8 @@ export class KubeHttp {
             resolve();
           });
           // A connection cut before the end: an error, unless we cut it.
-          res.on("close", () => (aborted || res.complete ? resolve() : reject(new Error("watch connection closed before the end of the stream"))));
-          res.on("error", (e) => (aborted ? resolve() : reject(e)));
+          res.on("close", () => (aborted || res.complete ? resolve() : reject(idle ?? new Error("watch connection closed before the end of the stream"))));
+          res.on("error", (e) => (aborted ? resolve() : reject(idle ?? e)));
         });
         resolveStart({
           done,
@@ -198,7 +200,7 @@ export class KubeHttp {
           },
         });
       });
-      req.setTimeout(idleMs, () => req.destroy(new Error(`watch: nothing received for ${Math.round(idleMs / 1000)} s`)));
+      req.setTimeout(idleMs, () => req.destroy((idle = new Error(`watch: nothing received for ${Math.round(idleMs / 1000)} s`))));
       req.on("error", rejectStart);
       req.end();
     });

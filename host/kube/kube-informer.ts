@@ -8,8 +8,9 @@
 // - 410 Gone (an ERROR event in the stream, or the HTTP status) means the history to
 //   resume from is gone: list again, and deliver the difference (DELETED for objects that
 //   went, ADDED for new ones, MODIFIED for changed ones);
-// - any other failure restarts list+watch with bounded exponential backoff (an
-//   unreachable server is reported once per outage by the store's OutageLog);
+// - any other failure, or a watch ended within a second with no event, restarts with
+//   bounded exponential backoff (an unreachable server is reported once per outage by the
+//   store's OutageLog); a list, or a watch's first event, resets the backoff;
 // - label and field selectors go to the server; resync re-delivers the cache as MODIFIED.
 // Cached objects are the server's JSON minus metadata.managedFields (nothing in sart
 // reads them; they are often the larger part of an object from a real API server), and
@@ -45,6 +46,9 @@ export interface InformerSource {
 /** The watch was told its resourceVersion is too old (410 Gone): list again. */
 class Expired extends Error {}
 
+/** A watch that ends sooner than this with no event is a failure (as client-go's "very short watch"). */
+const SHORT_WATCH_MS = 1000;
+
 export class KubeInformer<T extends KubeObject> implements Informer<T> {
   private readonly handlers: ((e: WatchEvent<T>) => void)[] = [];
   /** Namespace ("" for cluster-scoped kinds) -> name -> object: no key strings built per lookup. */
@@ -68,8 +72,12 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     private readonly kind: Kind,
     private readonly opts: InformerOptions,
   ) {
-    this.backoffMs = store.opts.backoffMs?.initial ?? 200;
+    this.backoffMs = this.firstBackoffMs;
     this.namespace = KINDS[kind].namespaced ? opts.namespace : undefined;
+  }
+
+  private get firstBackoffMs(): number {
+    return this.store.opts.backoffMs?.initial ?? 200;
   }
 
   on(handler: (event: WatchEvent<T>) => void): void {
@@ -141,7 +149,7 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
   private async relist(): Promise<void> {
     const list = await this.store.listWithVersion(this.kind, this.namespace, this.opts.labelSelector, this.opts.fieldSelector);
     if (!this.running) return;
-    this.backoffMs = this.store.opts.backoffMs?.initial ?? 200; // a list got through: the server is back
+    this.backoffMs = this.firstBackoffMs; // a list got through: the server is back
     const items = list.items.map((o) => this.prepare(o));
     // As client-node's ListWatch: what went first (DELETED), then what is new or changed.
     const listed = new Map<string, Set<string>>();
@@ -171,12 +179,16 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     if (this.opts.labelSelector) q.set("labelSelector", this.opts.labelSelector);
     if (this.opts.fieldSelector) q.set("fieldSelector", this.opts.fieldSelector);
     let failure: Error | undefined;
+    let events = 0;
+    const openedAt = performance.now();
     let stream: WatchStream;
     try {
       stream = await this.store.watch(this.kind, this.namespace, q, (line) => {
         if (failure || !this.running) return;
         try {
           this.onLine(line);
+          // The server answers with events again: the next failure starts from the first delay.
+          if (!events++) this.backoffMs = this.firstBackoffMs;
         } catch (e) {
           failure = e as Error;
           stream?.abort();
@@ -195,6 +207,11 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
       this.stream = undefined;
     }
     if (failure) throw failure;
+    // Ended at once with nothing in it (a server shutting down, a proxy cutting streams):
+    // resuming right away would loop as fast as the server answers.
+    if (!events && this.running && performance.now() - openedAt < SHORT_WATCH_MS) {
+      throw new StoreError(`watch ${this.kind}: ended at once with no event`, 200, this.kind);
+    }
   }
 
   private onLine(line: string): void {

@@ -35,6 +35,7 @@ import {
   InvalidError,
   NotFoundError,
   StoreError,
+  deepEqual,
   describeObject,
   matchesFieldSelector,
   matchesLabelSelector,
@@ -860,21 +861,6 @@ function initialStatus(kind: Kind, obj: KubeObject): void {
 function specPart(obj: KubeObject): Record<string, unknown> {
   const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = obj as unknown as Record<string, unknown>;
   return rest;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
 }
 
 function stableStringify(v: unknown): string {

@@ -368,6 +368,25 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+/**
+ * Deep equality of JSON values; a member set to undefined counts as absent. `skip` names a
+ * member of the top object left out of the comparison.
+ */
+export function deepEqual(a: unknown, b: unknown, skip?: string): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao).filter((k) => k !== skip && ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => k !== skip && bo[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
+}
+
 // ---- Events ----
 
 /** The core/v1 Event fields sart writes. */

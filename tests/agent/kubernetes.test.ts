@@ -100,6 +100,24 @@ describe("Kubernetes mode", () => {
     await waitFor("withdrawn", () => !r0.has("198.51.100.30/32"));
   });
 
+  test("attrs are parsed as the list they are: one entry with a newline is not two entries", async () => {
+    const two = advertisement("attrs-two", "198.51.100.31/32");
+    (two.spec as { attrs?: string[] }).attrs = ["community:65000:101", "community:65000:102"];
+    const one = advertisement("attrs-one", "198.51.100.32/32");
+    (one.spec as { attrs?: string[] }).attrs = ["community:65000:101\ncommunity:65000:102"];
+    for (const obj of [two, one]) {
+      await env.admin.create(obj);
+      await env.admin.patchStatus("BGPAdvertisement", { name: obj.metadata.name, namespace: "test" }, { peers: { p0: "NotAdvertised" } });
+      await waitFor(`${obj.metadata.name} Advertised`, async () => (await advPeers(obj.metadata.name)).p0 === "Advertised");
+    }
+    expect(r0.s.rib.lookup("198.51.100.31/32")?.paths[0]?.communities).toEqual(["65000:101", "65000:102"]);
+    // Not a community: announced without attributes, and said so.
+    expect(r0.s.rib.lookup("198.51.100.32/32")?.paths[0]?.communities).toEqual([]);
+    expect(lines.some((l) => l.includes("BGPAdvertisement test/attrs-one: spec.attrs[0]") && l.includes("announced without its attributes"))).toBe(true);
+    for (const obj of [two, one]) await env.admin.delete("BGPAdvertisement", { name: obj.metadata.name, namespace: "test" });
+    await waitFor("both withdrawn", () => !r0.has("198.51.100.31/32") && !r0.has("198.51.100.32/32"));
+  });
+
   test("the node's pod AddressBlocks go to every peer; another node's do not", async () => {
     const block = (name: string, node: string, cidr: string): AddressBlock => ({
       apiVersion: API_VERSION, kind: "AddressBlock",

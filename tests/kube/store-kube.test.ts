@@ -1,5 +1,5 @@
-// KubeStore over the real @kubernetes/client-node against the test API server
-// (tests/kube/apiserver). Outages are made by a small HTTP proxy in front of the
+// KubeStore (its own HTTP transport, configured from a real @kubernetes/client-node
+// KubeConfig) against the test API server (tests/kube/apiserver). Outages are made by a small HTTP proxy in front of the
 // server that can refuse requests and cut open watches.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -27,9 +27,13 @@ import { runStoreContract } from "./store-contract.ts";
 
 const API = "sart.terassyi.net/v1alpha2";
 
-/** Forwards to the API server; `down` answers 503 to everything and cuts open streams. */
+/**
+ * Forwards to the API server; `down` answers 503 to everything and cuts open streams;
+ * `emptyWatches` answers every watch 200 with an empty body (a server ending it at once).
+ */
 class FaultProxy {
   down = false;
+  emptyWatches = false;
   readonly requests: { method: string; url: string; contentType?: string }[] = [];
   private readonly open = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
@@ -61,6 +65,11 @@ class FaultProxy {
     if (this.down) {
       res.writeHead(503, { "content-type": "application/json" });
       res.end(JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message: "proxy: API server down", reason: "ServiceUnavailable", code: 503 }));
+      return;
+    }
+    if (this.emptyWatches && req.url!.includes("watch=true")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end();
       return;
     }
     this.open.add(res);
@@ -135,6 +144,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   proxy.setDown(false);
+  proxy.emptyWatches = false;
   for (const p of await direct.list("AddressPool")) await direct.delete("AddressPool", p.metadata);
 });
 
@@ -460,6 +470,55 @@ describe("KubeStore informers", () => {
     await direct.create(pool("d", "192.0.2.0/24"));
     await until(() => seen.includes("ADDED d"), "events after recovery");
     inf.stop();
+  });
+
+  test("a watch the server ends at once with no event is retried with backoff, not in a loop", async () => {
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0 }) as KubeInformer<KubeObject>;
+    const seen: string[] = [];
+    inf.on((e) => seen.push(`${e.type} ${e.object.metadata.name}`));
+    try {
+      await inf.start();
+      await watchIsLive(inf, seen);
+      proxy.emptyWatches = true;
+      proxy.requests.length = 0;
+      api.closeWatches();
+      await until(() => inf.errors >= 3, "empty watches counted as failures");
+      // One watch per failure (and perhaps the next one under way), not one per event-loop turn.
+      expect(proxy.requests.filter((r) => r.url.includes("watch=true")).length).toBeLessThanOrEqual(inf.errors + 1);
+      proxy.emptyWatches = false;
+      await direct.create(pool("after", "192.0.2.0/24"));
+      await until(() => seen.includes("ADDED after"), "events once watches work again");
+    } finally {
+      inf.stop();
+    }
+  });
+
+  test("a watch that delivers events resets the backoff: the next cut is resumed at the first delay", async () => {
+    const slow = new KubeStore(kcFor(proxy.url), { backoffMs: { initial: 50, max: 10_000 }, log: quiet });
+    const inf = slow.informer<KubeObject>("AddressPool", { resyncMs: 0 }) as KubeInformer<KubeObject>;
+    try {
+      const seen: string[] = [];
+      inf.on((e) => seen.push(`${e.type} ${e.object.metadata.name}`));
+      await inf.start();
+      await watchIsLive(inf, seen);
+      // An outage long enough for the backoff to grow to 3.2 s (50 ms doubled six times).
+      proxy.setDown(true);
+      await until(() => inf.errors >= 6, "failed restarts during the outage");
+      proxy.setDown(false);
+      // The watch resumes from its resourceVersion (no relist) and delivers events.
+      await direct.create(pool("back", "192.0.2.0/24"));
+      await until(() => seen.includes("ADDED back"), "events after the outage", 10_000);
+      // One cut: the restart waits the first delay (50 ms), not the outage's 3.2 s.
+      proxy.requests.length = 0;
+      const errors = inf.errors;
+      proxy.setDown(true);
+      proxy.setDown(false);
+      await until(() => inf.errors > errors, "the cut watch counted");
+      await until(() => proxy.requests.some((r) => r.url.includes("watch=true")), "the watch resumed at the first delay", 1500);
+    } finally {
+      inf.stop();
+      slow.close();
+    }
   });
 
   test("start() waits for the first successful list while the server is unreachable", async () => {
