@@ -144,8 +144,7 @@ async function main(): Promise<void> {
   }
   // Cluster traffic may be DNATed to a pod on another node: the pods' blocks, requested while
   // the pods started, must be forwarded by both routers and by every other node too.
-  const podBlocks = (await lab.store!.list<AddressBlock>("AddressBlock")).filter((b) => b.spec.type === "pod");
-  for (const b of podBlocks) {
+  for (const b of blocks.filter((b) => b.spec.type === "pod")) {
     for (const r of lab.routers as FrrRouter[]) {
       await waitFor(`${b.spec.cidr} in ${r.plan.name}'s kernel`, async () => (await r.ns.ip("route", "show", b.spec.cidr)).includes("via"), 10_000, 200);
     }
