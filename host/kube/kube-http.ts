@@ -29,6 +29,8 @@ const IS_BUN = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
 /** How long the kubeconfig's TLS material and credentials are reused before they are applied again. */
 const OPTIONS_TTL_MS = 1000;
+/** kube-apiserver's default --request-timeout. */
+const REQUEST_TIMEOUT_MS = 60_000;
 
 export interface WatchStream {
   /** Resolves when the server ends the stream; rejects on a non-200 answer (HttpStatusError) or a broken connection. */
@@ -44,6 +46,12 @@ export class KubeHttp {
   constructor(
     private readonly kc: ClusterAccess,
     private readonly keepAlive: boolean,
+    /**
+     * A request (not a watch) is given up when it has no complete answer after this long: a
+     * keep-alive connection gone half-open would otherwise hold it until TCP keepalive gives
+     * up (minutes). The default is kube-apiserver's own limit for such requests.
+     */
+    private readonly requestTimeoutMs = REQUEST_TIMEOUT_MS,
   ) {
     this.agents = { http: new HttpAgent({ keepAlive }), https: new HttpsAgent({ keepAlive }) };
   }
@@ -109,10 +117,14 @@ export class KubeHttp {
 
   private async bunFetch(url: URL, method: string, headers: Record<string, string>, payload: string | undefined, opts: RequestOptions): Promise<string> {
     const tls = this.bunTls(headers, opts);
-    const res = await fetch(url, { method, headers, body: payload, tls, keepalive: this.keepAlive } as RequestInit);
-    const text = await res.text();
-    if (!res.ok) throw new HttpStatusError(res.status, text);
-    return text;
+    try {
+      const res = await fetch(url, { method, headers, body: payload, tls, keepalive: this.keepAlive, signal: AbortSignal.timeout(this.requestTimeoutMs) } as RequestInit);
+      const text = await res.text();
+      if (!res.ok) throw new HttpStatusError(res.status, text);
+      return text;
+    } catch (e) {
+      throw (e as Error).name === "TimeoutError" ? this.late(method) : e;
+    }
   }
 
   private async bunWatch(url: URL, headers: Record<string, string>, opts: RequestOptions, onLine: (line: string) => void, idleMs: number): Promise<WatchStream> {
@@ -162,9 +174,15 @@ export class KubeHttp {
           else reject(new HttpStatusError(code, t));
         });
       });
+      const timer = setTimeout(() => req.destroy(this.late(method)), this.requestTimeoutMs).unref();
+      req.on("close", () => clearTimeout(timer));
       req.on("error", reject);
       req.end(payload);
     });
+  }
+
+  private late(method: string): Error {
+    return new Error(`${method}: no answer within ${this.requestTimeoutMs / 1000} s`);
   }
 
   private nodeWatch(url: URL, headers: Record<string, string>, opts: RequestOptions, onLine: (line: string) => void, idleMs: number): Promise<WatchStream> {
