@@ -30,6 +30,9 @@ export interface Syscalls {
 
 export const ADDON_FILE = "sart-sockopt.node";
 
+/** Every call of Syscalls: an addon built from older sources lacks some. */
+const CALLS = ["socket", "setsockopt", "getsockopt", "bind", "connect", "poll", "close", "attachFilter", "setns", "send", "recv"] as const satisfies readonly (keyof Syscalls)[];
+
 let loaded: { sys?: Syscalls; error?: string } | undefined;
 
 function load(): { sys?: Syscalls; error?: string } {
@@ -47,11 +50,15 @@ function load(): { sys?: Syscalls; error?: string } {
   } catch (e) {
     return { error: `Node needs the ${ADDON_FILE} addon for this (${(e as Error).message}; \`make build\` builds it when Node's headers are installed), or run under Bun` };
   }
+  let addon: Partial<Syscalls>;
   try {
-    return { sys: require(file) as Syscalls };
+    addon = require(file) as Partial<Syscalls>;
   } catch (e) {
     return { error: `cannot load ${file}: ${(e as Error).message}` };
   }
+  const missing = CALLS.filter((c) => typeof addon[c] !== "function");
+  if (missing.length) return { error: `${file} lacks ${missing.join(", ")}: it was built from older sources (\`make build\` rebuilds it)` };
+  return { sys: addon as Syscalls };
 }
 
 /** The backend, loaded on first use; throws with the reason when this runtime has none. */

@@ -1,18 +1,31 @@
 // The three ways the agent builds a pod's network, each through the real sart-cni against
 // an agent in a node namespace: rtnetlink under Bun (bun:ffi), rtnetlink under Node (the
-// sart-sockopt addon), and `ip` under Node without the addon (a supported configuration).
+// sart-sockopt addon), and `ip` under Node without the addon or with one built before
+// rtnetlink (supported configurations).
 // The same pod network as the kernel shows it, CHECK and DEL, and the two failures a
 // runtime can cause: a taken interface name (nothing is made) and a step that fails after
 // the pair exists (the pair is taken away); each is 999 naming the step, nothing stays held.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SART_RT_PROTO } from "../../host/fib/fib.ts";
 import type { Netns } from "../helpers/netns.ts";
+import { ROOT } from "../helpers/sart.ts";
 import { CniNode, Pods, runCni, type CniOutcome } from "./harness.ts";
 
+// An addon as built before rtnetlink: the socket-option calls only.
+const oldAddonDir = mkdtempSync(join(tmpdir(), "sart-old-addon-"));
+const OLD_ADDON = join(oldAddonDir, "sart-sockopt.js");
+writeFileSync(OLD_ADDON, `const a = require(${JSON.stringify(join(ROOT, "build/sart-sockopt.node"))});
+module.exports = { socket: a.socket, setsockopt: a.setsockopt, getsockopt: a.getsockopt, bind: a.bind, connect: a.connect, poll: a.poll, close: a.close, attachFilter: a.attachFilter };
+`);
+
 const PATHS = [
-  { name: "rtnetlink under Bun", runtime: "bun" as const, env: {}, netlink: true },
-  { name: "rtnetlink under Node (the addon)", runtime: "node" as const, env: {}, netlink: true },
-  { name: "ip under Node without the addon", runtime: "node" as const, env: { SART_SOCKOPT: "/nonexistent/sart-sockopt.node" }, netlink: false },
+  { name: "rtnetlink under Bun", runtime: "bun" as const, env: {}, ip: undefined },
+  { name: "rtnetlink under Node (the addon)", runtime: "node" as const, env: {}, ip: undefined },
+  { name: "ip under Node without the addon", runtime: "node" as const, env: { SART_SOCKOPT: "/nonexistent/sart-sockopt.node" }, ip: "cannot load /nonexistent/sart-sockopt.node" },
+  { name: "ip under Node with an addon from older sources", runtime: "node" as const, env: { SART_SOCKOPT: OLD_ADDON }, ip: `${OLD_ADDON} lacks setns, send, recv` },
 ];
 
 const pods = new Pods();
@@ -21,6 +34,7 @@ const cid = () => `pp${process.pid}x${++seq}`;
 
 afterAll(async () => {
   await pods.destroy();
+  rmSync(oldAddonDir, { recursive: true, force: true });
 });
 
 function ok(out: CniOutcome): Record<string, unknown> {
@@ -54,8 +68,7 @@ for (const path of PATHS) {
 
     test("the agent says which way it builds pod networks", () => {
       const log = node.daemon!.log();
-      if (path.netlink) expect(log).toContain("pod networks through rtnetlink");
-      else expect(log).toContain("pod networks through ip (cannot load /nonexistent/sart-sockopt.node");
+      expect(log).toContain(path.ip ? `pod networks through ip (${path.ip}` : "pod networks through rtnetlink");
     });
 
     test("ADD builds the pod's network, CHECK passes, DEL removes it", async () => {
@@ -104,7 +117,7 @@ for (const path of PATHS) {
       await pod.ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
       const out = await runCni({ command: "ADD", containerId: cid(), netns: pod.path, ifname: "eth0", config: node.config("1.0.0") });
       expect(out.json?.code).toBe(999);
-      if (path.netlink) expect(out.json?.details).toMatch(new RegExp(`RTM_NEWLINK eth0 type veth peer veth[0-9a-f]{8} in ${pod.path}: File exists`));
+      if (!path.ip) expect(out.json?.details).toMatch(new RegExp(`RTM_NEWLINK eth0 type veth peer veth[0-9a-f]{8} in ${pod.path}: File exists`));
       else expect(out.json?.details).toMatch(/File exists \(at "link add eth0 /);
       expect(await json(node.ns, "link", "show", "type", "veth")).toEqual([]);
       expect((await json(pod, "link", "show", "type", "veth")).map((l: { ifname: string }) => l.ifname).sort()).toEqual(["eth0", "eth0p"]);
@@ -118,7 +131,7 @@ for (const path of PATHS) {
       await pod.ip("route", "add", "192.0.2.1/32", "dev", "d0");
       const out = await runCni({ command: "ADD", containerId: cid(), netns: pod.path, ifname: "eth0", config: node.config("1.0.0") });
       expect(out.json?.code).toBe(999);
-      if (path.netlink) expect(out.json?.details).toContain(`RTM_NEWROUTE 192.0.2.1/32 dev eth0 in ${pod.path}: File exists`);
+      if (!path.ip) expect(out.json?.details).toContain(`RTM_NEWROUTE 192.0.2.1/32 dev eth0 in ${pod.path}: File exists`);
       else expect(out.json?.details).toContain('File exists (at "route add 192.0.2.1/32 dev eth0 scope link")');
       expect(await json(node.ns, "link", "show", "type", "veth")).toEqual([]);
       expect((await json(pod, "link", "show", "type", "veth")).map((l: { ifname: string }) => l.ifname).sort()).toEqual(["d0", "d0p"]);
