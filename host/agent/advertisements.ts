@@ -65,8 +65,6 @@ export class Advertisements {
   private speaker: Speaker | undefined;
   /** Advertisements whose attrs did not parse, with the message logged. */
   private readonly badAttrs = new Map<string, string>();
-  /** Advertisement key -> the version last seen (the informer's own object, no copy). */
-  private readonly lastSeen = new Map<string, BGPAdvertisement>();
   /** spec.attrs (as JSON: entries may hold any character) -> what they parse to, or why not. */
   private readonly parsedAttrs = new Map<string, RouteAttributes | Error>();
   /** Target sets by content: thousands of advertisements name the same few sets of peers. */
@@ -83,15 +81,12 @@ export class Advertisements {
    * brings other nodes' marks or this node's own Advertised marks (written after the route
    * went out), nor a new advertisement that names none of this node's peers yet (the
    * controller writes its targets next: a pass for nothing would hold that one back by a pass
-   * interval). Resyncs (the same object again) always do.
+   * interval). Resyncs (a MODIFIED without the version before) always do.
    */
   needsReconcile(e: WatchEvent<BGPAdvertisement>): boolean {
-    const key = advKey(e.object);
-    const prev = this.lastSeen.get(key);
-    if (e.type === "DELETED") this.lastSeen.delete(key);
-    else this.lastSeen.set(key, e.object);
-    if (e.type === "ADDED" && !this.applied.has(key) && !this.concernsUs(e.object)) return false;
-    if (e.type !== "MODIFIED" || !prev || prev === e.object || !onlyAgentMarksChanged(prev, e.object)) return true;
+    if (e.type === "ADDED" && !this.applied.has(advKey(e.object)) && !this.concernsUs(e.object)) return false;
+    const prev = e.old;
+    if (e.type !== "MODIFIED" || !prev || !onlyAgentMarksChanged(prev, e.object)) return true;
     const before = prev.status?.peers ?? {};
     for (const [peer, state] of Object.entries(e.object.status?.peers ?? {})) {
       if (state !== before[peer] && state !== "Advertised" && this.opts.isOurPeer(peer)) return true;

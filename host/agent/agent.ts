@@ -212,7 +212,7 @@ export class Agent {
       nodeBgp: store.informer<NodeBGP>("NodeBGP"),
       // Standalone: the directory is this node's; a BGPPeer without the label belongs to its nodeBGPRef.
       peers: store.informer<BGPPeer>("BGPPeer", kube ? { labelSelector: `${LABEL_BGPPEER_NODE}=${node}` } : {}),
-      advs: store.informer<BGPAdvertisement>("BGPAdvertisement", { transform: slimAdvertisement, shareUnchanged: true }),
+      advs: store.informer<BGPAdvertisement>("BGPAdvertisement", { transform: slimAdvertisement, updateInPlace: true }),
       blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
     };
     // Each handler marks what to look at again; a pass follows only when it marked something

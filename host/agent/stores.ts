@@ -5,7 +5,6 @@
 // changes (fs watch, debounced) or on reload() (SIGHUP).
 import { type FSWatcher, watch } from "node:fs";
 import { join } from "node:path";
-import { Controller } from "../kube/controller/controller.ts";
 import type { Store } from "../kube/store.ts";
 import type { Log } from "./log.ts";
 
@@ -33,7 +32,9 @@ export async function kubernetesStore(o: { kubeconfig?: string; context?: string
 const RELOAD_DELAY_MS = 200;
 
 export async function standaloneStore(o: { configDir: string; stateDir: string }, log: Log): Promise<AgentStore> {
+  // Imported here: the controller's code is only ever needed without Kubernetes.
   const { LocalStore } = await import("../kube/local-store.ts");
+  const { Controller } = await import("../kube/controller/controller.ts");
   const store = await LocalStore.open({ dir: o.configDir, stateFile: join(o.stateDir, "standalone-store.json"), component: "sart-agent" });
   const controller = new Controller({ store, log: (level, msg) => log(`controller ${level}: ${msg}`) });
   await controller.start();

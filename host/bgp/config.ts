@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import yaml from "js-yaml";
-import { Validator } from "ip-num";
+import { Validator } from "ip-num/dist/src/Validator.js";
 import { type BfdProfile, DEFAULT_PROFILE } from "../bfd/session.ts";
 import { formatCommunity, formatExtendedCommunity, parseCommunity, parseExtendedCommunity, parseLargeCommunity } from "../core/communities.ts";
 import { type OriginatedRoute, usableNextHop } from "../core/rib.ts";

@@ -14,11 +14,12 @@
 // - label and field selectors go to the server; resync re-delivers the cache as MODIFIED.
 // Cached objects are the server's JSON minus metadata.managedFields (nothing in sart
 // reads them; they are often the larger part of an object from a real API server), and
-// what the informer's `transform` makes of them; with `shareUnchanged`, a new version
-// shares the cached version's equal members.
+// what the informer's `transform` makes of them; with `updateInPlace`, a new version is
+// written into the cached object (events then carry the previous version in `old`).
 import type { WatchStream } from "./kube-http.ts";
 import {
   StoreError,
+  deepEqual,
   isUnreachable,
   matchesLabelSelector,
   type Informer,
@@ -253,7 +254,11 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     if (!byName) this.cache.set(ns, (byName = new Map()));
     const old = byName.get(o.metadata.name);
     if (old && old.metadata.resourceVersion === o.metadata.resourceVersion) return;
-    if (old && this.opts.shareUnchanged) shareUnchanged(o, old);
+    if (old && this.opts.updateInPlace) {
+      const before = updateInPlace(old as unknown as Json, o as unknown as Json);
+      this.deliver("MODIFIED", old, before as unknown as T);
+      return;
+    }
     byName.set(o.metadata.name, o);
     this.deliver(old ? "MODIFIED" : "ADDED", o);
   }
@@ -293,10 +298,10 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
     this.restartTimer = this.wakeRestart = undefined;
   }
 
-  private deliver(type: WatchEventType, object: T): void {
+  private deliver(type: WatchEventType, object: T, old?: T): void {
     for (const h of this.handlers) {
       try {
-        h({ type, object });
+        h(old ? { type, object, old } : { type, object });
       } catch (e) {
         console.error(`informer ${this.kind}: handler failed on ${type} ${object.metadata?.name}:`, e);
       }
@@ -304,29 +309,41 @@ export class KubeInformer<T extends KubeObject> implements Informer<T> {
   }
 }
 
+type Json = Record<string, unknown>;
+const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
 /**
- * Makes `next` (a new version of a cached object, fresh from JSON.parse) share every member
- * equal to `prev`'s (InformerOptions.shareUnchanged): the cache then holds what changed, and
- * the rest of the new version's parse dies young. Most events change a few fields (a status
- * entry, the resourceVersion); without this every event's whole object outlives a young
- * collection and piles up as old garbage (10,000 Services: ~50,000 events per agent).
- * Returns `prev` when the two are equal.
+ * Writes `next` (a new version of a cached object, fresh from JSON.parse) into `cur`, the
+ * cached object, member by member, keeping `cur`'s members where they are equal
+ * (InformerOptions.updateInPlace). Returns what `cur` was before: `cur` itself when nothing
+ * changed, else a copy of each container that changed, sharing the unchanged members.
+ * Why: most events change a few fields (a status entry, the resourceVersion); a cache that
+ * replaces whole objects keeps each version until the object's next event, long enough to
+ * outlive a young collection, and piles them up as old garbage (10,000 Services: ~50,000
+ * events per agent). Here the new parse and the returned copy die young.
  */
-export function shareUnchanged(next: unknown, prev: unknown): unknown {
-  if (next === prev) return prev; // equal strings are `===` but distinct copies: prev's is cached already
-  if (typeof next !== "object" || next === null || typeof prev !== "object" || prev === null || Array.isArray(next) !== Array.isArray(prev)) return next;
-  const n = next as Record<string, unknown>;
-  const p = prev as Record<string, unknown>;
+export function updateInPlace(cur: Json, next: Json): Json {
+  let before: Json | undefined;
+  // The shallow copy is taken before the first write to `cur`'s own members.
+  const copy = () => (before ??= { ...cur });
   // for-in, not Object.keys: no arrays made for the two objects of every member, every event.
-  let equal = true;
-  let count = 0;
-  for (const k in n) {
-    count++;
-    const old = p[k];
-    if (old !== undefined && shareUnchanged(n[k], old) === old) n[k] = old;
-    else equal = false;
+  for (const k in next) {
+    const n = next[k];
+    const c = cur[k];
+    if (n === c) continue;
+    if (isRecord(n) && isRecord(c)) {
+      const was = updateInPlace(c, n);
+      if (was !== c) copy()[k] = was;
+      continue;
+    }
+    if (deepEqual(n, c)) continue;
+    copy();
+    cur[k] = n;
   }
-  if (!equal) return next;
-  for (const _ in p) if (--count < 0) return next;
-  return prev;
+  for (const k in cur) {
+    if (Object.hasOwn(next, k)) continue;
+    copy();
+    delete cur[k];
+  }
+  return before ?? cur;
 }

@@ -110,12 +110,14 @@ export interface InformerOptions {
    */
   transform?: (obj: KubeObject) => KubeObject;
   /**
-   * A new version of a cached object takes the cached version's equal members (after the
-   * transform), so the cache keeps only what changed per event. For a cache of many objects
-   * that change often (the agent's BGPAdvertisements: ~5 events each); it costs a walk of each
-   * object per event. KubeStore only; LocalStore hands out its own state.
+   * A new version of a cached object is written into the cached object (after the transform):
+   * the object keeps its identity, and MODIFIED events carry the version before in `old`
+   * (a young copy of what changed, sharing the rest). For a cache of many objects that change
+   * often (the agent's BGPAdvertisements: ~5 events each): what an event leaves behind is what
+   * changed, not a whole version. Handlers must not keep a cached object as a snapshot.
+   * KubeStore only; LocalStore hands out its own state.
    */
-  shareUnchanged?: boolean;
+  updateInPlace?: boolean;
 }
 
 export interface WriteOptions {
@@ -128,6 +130,8 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface WatchEvent<T extends KubeObject = KubeObject> {
   type: WatchEventType;
   object: T;
+  /** MODIFIED, from an informer with updateInPlace: the object as it was before this event. */
+  old?: T;
 }
 
 /**

@@ -342,41 +342,44 @@ describe("KubeStore informers", () => {
     inf.stop();
   });
 
-  test("shareUnchanged: a new version shares its unchanged parts with the cached one; a change is never hidden", async () => {
+  test("updateInPlace: a new version is written into the cached object; events carry the version before", async () => {
     await store.create(pool("a", "192.0.2.0/24", { tier: "lb" }));
-    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0, shareUnchanged: true });
-    const plain = store.informer<KubeObject>("AddressPool", { resyncMs: 0 });
+    const inf = store.informer<KubeObject>("AddressPool", { resyncMs: 0, updateInPlace: true });
     const seen: WatchEvent<KubeObject>[] = [];
-    inf.on((e) => seen.push(e));
+    // What a handler sees at delivery: the object is written to later.
+    const snapshots: string[] = [];
+    inf.on((e) => {
+      seen.push(e);
+      snapshots.push(JSON.stringify({ object: e.object, old: e.old }));
+    });
     await inf.start();
-    await plain.start();
-    const first = inf.get({ name: "a" })!;
-    const plainFirst = plain.get({ name: "a" })!;
+    const cached = inf.get({ name: "a" })!;
+    const spec = cached.spec;
+    const rv1 = cached.metadata.resourceVersion;
     await direct.patchStatus("AddressPool", { name: "a" }, { allocated: { "a-0": 1 } });
     await until(() => seen.length >= 2, "MODIFIED a (status)");
-    const second = inf.get({ name: "a" })!;
-    expect(seen[1]).toMatchObject({ type: "MODIFIED" });
-    expect(seen[1].object).toBe(second);
-    // The whole object is new (another resourceVersion), its unchanged members are the cached ones.
-    expect(second).not.toBe(first);
-    expect(second.metadata.resourceVersion).not.toBe(first.metadata.resourceVersion);
-    expect(second.spec).toBe(first.spec);
-    expect(second.metadata.labels).toBe(first.metadata.labels);
-    expect(second.status).toEqual({ allocated: { "a-0": 1 } });
-    // Without the option each version is its own parse.
-    await until(() => plain.get({ name: "a" })!.metadata.resourceVersion === second.metadata.resourceVersion, "the plain informer at the same version");
-    expect(plain.get({ name: "a" })!.spec).not.toBe(plainFirst.spec);
-    expect(plain.get({ name: "a" })!.spec).toEqual(plainFirst.spec);
-    // A change deep inside a shared member still shows.
+    // The same object, now at the new version; its unchanged members are the ones it had.
+    expect(inf.get({ name: "a" })).toBe(cached);
+    expect(seen[1].object).toBe(cached);
+    expect(cached.metadata.resourceVersion).not.toBe(rv1);
+    expect(cached.spec).toBe(spec);
+    expect(cached.status).toEqual({ allocated: { "a-0": 1 } });
+    // The version before, as it was: the old resourceVersion, no status.
+    expect(seen[1].old?.metadata.resourceVersion).toBe(rv1);
+    expect(seen[1].old?.status).toBeUndefined();
+    expect(seen[1].old?.spec).toBe(spec);
+    expect(seen[0].old).toBeUndefined(); // ADDED
+    // A change deep inside a member, and a member that goes.
     await direct.patch("AddressPool", { name: "a" }, { metadata: { labels: { tier: "pod" } } });
     await until(() => seen.length >= 3, "MODIFIED a (labels)");
-    const third = inf.get({ name: "a" })!;
-    expect(third.metadata.labels).toEqual({ tier: "pod" });
-    expect(third.metadata.labels).not.toBe(second.metadata.labels);
-    expect(third.spec).toBe(first.spec);
-    expect(first.metadata.labels).toEqual({ tier: "lb" }); // earlier versions are never written to
+    expect(cached.metadata.labels).toEqual({ tier: "pod" });
+    expect(seen[2].old?.metadata.labels).toEqual({ tier: "lb" });
+    expect(JSON.parse(snapshots[2]).object.metadata.labels).toEqual({ tier: "pod" });
+    await direct.patchStatus("AddressPool", { name: "a" }, { allocated: null });
+    await until(() => seen.length >= 4, "MODIFIED a (status emptied)");
+    expect(cached.status?.allocated).toBeUndefined();
+    expect(seen[3].old?.status).toEqual({ allocated: { "a-0": 1 } });
     inf.stop();
-    plain.stop();
   });
 
   test("a label-selected, namespaced informer sees only its objects", async () => {
