@@ -2,6 +2,8 @@
 // and the real command (`bun run agent`, build/bin/sart under Node) for --help and bad flags.
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAgentArgs } from "../../host/cli/agent.ts";
 import { ROOT, SART_BIN } from "../helpers/sart.ts";
@@ -69,5 +71,18 @@ describe("the command", () => {
     const r = spawnSync(SART_BIN, ["agent", "--node", "n", "--fib-table", "x"], { encoding: "utf8", timeout: 30_000, env: { ...process.env, SART_RUNTIME: "node" } });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--fib-table: a kernel table id 1..4294967294, not "x"');
+  });
+
+  test("build/bin/sart under Node: the agent gets a small young generation, other commands Node's defaults", () => {
+    // A `node` ahead in PATH that prints the arguments the wrapper gives it.
+    const dir = mkdtempSync(join(tmpdir(), "sart-node-args-"));
+    try {
+      writeFileSync(join(dir, "node"), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
+      const run = (args: string[]) => spawnSync(SART_BIN, args, { encoding: "utf8", timeout: 30_000, env: { ...process.env, SART_RUNTIME: "node", PATH: `${dir}:${process.env.PATH}` } }).stdout.trim();
+      expect(run(["agent", "--node", "n"])).toBe(`--max-semi-space-size=1 ${join(ROOT, "build/node/sart/main.js")} agent --node n`);
+      expect(run(["controller", "--help"])).toBe(`${join(ROOT, "build/node/sart/main.js")} controller --help`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
