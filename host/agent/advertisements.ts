@@ -13,7 +13,7 @@ import type { Informer, KubeObject, WatchEvent } from "../kube/store.ts";
 import { type AdvertiseState, type BGPAdvertisement, LABEL_SERVICE_NAME } from "../kube/types.ts";
 import type { Peers } from "./peers.ts";
 import type { OriginatedRoutes, Targets } from "./routes.ts";
-import type { StatusWriter } from "./status-writer.ts";
+import type { DeferredPatches, StatusWriter } from "./status-writer.ts";
 
 export interface AdvertisementsOptions {
   informer: Informer<BGPAdvertisement>;
@@ -35,17 +35,24 @@ const OWNER = "BGPAdvertisement/";
 export const advKey = (a: BGPAdvertisement) => `${a.metadata.namespace ?? "default"}/${a.metadata.name}`;
 
 /**
- * What the agent keeps of an advertisement (its informer's transform): what reconciling reads.
- * Every node caches every advertisement of the cluster; uid, owner references, timestamps and
- * annotations are half of each, and every status change replaces the whole object.
+ * What the agent keeps of an advertisement (its informer's transform, Kubernetes mode only):
+ * what reconciling reads. Every node caches every advertisement of the cluster; uid, owner
+ * references, timestamps, labels (read in standalone mode only) and an empty attrs list are
+ * most of each object's cells.
  */
 export function slimAdvertisement(o: KubeObject): KubeObject {
-  const { name, namespace, resourceVersion, labels, deletionTimestamp } = o.metadata;
+  const { name, namespace, resourceVersion, deletionTimestamp } = o.metadata;
+  const spec = o.spec as Record<string, unknown> | undefined;
+  let slimSpec = spec;
+  if (spec && Array.isArray(spec.attrs) && !spec.attrs.length) {
+    const { attrs: _, ...rest } = spec;
+    slimSpec = rest;
+  }
   return {
     apiVersion: o.apiVersion,
     kind: o.kind,
-    metadata: { name, namespace, resourceVersion, ...(labels ? { labels } : {}), ...(deletionTimestamp ? { deletionTimestamp } : {}) },
-    spec: o.spec,
+    metadata: { name, namespace, resourceVersion, ...(deletionTimestamp ? { deletionTimestamp } : {}) },
+    spec: slimSpec,
     ...(o.status ? { status: o.status } : {}),
   };
 }
@@ -55,7 +62,10 @@ function splitKey(key: string): { namespace: string; name: string } {
   return { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
-export class Advertisements {
+/** A status.peers entry to write: a state, or null to remove it. */
+type Mark = AdvertiseState | null;
+
+export class Advertisements implements DeferredPatches {
   /** Advertisement key -> the prefix it originates (to remove it when it changes or goes). */
   private readonly applied = new Map<string, string>();
   /** Peer name -> advertisement keys waiting to be seen in that peer's Adj-RIB-Out (then Advertised). */
@@ -69,8 +79,16 @@ export class Advertisements {
   private readonly parsedAttrs = new Map<string, RouteAttributes | Error>();
   /** Target sets by content: thousands of advertisements name the same few sets of peers. */
   private readonly targetSets = new Map<string, ReadonlySet<string>>();
+  /**
+   * Status marks waiting to be written (the status writer takes them when the agent is not
+   * busy): peer -> advertisement key -> the entry. Kept as keys and shared strings, made into
+   * patches only when sent: a burst of 10,000 Services leaves 10,000 of them waiting.
+   */
+  private readonly marks = new Map<string, Map<string, Mark>>();
 
-  constructor(private readonly opts: AdvertisementsOptions) {}
+  constructor(private readonly opts: AdvertisementsOptions) {
+    opts.status.addDeferred(this);
+  }
 
   attach(speaker: Speaker | undefined): void {
     this.speaker = speaker;
@@ -225,6 +243,14 @@ export class Advertisements {
 
   /** A session went down: its Advertised entries are NotAdvertised again (and wait for the next session). */
   onPeerDown(peer: string): void {
+    // Marks not written yet: an Advertised one is not true any more and waits for the next session.
+    const pending = this.marks.get(peer);
+    for (const [key, state] of pending ?? []) {
+      if (state !== "Advertised") continue;
+      pending!.delete(key);
+      add(this.toMark, peer, key);
+    }
+    if (pending && !pending.size) this.marks.delete(peer);
     for (const adv of this.opts.informer.list()) {
       if (adv.status?.peers?.[peer] !== "Advertised") continue;
       const key = advKey(adv);
@@ -238,13 +264,51 @@ export class Advertisements {
     return address ? s.neighbors.get(address) : undefined;
   }
 
-  /** One peer's entry of status.peers; skipped when the object already says so or has moved on. */
-  private write(key: string, peer: string, state: AdvertiseState | null): void {
-    const cur = this.opts.informer.get(splitKey(key));
-    if (!cur) return;
-    const now = cur.status?.peers?.[peer];
-    if (state === null ? now !== "Withdraw" : now === state || now === "Withdraw" || now === undefined) return;
-    this.opts.status.patch("BGPAdvertisement", splitKey(key), { peers: { [peer]: state } }, { deferrable: true });
+  /** One peer's entry of status.peers, written when the status writer takes it. */
+  private write(key: string, peer: string, state: Mark): void {
+    let byKey = this.marks.get(peer);
+    if (!byKey) this.marks.set(peer, (byKey = new Map()));
+    byKey.set(key, state);
+    this.opts.status.deferredAdded();
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (const byKey of this.marks.values()) n += byKey.size;
+    return n;
+  }
+
+  /**
+   * The next advertisement's waiting marks as one patch (every peer of this node that has one),
+   * less those the object already shows or has moved past: a mark is skipped when the entry
+   * says so already, is Withdraw (the controller dropped the target meanwhile) or is gone; a
+   * removal only when the entry is still Withdraw.
+   */
+  take(): { kind: "BGPAdvertisement"; key: { namespace: string; name: string }; patch: unknown } | undefined {
+    for (;;) {
+      const first = this.marks.entries().next();
+      if (first.done) return undefined;
+      const [firstPeer, firstKeys] = first.value;
+      const next = firstKeys.keys().next();
+      if (next.done) {
+        this.marks.delete(firstPeer);
+        continue;
+      }
+      const key = next.value;
+      const at = splitKey(key);
+      const now = this.opts.informer.get(at)?.status?.peers;
+      let peers: Record<string, Mark> | undefined;
+      for (const [peer, byKey] of this.marks) {
+        if (!byKey.has(key)) continue;
+        const state = byKey.get(key)!;
+        byKey.delete(key);
+        if (!byKey.size) this.marks.delete(peer);
+        const cur = now?.[peer];
+        if (!now || (state === null ? cur !== "Withdraw" : cur === state || cur === "Withdraw" || cur === undefined)) continue;
+        (peers ??= {})[peer] = state;
+      }
+      if (peers) return { kind: "BGPAdvertisement", key: at, patch: { peers } };
+    }
   }
 
   /** (advertisement, peer of this node) pairs by state, for metrics. */

@@ -2,9 +2,11 @@
 // or is in flight, later patches of it merge into the next one (the latest value of
 // each field wins, a null still removes), so a burst of changes is a few writes. A
 // failed write is retried with backoff; an object that is gone (404) is dropped.
-// Deferrable patches (per-advertisement marks, thousands in a burst) wait while the
+// Deferred patches (per-advertisement marks, thousands in a burst) wait while the
 // agent says it is busy (deferUntil), at most MAX_DEFER_MS: during a burst of new
 // Services the API server's time goes to the controller, whose writes decide routes.
+// They are kept by their owner in its own compact form and made when they are sent
+// (DeferredPatches): ten thousand waiting patch objects were megabytes of an agent's peak.
 import { type Kind, type ObjectKey, type Store, type StoreError, isNotFound } from "../kube/store.ts";
 import type { FailureLog } from "./log.ts";
 
@@ -23,11 +25,17 @@ interface Pending {
   kind: Kind;
   key: ObjectKey;
   patch: unknown;
-  /** When it was first queued (deferrable ones wait at most MAX_DEFER_MS). */
-  since: number;
 }
 
-/** The longest a deferrable patch waits for a quiet moment. */
+/** Status patches an owner keeps until the writer asks for them (a burst's marks). */
+export interface DeferredPatches {
+  /** How many wait. */
+  readonly waiting: number;
+  /** The next patch to write, made now; undefined when none is left that still needs writing. */
+  take(): Pending | undefined;
+}
+
+/** The longest a deferred patch waits for a quiet moment. */
 const MAX_DEFER_MS = 30_000;
 
 export interface StatusWriterOptions {
@@ -38,10 +46,13 @@ export interface StatusWriterOptions {
   concurrency?: number;
 }
 
+const idOf = (kind: Kind, key: ObjectKey) => `${kind}/${key.namespace ?? ""}/${key.name}`;
+
 export class StatusWriter {
   private readonly waiting = new Map<string, Pending>();
-  /** Deferrable patches, oldest first. */
-  private readonly deferred = new Map<string, Pending>();
+  private readonly deferred: DeferredPatches[] = [];
+  /** Since when deferred patches have been waiting (0: none wait). */
+  private deferredSince = 0;
   private deferUntilMs = 0;
   private deferTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly inFlight = new Set<string>();
@@ -54,13 +65,28 @@ export class StatusWriter {
 
   constructor(private readonly opts: StatusWriterOptions) {}
 
-  patch(kind: Kind, key: ObjectKey, status: unknown, opts: { deferrable?: boolean } = {}): void {
+  patch(kind: Kind, key: ObjectKey, status: unknown): void {
     if (this.stopped) return;
-    const id = `${kind}/${key.namespace ?? ""}/${key.name}`;
-    const queue = opts.deferrable && !this.waiting.has(id) ? this.deferred : this.waiting;
-    const cur = queue.get(id);
-    queue.set(id, { kind, key, patch: cur ? composePatches(cur.patch, status) : status, since: cur?.since ?? Date.now() });
+    this.queue({ kind, key, patch: status });
     this.pump();
+  }
+
+  /** An owner of deferred patches: asked for them once the wait is over (deferredAdded()). */
+  addDeferred(source: DeferredPatches): void {
+    this.deferred.push(source);
+  }
+
+  /** A deferred source has new patches: they go once the agent is not busy, or MAX_DEFER_MS after the first waited. */
+  deferredAdded(): void {
+    if (this.stopped) return;
+    this.deferredSince ||= Date.now();
+    this.pump();
+  }
+
+  private queue(p: Pending): void {
+    const id = idOf(p.kind, p.key);
+    const cur = this.waiting.get(id);
+    this.waiting.set(id, cur ? { ...p, patch: composePatches(cur.patch, p.patch) } : p);
   }
 
   /** Deferrable patches wait until then (the agent is busy with a burst); each call can push it further. */
@@ -75,7 +101,13 @@ export class StatusWriter {
   }
 
   get pending(): number {
-    return this.waiting.size + this.deferred.size + this.inFlight.size;
+    return this.waiting.size + this.deferredWaiting() + this.inFlight.size;
+  }
+
+  private deferredWaiting(): number {
+    let n = 0;
+    for (const d of this.deferred) n += d.waiting;
+    return n;
   }
 
   stop(): void {
@@ -83,41 +115,53 @@ export class StatusWriter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.deferTimer) clearTimeout(this.deferTimer);
     this.waiting.clear();
-    this.deferred.clear();
+    this.deferred.length = 0;
     this.wakeIdle();
   }
 
-  /** Moves deferrable patches whose wait is over to the queue; arms a timer for the next. */
-  private release(): void {
-    const now = Date.now();
-    for (const [id, p] of this.deferred) {
-      if (now < this.deferUntilMs && now - p.since < MAX_DEFER_MS) {
-        if (!this.deferTimer) {
-          this.deferTimer = setTimeout(() => {
-            this.deferTimer = undefined;
-            this.pump();
-          }, Math.max(1, Math.min(this.deferUntilMs, p.since + MAX_DEFER_MS) - now));
-        }
-        return;
-      }
-      this.deferred.delete(id);
-      const cur = this.waiting.get(id);
-      this.waiting.set(id, cur ? { ...p, patch: composePatches(p.patch, cur.patch) } : p);
+  /** Whether deferred patches may go now; if not, a timer for when they may. */
+  private deferralOver(): boolean {
+    if (!this.deferredSince) return false;
+    if (!this.deferredWaiting()) {
+      this.deferredSince = 0;
+      return false;
     }
+    const now = Date.now();
+    const until = Math.min(this.deferUntilMs, this.deferredSince + MAX_DEFER_MS);
+    if (now >= until) return true;
+    this.deferTimer ??= setTimeout(() => {
+      this.deferTimer = undefined;
+      this.pump();
+    }, Math.max(1, until - now));
+    return false;
   }
 
   private pump(): void {
     if (this.retryTimer) return; // backing off after a failure
-    if (this.deferred.size) this.release();
     const limit = this.opts.concurrency ?? 16;
     for (const [id, p] of this.waiting) {
       if (this.inFlight.size >= limit) break;
       if (this.inFlight.has(id)) continue; // one write per object at a time: order is kept
       this.waiting.delete(id);
-      this.inFlight.add(id);
-      void this.write(id, p);
+      this.start(id, p);
+    }
+    if (this.inFlight.size < limit && this.deferralOver()) {
+      for (const d of this.deferred) {
+        while (this.inFlight.size < limit) {
+          const p = d.take();
+          if (!p) break;
+          const id = idOf(p.kind, p.key);
+          if (this.inFlight.has(id) || this.waiting.has(id)) this.queue(p);
+          else this.start(id, p);
+        }
+      }
     }
     this.wakeIdle();
+  }
+
+  private start(id: string, p: Pending): void {
+    this.inFlight.add(id);
+    void this.write(id, p);
   }
 
   private async write(id: string, p: Pending): Promise<void> {
@@ -133,7 +177,7 @@ export class StatusWriter {
         if ((e as StoreError).status !== 0) this.opts.failures.fail(SOURCE, `${p.kind} ${p.key.namespace ? `${p.key.namespace}/` : ""}${p.key.name}: ${(e as Error).message}`);
         // Put it back under anything newer, and retry after a while.
         const newer = this.waiting.get(id);
-        this.waiting.set(id, { ...p, patch: newer ? composePatches(p.patch, newer.patch) : p.patch });
+        this.waiting.set(id, newer ? { ...p, patch: composePatches(p.patch, newer.patch) } : p);
         this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 200);
         if (!this.retryTimer) {
           this.retryTimer = setTimeout(() => {
@@ -149,7 +193,7 @@ export class StatusWriter {
   }
 
   private wakeIdle(): void {
-    if (this.waiting.size || this.deferred.size || this.inFlight.size) return;
+    if (this.waiting.size || this.inFlight.size || this.deferredWaiting()) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }
