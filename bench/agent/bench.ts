@@ -9,7 +9,8 @@
 // at a time (at a pinned address), creation -> its route at router0 (FRR's update log),
 // p50/p99 for the first path and for all three. The load runs in the control-plane
 // namespace (bench/agent/create.ts). Prints one JSON line.
-//   bun bench/agent/bench.ts [--runtime bun|node] [--services N] [--samples N] [--profile DIR]
+//   bun bench/agent/bench.ts [--runtime bun|node|bun+node] [--services N] [--samples N] [--profile DIR]
+// bun+node: the controller under Bun, the agents under Node (build/bin/sart's Node agent).
 // AGENT_CMD: the agents' command up to their arguments (split on spaces), e.g. with
 // bench/agent/heap-log.ts preloaded.
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
@@ -24,7 +25,9 @@ const opt = (name: string, def: string) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : def;
 };
-const runtime = opt("runtime", "bun") as "bun" | "node";
+const runtimeArg = opt("runtime", "bun");
+if (!/^(bun|node|bun\+node)$/.test(runtimeArg)) throw new Error(`--runtime: bun, node or bun+node, not ${runtimeArg}`);
+const [runtime, agentRuntime = runtime] = runtimeArg.split("+") as ("bun" | "node")[];
 const N = Number(opt("services", "10000"));
 const SAMPLES = Number(opt("samples", "200"));
 const NS = "bench";
@@ -33,7 +36,7 @@ const BUN = join(root, "node_modules/.bin/bun");
 // --profile DIR: the agents run under --cpu-prof (a .cpuprofile per agent lands in DIR at exit).
 const profile = opt("profile", "");
 const smol = args.includes("--smol");
-const agentCommand = process.env.AGENT_CMD ? process.env.AGENT_CMD.split(" ").filter(Boolean) : smol ? [BUN, "--smol", join(root, "host/cli/main.ts")] : !profile ? undefined : runtime === "node"
+const agentCommand = process.env.AGENT_CMD ? process.env.AGENT_CMD.split(" ").filter(Boolean) : smol ? [BUN, "--smol", join(root, "host/cli/main.ts")] : !profile ? undefined : agentRuntime === "node"
   ? ["node", "--cpu-prof", `--cpu-prof-dir=${profile}`, join(root, "build/node/sart/main.js")]
   : [BUN, "--cpu-prof", `--cpu-prof-dir=${profile}`, join(root, "host/cli/main.ts")];
 
@@ -54,7 +57,7 @@ function procStat(pid: number): { cpu: number; hwmMiB: number } {
   return { cpu: (Number(f[11]) + Number(f[12])) / 100, hwmMiB: hwm / 1024 };
 }
 
-const lab = await Lab.start({ mode: "kubernetes", runtime, noAgents: true, agentCommand });
+const lab = await Lab.start({ mode: "kubernetes", runtime, agentRuntime, noAgents: true, agentCommand });
 const r0 = lab.router("router0") as FrrRouter;
 // The control plane's processes, whose CPU the burst also costs (the lab keeps the API server's handle to itself).
 const apiPid = (lab as unknown as { apiServer: { pid: number } }).apiServer.pid;
@@ -150,7 +153,7 @@ spec: { cidr: 10.100.0.0/16, type: service, allocType: bit, autoAssign: true }
   const controllerMs = a.done - a.start;
   const routerMs = routerAt - b.start;
   console.log(JSON.stringify({
-    runtime,
+    runtime: runtimeArg,
     services: N,
     controllerCreateMs: a.created - a.start,
     controllerMs,

@@ -3,17 +3,18 @@
 # three nodes, two FRR routers); 10,000 LoadBalancer Services created at once: time until every
 # address is at the router from every node, beside the controller alone in the same run (status
 # written); steady-state creation -> route latency; the agents' peak RSS and CPU, and the API
-# server's and the controller's CPU in both phases. RUNS runs per
-# runtime (agents and controller under Bun and under Node), medians. As root (network namespaces).
-# Env: RUNS (default 1), SERVICES (10000), SAMPLES (200), RUNTIMES ("bun node"). --quick: 1,000
-# Services, 30 samples, Bun only.
+# server's and the controller's CPU in both phases. RUNS runs per runtime (agents and
+# controller under Bun; under Node; bun+node: the controller under Bun, the agents under Node),
+# medians. As root (network namespaces).
+# Env: RUNS (default 1), SERVICES (10000), SAMPLES (200), RUNTIMES ("bun node bun+node").
+# --quick: 1,000 Services, 30 samples, Bun only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUN=node_modules/.bin/bun
 RUNS=${RUNS:-1}
 SERVICES=${SERVICES:-10000}
 SAMPLES=${SAMPLES:-200}
-RUNTIMES=${RUNTIMES:-bun node}
+RUNTIMES=${RUNTIMES:-bun node bun+node}
 if [ "${1:-}" = --quick ]; then SERVICES=1000; SAMPLES=30; RUNTIMES=bun; fi
 [ "$(id -u)" = 0 ] || { echo "bench/agent: needs root (network namespaces)" >&2; exit 1; }
 for tool in vtysh kubectl; do command -v $tool >/dev/null || { echo "bench/agent: $tool missing (scripts/install-deps.sh)" >&2; exit 1; }; done

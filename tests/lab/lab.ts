@@ -25,6 +25,8 @@ export interface LabOptions {
   mode: "kubernetes" | "standalone";
   /** Runtime of the sart processes (agents, controller). Default bun. */
   runtime?: Runtime;
+  /** Runtime of the agents when it differs from the controller's (`runtime`). */
+  agentRuntime?: Runtime;
   /** Default: FRR in Kubernetes mode, BIRD in standalone mode. */
   routers?: "frr" | "bird";
   /** Default 3. */
@@ -115,7 +117,7 @@ export class LabNode {
     const [bin, ...pre] = l.opts.agentCommand ?? [SART_BIN];
     const [cmd, argv] = this.ns.wrap(bin, [...pre, ...args]);
     this.starts++;
-    const d = startDaemon(`agent-${this.name}`, cmd, argv, join(l.dir, `${this.name}-agent-${this.starts}.log`), { ...process.env, SART_RUNTIME: l.runtime });
+    const d = startDaemon(`agent-${this.name}`, cmd, argv, join(l.dir, `${this.name}-agent-${this.starts}.log`), { ...process.env, SART_RUNTIME: l.opts.agentRuntime ?? l.runtime });
     this.agent = d;
     if (waitReady) await this.waitReady();
     return d;
