@@ -16,6 +16,7 @@ import { Advertisements, advKey, slimAdvertisement } from "./advertisements.ts";
 import { PodBlocks } from "./blocks.ts";
 import { type HealthServer, startHealthServer } from "../kube/health-server.ts";
 import { FailureLog, type Log, stderrLog } from "./log.ts";
+import { GcPacer } from "./gc-pacer.ts";
 import { renderAgentMetrics } from "./metrics.ts";
 import { type NodeAddresses, Peers, peerNode } from "./peers.ts";
 import { OriginatedRoutes } from "./routes.ts";
@@ -65,6 +66,8 @@ export class Agent {
   private readonly marker: RunMarker;
   private store!: AgentStore;
   private status!: StatusWriter;
+  /** Under Bun: young collections paced to watch traffic (./gc-pacer.ts). */
+  private gc: GcPacer | undefined;
   private host!: SpeakerHost;
   private routes!: OriginatedRoutes;
   private peers!: Peers;
@@ -124,6 +127,7 @@ export class Agent {
     // A few writes at a time: under a burst, the controller's writes (which decide what the
     // routers get) should not queue behind thousands of Advertised marks.
     this.status = new StatusWriter({ store, failures: this.failures, concurrency: 4 });
+    this.gc = await GcPacer.forRuntime();
     this.host = new SpeakerHost({
       fib: o.fib,
       restarting: this.restarting,
@@ -219,6 +223,7 @@ export class Agent {
     // (every Node of the cluster sends heartbeats; only ours matters).
     const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => boolean) =>
       i?.on((e) => {
+        this.gc?.activity();
         if (f(e)) this.schedule();
       });
     const ours = (e: WatchEvent<KubeObject>) => e.object.metadata.name === node && (this.dirty.speaker = true);
@@ -459,6 +464,7 @@ export class Agent {
       statusWrites: this.status?.writes ?? 0,
       statusWriteFailures: this.status?.failures ?? 0,
       statusWritesPending: this.status?.pending ?? 0,
+      youngCollections: this.gc?.collections,
     };
   }
 
@@ -479,6 +485,7 @@ export class Agent {
     this.peers?.writeStatuses();
     await Promise.race([this.status?.idle(), new Promise((r) => setTimeout(r, 3000))]);
     this.status?.stop();
+    this.gc?.stop();
     await this.cni?.stop();
     await this.health?.close();
     await this.store?.close();

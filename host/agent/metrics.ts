@@ -24,5 +24,8 @@ export function renderAgentMetrics(agent: Agent): string {
   e.metric("sart_agent_status_writes_total", "counter", "Status patches written", [[{}, s.statusWrites]]);
   e.metric("sart_agent_status_write_failures_total", "counter", "Status patches that failed (retried)", [[{}, s.statusWriteFailures]]);
   e.metric("sart_agent_status_writes_pending", "gauge", "Status patches waiting or in flight", [[{}, s.statusWritesPending]]);
+  if (s.youngCollections !== undefined) {
+    e.metric("sart_agent_gc_young_collections_total", "counter", "Young collections run after watch events (Bun only)", [[{}, s.youngCollections]]);
+  }
   return e.text() + (s.speaker ? renderMetrics(s.speaker) : "");
 }

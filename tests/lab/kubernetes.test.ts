@@ -153,6 +153,8 @@ describe("the agent in Kubernetes mode (lab, Bun)", () => {
     expect(m).toMatch(/sart_agent_advertisements\{state="Advertised"\} [1-9]/);
     expect(m).toMatch(/sart_bgp_prefixes_advertised\{neighbor="9\.9\.9\.9"\} [1-9]/);
     expect(m).toMatch(/sart_fib_operations_total [1-9]/);
+    // Under Bun, watch events were followed by paced young collections (host/agent/gc-pacer.ts).
+    expect(m).toMatch(/sart_agent_gc_young_collections_total [1-9]/);
   });
 
   test("a clean stop (SIGTERM): Cease to the routers, its kernel routes removed", async () => {

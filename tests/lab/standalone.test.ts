@@ -45,6 +45,12 @@ describe("the agent in standalone mode (lab, Node, BIRD)", () => {
     for (const r of lab.routers) for (let i = 0; i < 3; i++) expect(await r.established(addr(i))).toBe(true);
   });
 
+  test("/metrics under Node: the agent's own metrics, no paced young collections (V8 needs none)", async () => {
+    const m = (await lab.nodes[0].health("/metrics")).body;
+    expect(m).toContain('sart_agent_sessions{state="Established"} 2');
+    expect(m).not.toContain("sart_agent_gc_young_collections_total");
+  });
+
   test("a Cluster Service's address at both routers with a path per node", async () => {
     everywhere("web.yaml", [service("web", { ips: "10.0.1.10", namespace: "default" }), endpointSlice("web", [{ node: W1 }], { namespace: "default" })]);
     await atRouters(lab.routers, "10.0.1.10/32", [addr(0), addr(1), addr(2)]);
