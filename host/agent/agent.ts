@@ -212,15 +212,15 @@ export class Agent {
     const node = this.opts.node;
     const kube = this.opts.mode.kind === "kubernetes";
     const inf = {
-      ...(kube ? { node: store.informer<Node>("Node") } : {}),
+      // Only this node's Node: every other node's status updates would be traffic for nothing.
+      ...(kube ? { node: store.informer<Node>("Node", { fieldSelector: `metadata.name=${node}` }) } : {}),
       nodeBgp: store.informer<NodeBGP>("NodeBGP"),
       // Standalone: the directory is this node's; a BGPPeer without the label belongs to its nodeBGPRef.
       peers: store.informer<BGPPeer>("BGPPeer", kube ? { labelSelector: `${LABEL_BGPPEER_NODE}=${node}` } : {}),
       advs: store.informer<BGPAdvertisement>("BGPAdvertisement", { transform: slimAdvertisement, updateInPlace: true }),
       blocks: store.informer<AddressBlock>("AddressBlock", { labelSelector: `${LABEL_ADDRESSBLOCK_NODE}=${node}` }),
     };
-    // Each handler marks what to look at again; a pass follows only when it marked something
-    // (every Node of the cluster sends heartbeats; only ours matters).
+    // Each handler marks what to look at again; a pass follows only when it marked something.
     const on = <T extends KubeObject>(i: Informer<T> | undefined, f: (e: WatchEvent<T>) => boolean) =>
       i?.on((e) => {
         this.gc?.activity();

@@ -89,7 +89,7 @@ export class StatusWriter {
     this.waiting.set(id, cur ? { ...p, patch: composePatches(cur.patch, p.patch) } : p);
   }
 
-  /** Deferrable patches wait until then (the agent is busy with a burst); each call can push it further. */
+  /** Deferred patches wait until then (the agent is busy with a burst); each call can push it further. */
   deferUntil(ms: number): void {
     this.deferUntilMs = Math.max(this.deferUntilMs, ms);
   }
@@ -155,6 +155,8 @@ export class StatusWriter {
           else this.start(id, p);
         }
       }
+      // All taken: the next mark starts a new wait.
+      if (!this.deferredWaiting()) this.deferredSince = 0;
     }
     this.wakeIdle();
   }
