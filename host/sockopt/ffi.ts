@@ -11,6 +11,7 @@ const SOL_SOCKET = 1;
 const SO_ATTACH_FILTER = 26;
 const POLLIN = 1;
 const EAGAIN = 11;
+const EINTR = 4;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 
@@ -80,7 +81,11 @@ export function ffiSyscalls(ffi: BunFfi): Syscalls {
     setns: (fd, nstype) => ret(c.setns(fd, nstype)),
     send: (fd, data) => ret(c.send(fd, ptr(data), data.byteLength, MSG_NOSIGNAL)),
     recv: (fd, out, timeoutMs) => {
-      const ready = poll(fd, POLLIN, timeoutMs);
+      // A signal to the process (a child's exit, SIGHUP) ends poll(2) with EINTR whatever
+      // SA_RESTART says: wait out the rest of the time.
+      const deadline = performance.now() + timeoutMs;
+      let ready = poll(fd, POLLIN, timeoutMs);
+      while (ready === -EINTR) ready = poll(fd, POLLIN, timeoutMs < 0 ? -1 : Math.max(0, Math.ceil(deadline - performance.now())));
       if (ready < 0) return ready;
       if (ready === 0) return -EAGAIN;
       return ret(c.recv(fd, ptr(out), out.byteLength, MSG_DONTWAIT));

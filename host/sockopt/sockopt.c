@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <node_api.h>
 #include <poll.h>
+#include <time.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -145,7 +146,16 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   size_t len;
   if (!int_arg(env, argv[0], &fd) || !bytes_arg(env, argv[1], &data, &len) || !int_arg(env, argv[2], &timeout)) return throw_type(env, "recv(fd, bytes, timeoutMs)");
   struct pollfd p = {.fd = fd, .events = POLLIN};
-  int r = poll(&p, 1, timeout);
+  // A signal to the process (a child's exit, SIGHUP) ends poll(2) with EINTR whatever
+  // SA_RESTART says: wait out the rest of the time.
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int r, left = timeout;
+  while ((r = poll(&p, 1, left)) < 0 && errno == EINTR) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (timeout >= 0) left = elapsed >= timeout ? 0 : (int)(timeout - elapsed); // < 0: no limit, still none
+  }
   if (r <= 0) {
     if (r == 0) errno = EAGAIN;
     return result(env, -1);
